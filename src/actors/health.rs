@@ -1,0 +1,151 @@
+//! watchfire watching itself: is the log writable, is there disk left, are the read
+//! models keeping up. `/health/ready` asks the probe; the checker records each change
+//! as a `SystemHealthChanged` event in the `system` stream.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use crate::events::{
+    Actor as EventActor, Event, EventStore, ExpectedVersion, NewEvent, StreamId,
+    SystemHealthChanged,
+};
+use crate::projections::LagSource;
+
+/// Projections further behind than this make the server not ready.
+const MAX_LAG: Duration = Duration::from_secs(1);
+
+/// Computes the reasons the server is not ready; empty means ready.
+#[derive(Clone)]
+pub struct ReadinessProbe {
+    store: EventStore,
+    data_dir: PathBuf,
+    min_free_bytes: u64,
+    projections: Arc<Vec<Arc<dyn LagSource>>>,
+    behind_since: Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl ReadinessProbe {
+    /// A probe over the store, its directory and the projections that must keep up.
+    pub fn new(
+        store: EventStore,
+        data_dir: PathBuf,
+        min_free_bytes: u64,
+        projections: Vec<Arc<dyn LagSource>>,
+    ) -> ReadinessProbe {
+        ReadinessProbe {
+            store,
+            data_dir,
+            min_free_bytes,
+            projections: Arc::new(projections),
+            behind_since: Arc::new(std::sync::Mutex::new(None)),
+        }
+    }
+
+    /// Why the server is not ready, one line a reason.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if let Some(failure) = self.store.failure() {
+            reasons.push(format!("event log not writable: {failure}"));
+        }
+        match fs4::available_space(&self.data_dir) {
+            Ok(free) if free < self.min_free_bytes => reasons.push(format!(
+                "disk almost full: {} MiB free, {} MiB needed",
+                free / (1024 * 1024),
+                self.min_free_bytes / (1024 * 1024)
+            )),
+            Ok(_) => {}
+            Err(e) => reasons.push(format!("cannot read free disk space: {e}")),
+        }
+        let durable = self.store.durable_position();
+        let behind: Vec<String> = self
+            .projections
+            .iter()
+            .filter(|p| p.applied() < durable)
+            .map(|p| format!("{} at {} of {}", p.name(), p.applied(), durable))
+            .collect();
+        let mut since = match self.behind_since.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if behind.is_empty() {
+            *since = None;
+        } else {
+            let start = *since.get_or_insert_with(Instant::now);
+            if start.elapsed() >= MAX_LAG {
+                reasons.push(format!(
+                    "projections lag more than 1 s: {}",
+                    behind.join(", ")
+                ));
+            }
+        }
+        reasons
+    }
+}
+
+/// Periodically runs the probe and records each change of readiness in the log.
+pub struct HealthChecker {
+    probe: ReadinessProbe,
+    every: Duration,
+    last: Option<Vec<String>>,
+}
+
+impl HealthChecker {
+    /// A checker that runs `probe` every `every`.
+    pub fn new(probe: ReadinessProbe, every: Duration) -> HealthChecker {
+        HealthChecker {
+            probe,
+            every,
+            last: None,
+        }
+    }
+
+    fn check(&mut self, ctx: &mut Context<Self>) {
+        let reasons = self.probe.reasons();
+        if self.last.as_ref() == Some(&reasons) {
+            return;
+        }
+        let first = self.last.is_none();
+        self.last = Some(reasons.clone());
+        if first && reasons.is_empty() {
+            // Ready at start is the normal case; only changes are worth a fact.
+            return;
+        }
+        if reasons.is_empty() {
+            tracing::info!("watchfire is ready again");
+        } else {
+            tracing::warn!(?reasons, "watchfire is not ready");
+        }
+        let store = self.probe.store.clone();
+        let event = NewEvent::new(
+            Event::SystemHealthChanged(SystemHealthChanged {
+                ready: reasons.is_empty(),
+                reasons,
+            }),
+            EventActor::system(),
+        );
+        ctx.spawn(
+            async move {
+                // When the log itself is what failed, this append fails too; the probe still answers.
+                if let Err(e) = store
+                    .append(StreamId::system(), ExpectedVersion::Any, vec![event])
+                    .await
+                {
+                    tracing::debug!(error = %e, "cannot record health change");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Actor for HealthChecker {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.check(ctx);
+        ctx.run_interval(self.every, |act, ctx| act.check(ctx));
+    }
+}

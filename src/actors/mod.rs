@@ -1,0 +1,8 @@
+//! Actors: one per thing, each deciding and appending to its own stream. So far the
+//! system's own: the self-check that records watchfire's health, and retention.
+
+mod health;
+pub mod retention;
+
+pub use health::{HealthChecker, ReadinessProbe};
+pub use retention::RetentionActor;

@@ -1,0 +1,251 @@
+//! Settings for `watchfire serve`, in layers: defaults, then the TOML file, then
+//! `WATCHFIRE_*` environment variables, then flags. Nested keys read from the environment
+//! with a double underscore: `WATCHFIRE_RETENTION__RAW_DAYS=30`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Environment variables that belong to these settings (others, such as the agent's, are ignored).
+const SETTINGS_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "log_format",
+    "admin_token",
+    "retention",
+    "metrics",
+    "store",
+    "health",
+];
+
+/// A setting that is missing, malformed or out of range.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named config file does not exist or cannot be read.
+    #[error("cannot read config file {path}: {detail}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A key has a value of the wrong type or an unknown key was given.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// A key's value is out of range.
+    #[error("invalid configuration: {key}: {detail}")]
+    OutOfRange {
+        /// The dotted key, as in the file.
+        key: &'static str,
+        /// What is allowed.
+        detail: String,
+    },
+}
+
+/// How log lines are written.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Where the log and the read models live.
+    pub data_dir: PathBuf,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// The bootstrap admin token for a new data directory (else a random one is printed).
+    pub admin_token: Option<SecretString>,
+    /// How long observations are kept.
+    pub retention: RetentionSettings,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsSettings,
+    /// Event store tuning.
+    pub store: StoreSettings,
+    /// Thresholds of `/health/ready`.
+    pub health: HealthSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./watchfire-data"),
+            log_format: LogFormat::Text,
+            admin_token: None,
+            retention: RetentionSettings::default(),
+            metrics: MetricsSettings::default(),
+            store: StoreSettings::default(),
+            health: HealthSettings::default(),
+        }
+    }
+}
+
+/// `[retention]`: how long raw observations are kept.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Days a `MonitorChecked`, `HeartbeatReceived` or `HostMetricsReported` is kept.
+    pub raw_days: u32,
+    /// Seconds between retention passes.
+    pub interval_s: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> RetentionSettings {
+        RetentionSettings {
+            raw_days: 7,
+            interval_s: 3600,
+        }
+    }
+}
+
+/// `[metrics]`: access to `/metrics`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` without a token.
+    pub public: bool,
+}
+
+/// `[store]`: event store tuning.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// sled's page cache, in MiB.
+    pub cache_mb: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> StoreSettings {
+        StoreSettings { cache_mb: 128 }
+    }
+}
+
+/// `[health]`: thresholds of readiness.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthSettings {
+    /// Below this much free space on the data directory's disk, the server is not ready.
+    pub min_free_mb: u64,
+    /// Seconds between self-checks that record health changes in the log.
+    pub check_interval_s: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> HealthSettings {
+        HealthSettings {
+            min_free_mb: 256,
+            check_interval_s: 5,
+        }
+    }
+}
+
+/// Values given as flags, which beat every other layer.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Loads the layers (file, environment, flags) over the defaults and validates the result.
+    pub fn load(file: Option<&Path>, flags: FlagOverrides) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if let Err(e) = std::fs::metadata(path) {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    detail: e.to_string(),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = Env::prefixed("WATCHFIRE_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            SETTINGS_KEYS.contains(&top)
+        });
+        figment = figment.merge(env).merge(Serialized::defaults(flags));
+        let settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| ConfigError::OutOfRange {
+            key: "listen",
+            detail: format!(
+                "{:?} is not an address such as 127.0.0.1:8080 ({e})",
+                self.listen
+            ),
+        })
+    }
+
+    /// Checks ranges that types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let range = |key, ok: bool, detail: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError::OutOfRange {
+                    key,
+                    detail: detail.to_owned(),
+                })
+            }
+        };
+        range(
+            "retention.raw_days",
+            (1..=36_500).contains(&self.retention.raw_days),
+            "must be between 1 and 36500",
+        )?;
+        range(
+            "retention.interval_s",
+            (10..=86_400).contains(&self.retention.interval_s),
+            "must be between 10 and 86400",
+        )?;
+        range(
+            "store.cache_mb",
+            (8..=65_536).contains(&self.store.cache_mb),
+            "must be between 8 and 65536",
+        )?;
+        range(
+            "health.check_interval_s",
+            (1..=3600).contains(&self.health.check_interval_s),
+            "must be between 1 and 3600",
+        )?;
+        if let Some(token) = &self.admin_token {
+            use secrecy::ExposeSecret;
+            let t = token.expose_secret();
+            range(
+                "admin_token",
+                t.len() >= 16 && t.len() <= 256 && t.chars().all(|c| c.is_ascii_graphic()),
+                "WATCHFIRE_ADMIN_TOKEN must be 16 to 256 printable characters without spaces",
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! The catalogue of event types: every fact watchfire can record, with its schema version.
+//!
+//! Payloads are encoded with bincode, which is not self-describing: add enum variants
+//! only at the end, never reorder fields, and when a payload's shape changes, bump its
+//! schema version and keep the old shape here so [`Event::decode`] can upcast it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::chain::Chain;
+use super::codec::{self, CodecError};
+
+/// What a token or user may do; ordered from least to most powerful.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// May push host metrics and nothing else.
+    Agent,
+    /// May read everything but the raw log.
+    Viewer,
+    /// May change monitors, rules, channels and silences, and ack alerts.
+    Operator,
+    /// May do everything, including tokens, users and the raw log.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "agent" => Ok(Role::Agent),
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}: use admin, operator, viewer or agent"
+            )),
+        }
+    }
+}
+
+/// A data directory was initialised: the first event of every log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemInitialized {
+    /// The watchfire version that created the log.
+    pub server_version: String,
+}
+
+/// The server started serving.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerStarted {
+    /// The watchfire version now running.
+    pub server_version: String,
+    /// The address it listens on.
+    pub listen: String,
+}
+
+/// The server stopped on request (a crash records nothing: its absence is the evidence).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerStopped {
+    /// Why it stopped, such as `SIGTERM`.
+    pub reason: String,
+}
+
+/// watchfire's own health changed (log writable, disk free, projection lag).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemHealthChanged {
+    /// Whether the server is ready now.
+    pub ready: bool,
+    /// Why it is not, one line a reason; empty when ready.
+    pub reasons: Vec<String>,
+}
+
+/// Retention removed expired observations from the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetentionApplied {
+    /// Observations recorded before this time were removed.
+    pub cutoff: DateTime<Utc>,
+    /// How many were removed in this run.
+    pub removed: u64,
+    /// Position of the last removed observation: every observation at or before it is gone.
+    pub through_position: u64,
+}
+
+/// An API token was created; the log keeps its SHA-256 hash, never the token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenCreated {
+    /// The token's id (not secret).
+    pub token_id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the token's value, hex.
+    pub token_hash: String,
+    /// After this time the token is refused.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Schema 1 of [`TokenCreated`], before tokens could expire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenCreatedV1 {
+    /// The token's id.
+    pub token_id: Uuid,
+    /// A name for people.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the token's value, hex.
+    pub token_hash: String,
+}
+
+impl From<TokenCreatedV1> for TokenCreated {
+    fn from(v1: TokenCreatedV1) -> TokenCreated {
+        TokenCreated {
+            token_id: v1.token_id,
+            name: v1.name,
+            role: v1.role,
+            token_hash: v1.token_hash,
+            expires_at: None,
+        }
+    }
+}
+
+/// An API token was revoked and is refused from now on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    /// The token's id.
+    pub token_id: Uuid,
+}
+
+/// One check of a monitor ran (an observation: expires with retention).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorChecked {
+    /// The monitor.
+    pub monitor_id: Uuid,
+    /// Whether every expectation held.
+    pub ok: bool,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: f64,
+    /// The HTTP status code, for HTTP checks that got an answer.
+    pub status_code: Option<u16>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// When the TLS certificate expires, for HTTPS checks.
+    pub cert_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A push monitor received a heartbeat (an observation: expires with retention).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatReceived {
+    /// The push monitor.
+    pub monitor_id: Uuid,
+    /// `true` for `status=up` (the default), `false` for `status=down`.
+    pub up: bool,
+    /// The `msg` the sender attached.
+    pub msg: Option<String>,
+    /// The `ping` the sender measured, in milliseconds.
+    pub ping_ms: Option<f64>,
+}
+
+/// Usage of one mounted filesystem.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiskUsage {
+    /// Where it is mounted.
+    pub mountpoint: String,
+    /// Size in bytes.
+    pub total: u64,
+    /// Used bytes.
+    pub used: u64,
+    /// Used share, 0 to 100.
+    pub percent: f64,
+}
+
+/// A host reported its metrics (an observation: expires with retention).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostMetricsReported {
+    /// The host.
+    pub hostname: String,
+    /// When the sample was taken, by the host's clock.
+    pub sampled_at: DateTime<Utc>,
+    /// CPU busy share over all cores, 0 to 100.
+    pub cpu_percent: Option<f64>,
+    /// CPU busy share per core.
+    pub cpu_percent_per_core: Vec<f64>,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load_average: Option<[f64; 3]>,
+    /// Memory size in bytes.
+    pub memory_total: Option<u64>,
+    /// Used memory in bytes.
+    pub memory_used: Option<u64>,
+    /// Used memory share, 0 to 100.
+    pub memory_percent: Option<f64>,
+    /// Every real filesystem.
+    pub disks: Vec<DiskUsage>,
+    /// Network and disk counters as read (bytes since boot): sent, received, read, written.
+    pub counters: [Option<u64>; 4],
+    /// Rates derived from the counters, bytes/s: network tx, rx, disk read, write.
+    pub rates: [Option<f64>; 4],
+}
+
+/// Every fact watchfire can record. Add variants only at the end.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    /// See [`SystemInitialized`].
+    SystemInitialized(SystemInitialized),
+    /// See [`ServerStarted`].
+    ServerStarted(ServerStarted),
+    /// See [`ServerStopped`].
+    ServerStopped(ServerStopped),
+    /// See [`SystemHealthChanged`].
+    SystemHealthChanged(SystemHealthChanged),
+    /// See [`RetentionApplied`].
+    RetentionApplied(RetentionApplied),
+    /// See [`TokenCreated`].
+    TokenCreated(TokenCreated),
+    /// See [`TokenRevoked`].
+    TokenRevoked(TokenRevoked),
+    /// See [`MonitorChecked`].
+    MonitorChecked(MonitorChecked),
+    /// See [`HeartbeatReceived`].
+    HeartbeatReceived(HeartbeatReceived),
+    /// See [`HostMetricsReported`] (boxed: it is the largest payload by far).
+    HostMetricsReported(Box<HostMetricsReported>),
+}
+
+/// Every event type name with its current schema version, for tools and golden tests.
+pub const EVENT_TYPES: &[(&str, u16)] = &[
+    ("SystemInitialized", 1),
+    ("ServerStarted", 1),
+    ("ServerStopped", 1),
+    ("SystemHealthChanged", 1),
+    ("RetentionApplied", 1),
+    ("TokenCreated", 2),
+    ("TokenRevoked", 1),
+    ("MonitorChecked", 1),
+    ("HeartbeatReceived", 1),
+    ("HostMetricsReported", 1),
+];
+
+impl Event {
+    /// The type name stored in the envelope.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::SystemInitialized(_) => "SystemInitialized",
+            Event::ServerStarted(_) => "ServerStarted",
+            Event::ServerStopped(_) => "ServerStopped",
+            Event::SystemHealthChanged(_) => "SystemHealthChanged",
+            Event::RetentionApplied(_) => "RetentionApplied",
+            Event::TokenCreated(_) => "TokenCreated",
+            Event::TokenRevoked(_) => "TokenRevoked",
+            Event::MonitorChecked(_) => "MonitorChecked",
+            Event::HeartbeatReceived(_) => "HeartbeatReceived",
+            Event::HostMetricsReported(_) => "HostMetricsReported",
+        }
+    }
+
+    /// The schema version this build writes for the event's type.
+    pub fn schema_version(&self) -> u16 {
+        let name = self.type_name();
+        EVENT_TYPES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(1, |(_, v)| *v)
+    }
+
+    /// Observations expire with retention and live on their own hash chain; facts are kept forever.
+    pub fn chain(&self) -> Chain {
+        match self {
+            Event::MonitorChecked(_)
+            | Event::HeartbeatReceived(_)
+            | Event::HostMetricsReported(_) => Chain::Observations,
+            _ => Chain::Facts,
+        }
+    }
+
+    /// The payload's bytes in the current schema.
+    pub fn encode_payload(&self) -> Vec<u8> {
+        match self {
+            Event::SystemInitialized(p) => codec::encode_payload(p),
+            Event::ServerStarted(p) => codec::encode_payload(p),
+            Event::ServerStopped(p) => codec::encode_payload(p),
+            Event::SystemHealthChanged(p) => codec::encode_payload(p),
+            Event::RetentionApplied(p) => codec::encode_payload(p),
+            Event::TokenCreated(p) => codec::encode_payload(p),
+            Event::TokenRevoked(p) => codec::encode_payload(p),
+            Event::MonitorChecked(p) => codec::encode_payload(p),
+            Event::HeartbeatReceived(p) => codec::encode_payload(p),
+            Event::HostMetricsReported(p) => codec::encode_payload(p),
+        }
+    }
+
+    /// Decodes a payload written as `type_name` at `schema`, upcasting old schemas to the current one.
+    pub fn decode(type_name: &str, schema: u16, payload: &[u8]) -> Result<Event, CodecError> {
+        use codec::decode_payload as d;
+        let event = match (type_name, schema) {
+            ("SystemInitialized", 1) => Event::SystemInitialized(d(payload)?),
+            ("ServerStarted", 1) => Event::ServerStarted(d(payload)?),
+            ("ServerStopped", 1) => Event::ServerStopped(d(payload)?),
+            ("SystemHealthChanged", 1) => Event::SystemHealthChanged(d(payload)?),
+            ("RetentionApplied", 1) => Event::RetentionApplied(d(payload)?),
+            ("TokenCreated", 1) => Event::TokenCreated(d::<TokenCreatedV1>(payload)?.into()),
+            ("TokenCreated", 2) => Event::TokenCreated(d(payload)?),
+            ("TokenRevoked", 1) => Event::TokenRevoked(d(payload)?),
+            ("MonitorChecked", 1) => Event::MonitorChecked(d(payload)?),
+            ("HeartbeatReceived", 1) => Event::HeartbeatReceived(d(payload)?),
+            ("HostMetricsReported", 1) => Event::HostMetricsReported(d(payload)?),
+            (name, schema) => {
+                return Err(CodecError::UnknownType {
+                    type_name: name.to_owned(),
+                    schema,
+                })
+            }
+        };
+        Ok(event)
+    }
+
+    /// The payload as JSON, for replay output and the audit API.
+    pub fn payload_json(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("data").unwrap_or(serde_json::Value::Null)
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+}

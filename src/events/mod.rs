@@ -1,0 +1,38 @@
+//! The event log: envelope, event types, codec, store on sled, subscriptions, hash
+//! chains and retention. Only this module knows sled exists.
+
+mod chain;
+mod codec;
+mod datadir;
+mod event;
+pub mod remote;
+mod store;
+mod subscription;
+mod types;
+
+pub use chain::{Chain, ChainHash, ChainLink, ChainState, VerifyProblem, VerifyReport};
+pub use codec::{decode_record, CodecError, RECORD_FORMAT};
+pub use datadir::{DataDir, DataDirError};
+pub use event::*;
+pub use store::{EventStore, RetentionOutcome, StoreError, StoreMetrics, StoreOptions};
+pub use subscription::Subscription;
+pub use types::*;
+
+/// Encodes a payload struct with the log's codec (for golden files and tools).
+pub fn encode_payload<T: serde::Serialize>(payload: &T) -> Vec<u8> {
+    codec::encode_payload(payload)
+}
+
+/// Verifies the raw records of a log against its chain state, as `verify` does.
+pub fn verify_records<'a>(
+    state: ChainState,
+    records: impl IntoIterator<Item = (Position, &'a [u8])>,
+) -> VerifyReport {
+    let mut verifier = chain::ChainVerifier::new(state);
+    for (position, bytes) in records {
+        if !verifier.check(position, bytes) {
+            break;
+        }
+    }
+    verifier.finish()
+}

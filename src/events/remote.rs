@@ -1,0 +1,250 @@
+//! Reading the log of a running server: sled lets one process open a log, so the
+//! server answers raw record reads and verification on a Unix socket inside its data
+//! directory, reachable by whoever may read that directory anyway.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
+use tokio::net::UnixListener;
+
+use super::chain::VerifyReport;
+use super::datadir::DataDir;
+use super::store::{EventStore, StoreError};
+use super::types::Position;
+
+/// Most records answered for one read request.
+const MAX_READ: usize = 4096;
+
+/// A request on the log socket, one JSON object a line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Request {
+    Read { after: u64, limit: usize },
+    Verify,
+}
+
+/// Answers log reads on the data directory's socket until `shutdown` resolves.
+pub async fn serve_socket(
+    store: EventStore,
+    data_dir: &Path,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> io::Result<()> {
+    let path = DataDir::socket_path(data_dir);
+    // A socket file left by a killed server would make bind fail; the data dir lock says it is stale.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let store = store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = answer(store, stream).await {
+                        tracing::debug!(error = %e, "log socket client went away");
+                    }
+                });
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+async fn answer(store: EventStore, stream: tokio::net::UnixStream) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = TokioBufReader::new(read);
+    loop {
+        let mut line = String::new();
+        // A request is one short line; the cap keeps a confused client from filling memory.
+        let n = (&mut reader).take(64 * 1024).read_line(&mut line).await?;
+        if n == 0 {
+            break;
+        }
+        let request: Request = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                write.write_all(format!("error {e}\n").as_bytes()).await?;
+                return Ok(());
+            }
+        };
+        let store = store.clone();
+        let reply = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, StoreError> {
+            match request {
+                Request::Read { after, limit } => {
+                    let records = store.read_raw(Position(after), limit.min(MAX_READ))?;
+                    let mut out = Vec::new();
+                    out.extend_from_slice(&(records.len() as u64).to_be_bytes());
+                    for (pos, bytes) in records {
+                        out.extend_from_slice(&pos.0.to_be_bytes());
+                        out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+                        out.extend_from_slice(&bytes);
+                    }
+                    Ok(out)
+                }
+                Request::Verify => {
+                    let report = store.verify()?;
+                    let mut out = serde_json::to_vec(&report)
+                        .map_err(|e| StoreError::Storage(e.to_string()))?;
+                    out.push(b'\n');
+                    Ok(out)
+                }
+            }
+        })
+        .await
+        .map_err(io::Error::other)?;
+        match reply {
+            Ok(bytes) => write.write_all(&bytes).await?,
+            Err(e) => write.write_all(format!("error {e}\n").as_bytes()).await?,
+        }
+    }
+    Ok(())
+}
+
+/// A client of a running server's log socket.
+pub struct RemoteLog {
+    reader: BufReader<UnixStream>,
+    path: PathBuf,
+}
+
+impl RemoteLog {
+    /// Connects to the server that holds `data_dir`.
+    pub fn connect(data_dir: &Path) -> io::Result<RemoteLog> {
+        let path = DataDir::socket_path(data_dir);
+        let stream = UnixStream::connect(&path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "the data directory is in use, but its server does not answer on {}: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+        Ok(RemoteLog {
+            reader: BufReader::new(stream),
+            path,
+        })
+    }
+
+    fn send(&mut self, request: &Request) -> io::Result<()> {
+        let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.reader.get_mut().write_all(&line)
+    }
+
+    fn server_error(&mut self, first: u8) -> io::Error {
+        let mut rest = String::new();
+        let _ = self.reader.read_line(&mut rest);
+        io::Error::other(format!(
+            "server at {} answered: {}{}",
+            self.path.display(),
+            first as char,
+            rest.trim_end()
+        ))
+    }
+
+    /// Up to `limit` raw records after `after`.
+    pub fn read_raw(
+        &mut self,
+        after: Position,
+        limit: usize,
+    ) -> io::Result<Vec<(Position, Vec<u8>)>> {
+        self.send(&Request::Read {
+            after: after.0,
+            limit,
+        })?;
+        let mut word = [0u8; 8];
+        self.reader.read_exact(&mut word[..1])?;
+        if word[0] == b'e' {
+            return Err(self.server_error(word[0]));
+        }
+        self.reader.read_exact(&mut word[1..])?;
+        let count = u64::from_be_bytes(word);
+        let mut out = Vec::with_capacity(count.min(MAX_READ as u64) as usize);
+        for _ in 0..count {
+            self.reader.read_exact(&mut word)?;
+            let pos = u64::from_be_bytes(word);
+            self.reader.read_exact(&mut word)?;
+            let len = u64::from_be_bytes(word);
+            if len > 64 * 1024 * 1024 {
+                return Err(io::Error::other(format!("record {pos} claims {len} bytes")));
+            }
+            let mut bytes = vec![0u8; len as usize];
+            self.reader.read_exact(&mut bytes)?;
+            out.push((Position(pos), bytes));
+        }
+        Ok(out)
+    }
+
+    /// Asks the server to verify the chains.
+    pub fn verify(&mut self) -> io::Result<VerifyReport> {
+        self.send(&Request::Verify)?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        if line.starts_with("error") {
+            return Err(io::Error::other(line.trim_end().to_owned()));
+        }
+        serde_json::from_str(&line).map_err(io::Error::other)
+    }
+}
+
+/// The log of a data directory, opened directly or, when a server holds it, through its socket.
+pub enum LogReader {
+    /// This process opened the log.
+    Local(EventStore),
+    /// A running server reads it for us.
+    Remote(RemoteLog),
+}
+
+/// Why a data directory's log could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The data directory is unusable.
+    #[error(transparent)]
+    DataDir(#[from] super::datadir::DataDirError),
+    /// The log could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The running server's socket failed.
+    #[error("{0}")]
+    Socket(#[from] io::Error),
+}
+
+impl LogReader {
+    /// Opens the log of `dir`, through its server when one holds it.
+    pub fn open(dir: &Path) -> Result<LogReader, ReadError> {
+        if DataDir::is_locked(dir)? {
+            return Ok(LogReader::Remote(RemoteLog::connect(dir)?));
+        }
+        let data_dir = DataDir::open_existing(dir)?;
+        let options = super::store::StoreOptions {
+            cache_capacity_bytes: 64 * 1024 * 1024,
+            ..Default::default()
+        };
+        Ok(LogReader::Local(EventStore::open(data_dir, options)?))
+    }
+
+    /// Up to `limit` raw records after `after`.
+    pub fn read_raw(
+        &mut self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<(Position, Vec<u8>)>, ReadError> {
+        match self {
+            LogReader::Local(store) => Ok(store.read_raw(after, limit)?),
+            LogReader::Remote(remote) => Ok(remote.read_raw(after, limit)?),
+        }
+    }
+
+    /// Verifies both chains.
+    pub fn verify(&mut self) -> Result<VerifyReport, ReadError> {
+        match self {
+            LogReader::Local(store) => Ok(store.verify()?),
+            LogReader::Remote(remote) => Ok(remote.verify()?),
+        }
+    }
+}

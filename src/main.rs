@@ -1,0 +1,345 @@
+//! The `watchfire` command line: `serve`, `replay` and `verify`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use watchfire::config::{FlagOverrides, LogFormat, Settings};
+use watchfire::events::remote::{LogReader, ReadError};
+use watchfire::events::{decode_record, Position, RecordedEvent};
+use watchfire::projections::{self, Overview, Projection};
+
+/// Self-hosted monitoring with a tamper-evident event log.
+#[derive(Parser)]
+#[command(name = "watchfire", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// TOML config file.
+        #[arg(long, env = "WATCHFIRE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Where the log lives [env: WATCHFIRE_DATA_DIR] [default: ./watchfire-data].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Address to listen on [env: WATCHFIRE_LISTEN] [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<String>,
+        /// Log line format [env: WATCHFIRE_LOG_FORMAT] [default: text].
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
+    },
+    /// Print the log in order, up to a time or position, and the state at that point.
+    Replay {
+        /// The data directory (the server may be running).
+        #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
+        data_dir: PathBuf,
+        /// Stop after this RFC 3339 time or position.
+        #[arg(long)]
+        until: Option<String>,
+        /// Print only this stream's events.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Drop the read models and rebuild them from the log (server stopped).
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// Check the hash chains: exit 0 if intact, 1 with the first bad position if not.
+    Verify {
+        /// The data directory (the server may be running).
+        #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+fn init_tracing(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+            log_format,
+        } => {
+            let flags = FlagOverrides {
+                listen,
+                data_dir,
+                log_format,
+            };
+            serve(config, flags)
+        }
+        Command::Replay {
+            data_dir,
+            until,
+            stream,
+            format,
+            rebuild,
+        } => {
+            init_tracing(LogFormat::Text, "warn");
+            report(replay(
+                &data_dir,
+                until.as_deref(),
+                stream.as_deref(),
+                format,
+                rebuild,
+            ))
+        }
+        Command::Verify { data_dir } => {
+            init_tracing(LogFormat::Text, "warn");
+            verify(&data_dir)
+        }
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("watchfire: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(config: Option<PathBuf>, flags: FlagOverrides) -> ExitCode {
+    let settings = match Settings::load(config.as_deref(), flags) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("watchfire: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(settings.log_format, "info");
+    let addr = match settings.listen_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("watchfire: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match std::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("watchfire: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = actix_rt::System::new().block_on(watchfire::server::run(
+        listener,
+        settings,
+        shutdown_signal(),
+    ));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("watchfire: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM with the signal's name.
+async fn shutdown_signal() -> String {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return String::new();
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM".to_owned(),
+        _ = int.recv() => "SIGINT".to_owned(),
+    }
+}
+
+/// Where replay stops.
+enum Until {
+    Position(Position),
+    Time(DateTime<Utc>),
+}
+
+impl Until {
+    fn parse(text: &str) -> Result<Until, String> {
+        if let Ok(p) = text.parse::<u64>() {
+            return Ok(Until::Position(Position(p)));
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| Until::Time(t.with_timezone(&Utc)))
+            .map_err(|_| format!("--until {text:?} is neither a position nor an RFC 3339 time"))
+    }
+
+    fn includes(&self, e: &RecordedEvent) -> bool {
+        match self {
+            Until::Position(p) => e.position <= *p,
+            Until::Time(t) => e.timestamp <= *t,
+        }
+    }
+}
+
+fn replay(
+    dir: &std::path::Path,
+    until: Option<&str>,
+    stream: Option<&str>,
+    format: Format,
+    rebuild: bool,
+) -> Result<(), String> {
+    use std::io::Write;
+    let until = until.map(Until::parse).transpose()?;
+    let mut reader = LogReader::open(dir).map_err(|e| e.to_string())?;
+    if rebuild {
+        let LogReader::Local(store) = &reader else {
+            return Err(
+                "--rebuild needs the server stopped: the running server owns its read models"
+                    .to_owned(),
+            );
+        };
+        let dropped = store.drop_checkpoints().map_err(|e| e.to_string())?;
+        projections::rebuild::<projections::Tokens>(store).map_err(|e| e.to_string())?;
+        projections::rebuild::<Overview>(store).map_err(|e| e.to_string())?;
+        eprintln!("watchfire: dropped {dropped} read models and rebuilt them from the log");
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut state = Overview::default();
+    let mut after = Position::START;
+    if format == Format::Table {
+        let _ = writeln!(
+            out,
+            "{:>8}  {:<30}  {:<44}  {:>5}  {:<20}  {:<12}  DATA",
+            "POSITION", "TIME", "STREAM", "VER", "TYPE", "ACTOR"
+        );
+    }
+    'read: loop {
+        let records = reader
+            .read_raw(after, 4096)
+            .map_err(|e: ReadError| e.to_string())?;
+        if records.is_empty() {
+            break;
+        }
+        for (position, bytes) in records {
+            after = position;
+            let event = decode_record(&bytes)
+                .map_err(|e| format!("cannot decode the event at position {position}: {e}"))?;
+            if let Some(u) = &until {
+                if !u.includes(&event) {
+                    break 'read;
+                }
+            }
+            state.apply(&event);
+            if stream.is_some_and(|s| s != event.stream.as_str()) {
+                continue;
+            }
+            let written = match format {
+                Format::Json => writeln!(out, "{}", event_json(&event)),
+                Format::Table => writeln!(
+                    out,
+                    "{:>8}  {:<30}  {:<44}  {:>5}  {:<20}  {:<12}  {}",
+                    event.position,
+                    event
+                        .timestamp
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    event.stream,
+                    event.version,
+                    event.event_type(),
+                    event.actor,
+                    event.event.payload_json()
+                ),
+            };
+            if written.is_err() {
+                // The reader went away (a closed pipe): nothing more to print.
+                return Ok(());
+            }
+        }
+    }
+    if until.is_some() && stream.is_none() {
+        let state_json = serde_json::to_value(&state).map_err(|e| e.to_string())?;
+        let _ = match format {
+            Format::Json => writeln!(
+                out,
+                "{}",
+                serde_json::json!({"type": "state", "position": state.position, "data": state_json})
+            ),
+            Format::Table => writeln!(
+                out,
+                "\nstate at position {}:\n{}",
+                state.position,
+                serde_json::to_string_pretty(&state_json).unwrap_or_default()
+            ),
+        };
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+fn event_json(e: &RecordedEvent) -> serde_json::Value {
+    serde_json::json!({
+        "position": e.position.0,
+        "stream": e.stream.as_str(),
+        "version": e.version.0,
+        "type": e.event_type(),
+        "schema_version": e.schema_version,
+        "timestamp": e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "actor": e.actor.0,
+        "correlation_id": e.correlation_id,
+        "causation": e.causation.map(|p| p.0),
+        "hash": e.hash.to_string(),
+        "data": e.event.payload_json(),
+    })
+}
+
+fn verify(dir: &std::path::Path) -> ExitCode {
+    let report = LogReader::open(dir).and_then(|mut r| r.verify());
+    match report {
+        Ok(report) => match &report.problem {
+            None => {
+                println!(
+                    "intact: {} events checked, last position {}",
+                    report.checked, report.last_position
+                );
+                ExitCode::SUCCESS
+            }
+            Some(p) => {
+                println!("TAMPERED at position {}: {}", p.position, p.reason);
+                eprintln!(
+                    "watchfire: the log is not intact; first bad position {}",
+                    p.position
+                );
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("watchfire: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Running a projection: load its checkpoint, catch up, follow live, save as it goes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::events::{EventStore, Position, RecordedEvent, StoreError};
+
+/// A read model: a pure fold over recorded events.
+pub trait Projection: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The checkpoint's name.
+    const NAME: &'static str;
+    /// Bumped when the saved shape changes; a checkpoint of another version is rebuilt.
+    const VERSION: u32;
+    /// Folds one event into the state.
+    fn apply(&mut self, event: &RecordedEvent);
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved<P> {
+    version: u32,
+    state: P,
+}
+
+/// How far a projection is behind the log.
+pub trait LagSource: Send + Sync {
+    /// The projection's name.
+    fn name(&self) -> &'static str;
+    /// The last position it has applied.
+    fn applied(&self) -> Position;
+}
+
+/// A running projection: its state, and how far it has applied the log.
+pub struct ProjectionHandle<P> {
+    state: Arc<RwLock<P>>,
+    applied: Arc<AtomicU64>,
+}
+
+impl<P> Clone for ProjectionHandle<P> {
+    fn clone(&self) -> Self {
+        ProjectionHandle {
+            state: self.state.clone(),
+            applied: self.applied.clone(),
+        }
+    }
+}
+
+impl<P: Projection> LagSource for ProjectionHandle<P> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn applied(&self) -> Position {
+        Position(self.applied.load(Ordering::Acquire))
+    }
+}
+
+impl<P: Projection> ProjectionHandle<P> {
+    /// Loads the checkpoint (or starts empty) and follows the log on the current runtime.
+    pub fn start(store: EventStore) -> Result<ProjectionHandle<P>, StoreError> {
+        let (applied, state) = load::<P>(&store)?;
+        let handle = ProjectionHandle {
+            state: Arc::new(RwLock::new(state)),
+            applied: Arc::new(AtomicU64::new(applied.0)),
+        };
+        let follower = handle.clone();
+        tokio::spawn(async move { follower.follow(store).await });
+        Ok(handle)
+    }
+
+    /// Reads the current state.
+    pub fn read(&self) -> RwLockReadGuard<'_, P> {
+        match self.state.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    async fn follow(self, store: EventStore) {
+        let mut subscription = store.subscribe(LagSource::applied(&self));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut saved = LagSource::applied(&self);
+        loop {
+            tokio::select! {
+                next = subscription.next() => match next {
+                    Ok(event) => {
+                        match self.state.write() {
+                            Ok(mut s) => s.apply(&event),
+                            Err(poisoned) => poisoned.into_inner().apply(&event),
+                        }
+                        self.applied.store(event.position.0, Ordering::Release);
+                    }
+                    Err(StoreError::Closed) => break,
+                    Err(e) => {
+                        tracing::error!(projection = P::NAME, error = %e, "projection stopped following the log");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        subscription = store.subscribe(LagSource::applied(&self));
+                    }
+                },
+                _ = tick.tick() => {
+                    let applied = LagSource::applied(&self);
+                    if applied != saved {
+                        let bytes = serde_json::to_vec(&Saved { version: P::VERSION, state: &*self.read() });
+                        let store = store.clone();
+                        match bytes {
+                            Ok(bytes) => {
+                                let done = tokio::task::spawn_blocking(move || store.save_checkpoint(P::NAME, applied, &bytes)).await;
+                                if matches!(done, Ok(Ok(()))) {
+                                    saved = applied;
+                                }
+                            }
+                            Err(e) => tracing::error!(projection = P::NAME, error = %e, "cannot save projection"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn load<P: Projection>(store: &EventStore) -> Result<(Position, P), StoreError> {
+    if let Some((position, bytes)) = store.load_checkpoint(P::NAME)? {
+        match serde_json::from_slice::<Saved<P>>(&bytes) {
+            Ok(saved) if saved.version == P::VERSION => return Ok((position, saved.state)),
+            _ => tracing::info!(
+                projection = P::NAME,
+                "checkpoint is of another version: rebuilding"
+            ),
+        }
+    }
+    Ok((Position::START, P::default()))
+}
+
+/// Folds every event up to `until` (inclusive) into a fresh projection.
+pub fn fold<P: Projection>(events: impl IntoIterator<Item = RecordedEvent>, until: Position) -> P {
+    let mut state = P::default();
+    for e in events.into_iter().take_while(|e| e.position <= until) {
+        state.apply(&e);
+    }
+    state
+}
+
+/// Drops a projection's checkpoint, folds it anew from the whole log and saves it (blocking).
+pub fn rebuild<P: Projection>(store: &EventStore) -> Result<P, StoreError> {
+    let mut state = P::default();
+    let mut after = Position::START;
+    loop {
+        let events = store.read_all(after, 4096)?;
+        let Some(last) = events.last() else { break };
+        after = last.position;
+        for e in &events {
+            state.apply(e);
+        }
+    }
+    let bytes = serde_json::to_vec(&Saved {
+        version: P::VERSION,
+        state: &state,
+    })
+    .map_err(|e| StoreError::Storage(e.to_string()))?;
+    store.save_checkpoint(P::NAME, after, &bytes)?;
+    Ok(state)
+}

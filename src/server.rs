@@ -1,0 +1,233 @@
+//! `watchfire serve`: opens the log, bootstraps a new data directory, starts the
+//! projections, the system actors, the log socket and the HTTP server, and stops them in
+//! order when told to.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::{web, App, HttpServer};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
+use crate::config::Settings;
+use crate::events::{
+    self, Actor as EventActor, DataDir, DataDirError, Event, EventStore, ExpectedVersion, NewEvent,
+    Role, ServerStarted, ServerStopped, StoreError, StoreOptions, StreamId, SystemInitialized,
+    TokenCreated,
+};
+use crate::http::{self, AppState};
+use crate::projections::{LagSource, Overview, ProjectionHandle, Tokens};
+
+/// The version of this build.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory is unusable.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The log could not be opened or written.
+    #[error("event log: {0}")]
+    Store(#[from] StoreError),
+    /// The HTTP server failed.
+    #[error("http server: {0}")]
+    Http(#[from] std::io::Error),
+    /// Prometheus refused a metric.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Serves until `shutdown` resolves (with the reason recorded in the log), then stops cleanly.
+///
+/// Must run inside an actix system; `listener` is already bound so tests can use port 0.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = String> + 'static,
+) -> Result<(), ServeError> {
+    let data_dir = DataDir::create_or_open(&settings.data_dir)?;
+    let dir_path = data_dir.path().to_owned();
+    let store = EventStore::open(
+        data_dir,
+        StoreOptions {
+            cache_capacity_bytes: settings.store.cache_mb * 1024 * 1024,
+            ..StoreOptions::default()
+        },
+    )?;
+    bootstrap(&store, &settings).await?;
+    let listen = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    store
+        .append(
+            StreamId::system(),
+            ExpectedVersion::Any,
+            vec![NewEvent::new(
+                Event::ServerStarted(ServerStarted {
+                    server_version: VERSION.to_owned(),
+                    listen: listen.clone(),
+                }),
+                EventActor::system(),
+            )],
+        )
+        .await?;
+
+    let tokens = ProjectionHandle::<Tokens>::start(store.clone())?;
+    let overview = ProjectionHandle::<Overview>::start(store.clone())?;
+    let projections: Vec<Arc<dyn LagSource>> = vec![Arc::new(tokens.clone()), Arc::new(overview)];
+    let probe = ReadinessProbe::new(
+        store.clone(),
+        dir_path.clone(),
+        settings.health.min_free_mb * 1024 * 1024,
+        projections.clone(),
+    );
+    let health = HealthChecker::new(
+        probe.clone(),
+        Duration::from_secs(settings.health.check_interval_s),
+    )
+    .start();
+    let retention = RetentionActor::new(
+        store.clone(),
+        settings.retention.raw_days,
+        Duration::from_secs(settings.retention.interval_s),
+    )
+    .start();
+
+    let registry = prometheus::Registry::new();
+    store.metrics().register(&registry)?;
+    let state = web::Data::new(AppState {
+        store: store.clone(),
+        tokens,
+        probe,
+        projections,
+        registry,
+        settings: Arc::new(settings),
+    });
+    let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+    let handle = server.handle();
+
+    let (socket_stop, socket_stopped) = tokio::sync::oneshot::channel::<()>();
+    let socket_store = store.clone();
+    let socket_dir = dir_path.clone();
+    let socket = tokio::spawn(async move {
+        let stop = async {
+            let _ = socket_stopped.await;
+        };
+        if let Err(e) = events::remote::serve_socket(socket_store, &socket_dir, stop).await {
+            tracing::warn!(error = %e, "log socket unavailable: replay and verify need the server stopped");
+        }
+    });
+
+    let (reason_tx, reason_rx) = tokio::sync::oneshot::channel::<String>();
+    actix_rt::spawn(async move {
+        let reason = shutdown.await;
+        tracing::info!(%reason, "stopping");
+        let _ = reason_tx.send(reason);
+        handle.stop(true).await;
+    });
+    tracing::info!(listen = %listen, data_dir = %dir_path.display(), "watchfire is serving");
+    let served = server.await;
+
+    // The actors stop with the actix system; dropping their addresses lets them go sooner.
+    drop((health, retention));
+    let _ = socket_stop.send(());
+    let _ = socket.await;
+    let reason = reason_rx
+        .await
+        .unwrap_or_else(|_| "http server stopped".to_owned());
+    let stopped = store
+        .append(
+            StreamId::system(),
+            ExpectedVersion::Any,
+            vec![NewEvent::new(
+                Event::ServerStopped(ServerStopped { reason }),
+                EventActor::system(),
+            )],
+        )
+        .await;
+    if let Err(e) = stopped {
+        tracing::warn!(error = %e, "cannot record the stop");
+    }
+    store.close().await;
+    served?;
+    Ok(())
+}
+
+/// On a new data directory: records its creation and the admin token.
+async fn bootstrap(store: &EventStore, settings: &Settings) -> Result<(), ServeError> {
+    let system = StreamId::system();
+    let check = store.clone();
+    let existing = tokio::task::spawn_blocking(move || check.stream_version(&StreamId::system()))
+        .await
+        .map_err(|e| StoreError::Storage(e.to_string()))??;
+    if existing.is_some() {
+        return Ok(());
+    }
+    let correlation = Uuid::new_v4();
+    let initialized = NewEvent::new(
+        Event::SystemInitialized(SystemInitialized {
+            server_version: VERSION.to_owned(),
+        }),
+        EventActor::system(),
+    )
+    .correlated(correlation);
+    let outcome = match store
+        .append(system, ExpectedVersion::NoStream, vec![initialized])
+        .await
+    {
+        Ok(o) => o,
+        // Another start raced us to it: that one bootstraps.
+        Err(StoreError::Conflict { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let (value, printed) = match &settings.admin_token {
+        Some(t) => (t.expose_secret().to_owned(), false),
+        None => (new_token_value(), true),
+    };
+    let token_id = Uuid::new_v4();
+    let created = NewEvent::new(
+        Event::TokenCreated(TokenCreated {
+            token_id,
+            name: "admin".to_owned(),
+            role: Role::Admin,
+            token_hash: http::hash_token(&value),
+            expires_at: None,
+        }),
+        EventActor::system(),
+    )
+    .correlated(correlation)
+    .caused_by(outcome.last_position);
+    store
+        .append(
+            StreamId::token(token_id),
+            ExpectedVersion::NoStream,
+            vec![created],
+        )
+        .await?;
+    if printed {
+        // Printed once, never logged: the log keeps only its hash.
+        eprintln!(
+            "watchfire: created the admin token (shown once, keep it safe):\n\n    {value}\n"
+        );
+    }
+    Ok(())
+}
+
+/// A new random token value: `wf_` and 64 hex digits.
+pub fn new_token_value() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("wf_{}", hex::encode(bytes))
+}
