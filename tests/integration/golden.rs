@@ -1,0 +1,219 @@
+//! Golden files: the bytes of every event type and schema version ever written, and of
+//! one whole record, must keep decoding. Run with `WATCHFIRE_BLESS=1` to write a file
+//! for a new type or version; existing files are never rewritten.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use watchfire::events::*;
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("fixed time parses")
+        .with_timezone(&Utc)
+}
+
+/// The sample payload of each event type as the current schema decodes it.
+fn sample(type_name: &str) -> Event {
+    let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    match type_name {
+        "SystemInitialized" => Event::SystemInitialized(SystemInitialized {
+            server_version: "0.1.0".into(),
+        }),
+        "ServerStarted" => Event::ServerStarted(ServerStarted {
+            server_version: "0.1.0".into(),
+            listen: "127.0.0.1:8080".into(),
+        }),
+        "ServerStopped" => Event::ServerStopped(ServerStopped {
+            reason: "SIGTERM".into(),
+        }),
+        "SystemHealthChanged" => Event::SystemHealthChanged(SystemHealthChanged {
+            ready: false,
+            reasons: vec!["disk almost full".into()],
+        }),
+        "RetentionApplied" => Event::RetentionApplied(RetentionApplied {
+            cutoff: at("2026-11-01T00:00:00Z"),
+            removed: 42,
+            through_position: 4242,
+        }),
+        "TokenCreated" => Event::TokenCreated(TokenCreated {
+            token_id: id,
+            name: "admin".into(),
+            role: Role::Admin,
+            token_hash: "ab".repeat(32),
+            expires_at: Some(at("2027-01-01T00:00:00Z")),
+        }),
+        "TokenRevoked" => Event::TokenRevoked(TokenRevoked { token_id: id }),
+        "MonitorChecked" => Event::MonitorChecked(MonitorChecked {
+            monitor_id: id,
+            ok: false,
+            latency_ms: 123.5,
+            status_code: Some(503),
+            error: Some("status 503 not in 200-299".into()),
+            cert_expires_at: Some(at("2026-12-01T12:00:00Z")),
+        }),
+        "HeartbeatReceived" => Event::HeartbeatReceived(HeartbeatReceived {
+            monitor_id: id,
+            up: true,
+            msg: Some("ok".into()),
+            ping_ms: Some(12.0),
+        }),
+        "HostMetricsReported" => Event::HostMetricsReported(Box::new(HostMetricsReported {
+            hostname: "web-1".into(),
+            sampled_at: at("2026-11-06T10:00:00Z"),
+            cpu_percent: Some(45.2),
+            cpu_percent_per_core: vec![40.0, 50.0],
+            load_average: Some([1.5, 1.2, 1.0]),
+            memory_total: Some(8_589_934_592),
+            memory_used: Some(4_294_967_296),
+            memory_percent: Some(50.0),
+            disks: vec![DiskUsage {
+                mountpoint: "/".into(),
+                total: 100,
+                used: 50,
+                percent: 50.0,
+            }],
+            counters: [Some(1), Some(2), Some(3), None],
+            rates: [Some(10.0), None, Some(0.5), Some(0.0)],
+        })),
+        other => panic!("no golden sample for {other}: add one here and bless it"),
+    }
+}
+
+/// The bytes of a sample as an older schema wrote them, and what they upcast to.
+fn old_sample(type_name: &str, schema: u16) -> Option<(Vec<u8>, Event)> {
+    let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    match (type_name, schema) {
+        ("TokenCreated", 1) => {
+            let v1 = TokenCreatedV1 {
+                token_id: id,
+                name: "admin".into(),
+                role: Role::Admin,
+                token_hash: "ab".repeat(32),
+            };
+            Some((encode_payload(&v1), Event::TokenCreated(v1.into())))
+        }
+        _ => None,
+    }
+}
+
+fn check_or_bless(name: &str, current: &[u8]) -> Vec<u8> {
+    let path = golden_dir().join(name);
+    match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(_) if std::env::var_os("WATCHFIRE_BLESS").is_some() => {
+            std::fs::create_dir_all(golden_dir()).expect("golden dir");
+            std::fs::write(&path, current).expect("write golden file");
+            current.to_vec()
+        }
+        Err(e) => panic!(
+            "missing golden file {}: {e} (a new event type or version? run with WATCHFIRE_BLESS=1)",
+            path.display()
+        ),
+    }
+}
+
+/// Every version of every event type has a golden file that still decodes, upcast to today's shape.
+#[test]
+fn every_event_version_ever_written_still_decodes() {
+    for (type_name, current) in EVENT_TYPES {
+        for schema in 1..=*current {
+            let file = format!("{type_name}.v{schema}.bin");
+            let (fresh, expected) = if schema == *current {
+                let e = sample(type_name);
+                (e.encode_payload(), e)
+            } else {
+                old_sample(type_name, schema)
+                    .unwrap_or_else(|| panic!("no sample for {type_name} v{schema}"))
+            };
+            let stored = check_or_bless(&file, &fresh);
+            let decoded = Event::decode(type_name, schema, &stored)
+                .unwrap_or_else(|e| panic!("{file} no longer decodes: {e}"));
+            assert_eq!(decoded, expected, "{file} decodes to something else");
+            if schema == *current {
+                assert_eq!(
+                    stored, fresh,
+                    "{file}: the current schema now encodes differently; bump the schema version"
+                );
+            }
+        }
+    }
+}
+
+/// A whole stored record (format byte, chain hash, envelope) keeps decoding to the same envelope.
+#[test]
+fn a_stored_record_keeps_its_envelope_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = crate::helpers::open_store(dir.path());
+    let new = NewEvent {
+        event: sample("MonitorChecked"),
+        actor: Actor("token:00000000-0000-0000-0000-000000000001".into()),
+        correlation_id: Uuid::from_u128(7),
+        causation: Some(Position(3)),
+    };
+    rt.block_on(store.append(
+        StreamId::new("monitor-1").expect("id"),
+        ExpectedVersion::Any,
+        vec![new.clone()],
+    ))
+    .expect("append");
+    let (_, fresh) = store.read_raw(Position::START, 1).expect("read").remove(0);
+    rt.block_on(store.close());
+    let stored = check_or_bless("record.v1.bin", &fresh);
+    assert_eq!(stored[0], RECORD_FORMAT);
+    let e = decode_record(&stored).expect("the stored record decodes");
+    assert_eq!(e.position, Position(1));
+    assert_eq!(e.stream.as_str(), "monitor-1");
+    assert_eq!(e.version, StreamVersion(0));
+    assert_eq!(e.event, new.event);
+    assert_eq!(e.actor, new.actor);
+    assert_eq!(e.correlation_id, new.correlation_id);
+    assert_eq!(e.causation, Some(Position(3)));
+    assert_eq!(e.chain, Chain::Observations);
+    assert_eq!(e.prev_in_chain, None);
+    let report = verify_records(
+        ChainState {
+            heads: [
+                ChainLink::default(),
+                ChainLink {
+                    position: Some(Position(1)),
+                    hash: e.hash,
+                },
+            ],
+            ..Default::default()
+        },
+        [(Position(1), stored.as_slice())],
+    );
+    assert!(
+        report.intact(),
+        "the golden record's hash still verifies: {:?}",
+        report.problem
+    );
+}
+
+/// Unknown types and corrupt payloads are typed errors, never a panic.
+#[test]
+fn unknown_types_and_corrupt_payloads_are_errors() {
+    assert!(matches!(
+        Event::decode("NoSuchEvent", 1, &[]),
+        Err(CodecError::UnknownType { .. })
+    ));
+    assert!(matches!(
+        Event::decode("TokenCreated", 99, &[]),
+        Err(CodecError::UnknownType { .. })
+    ));
+    let mut bytes = sample("TokenRevoked").encode_payload();
+    bytes.truncate(5);
+    assert!(Event::decode("TokenRevoked", 1, &bytes).is_err());
+    // A length prefix claiming terabytes must not allocate them.
+    let huge = u64::MAX.to_le_bytes();
+    assert!(Event::decode("ServerStopped", 1, &huge).is_err());
+    assert!(decode_record(&[1, 2, 3]).is_err());
+    assert!(decode_record(&[9; 40]).is_err());
+}

@@ -1,0 +1,238 @@
+//! Shared test fixtures: stores in temp dirs, sample events, and the real server as a child process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+use watchfire::events::{
+    Actor, DataDir, Event, EventStore, MonitorChecked, NewEvent, StoreOptions, StreamId,
+    TokenRevoked,
+};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_watchfire");
+
+/// Opens (creating) a store in `dir` with test-sized options.
+pub fn open_store(dir: &Path) -> EventStore {
+    let data_dir = DataDir::create_or_open(dir).expect("test data dir opens");
+    EventStore::open(
+        data_dir,
+        StoreOptions {
+            cache_capacity_bytes: 16 * 1024 * 1024,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("test store opens")
+}
+
+/// A fact event whose payload carries `n`, so tests can tell events apart.
+pub fn fact(n: u64) -> NewEvent {
+    NewEvent::new(
+        Event::TokenRevoked(TokenRevoked {
+            token_id: Uuid::from_u128(n as u128),
+        }),
+        Actor::system(),
+    )
+}
+
+/// An observation event (expires with retention) whose payload carries `n`.
+pub fn observation(n: u64) -> NewEvent {
+    NewEvent::new(
+        Event::MonitorChecked(MonitorChecked {
+            monitor_id: Uuid::from_u128(n as u128),
+            ok: n % 2 == 0,
+            latency_ms: n as f64,
+            status_code: Some(200),
+            error: None,
+            cert_expires_at: None,
+        }),
+        Actor::system(),
+    )
+}
+
+/// A stream id for tests.
+pub fn stream(name: &str) -> StreamId {
+    StreamId::new(name).expect("test stream ids are valid")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `watchfire serve` child process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub stderr_lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `watchfire serve` on a free port with `data_dir`, extra env vars and args, and waits for /health.
+    pub fn start(data_dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("watchfire starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("TEST_LOG").is_some() {
+                    eprintln!("[server] {line}");
+                }
+                if let Ok(mut l) = sink.lock() {
+                    l.push(line);
+                }
+            }
+        });
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data_dir: data_dir.to_owned(),
+            stderr_lines: lines,
+        };
+        server.wait_healthy(Duration::from_secs(60));
+        server
+    }
+
+    /// Waits until `/health` answers 200.
+    pub fn wait_healthy(&self, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(resp) = blocking_get(&format!("{}/health", self.base), None) {
+                if resp.0 == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not become healthy; stderr: {:?}", self.stderr());
+    }
+
+    /// Everything the server wrote on stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr_lines
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let status = self.child.wait().expect("server exits");
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET with an optional bearer token: (status, content type, body).
+pub fn blocking_get(url: &str, token: Option<&str>) -> Result<(u16, String, String), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = client.get(url).timeout(Duration::from_secs(10));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = resp.text().await.map_err(|e| e.to_string())?;
+        Ok((status, ctype, body))
+    })
+}
+
+/// Runs `watchfire` with `args` to completion: (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("watchfire runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A small tmpfs mounted for a test (full-disk and read-only tests), unmounted when dropped.
+pub struct TmpMount {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TmpMount {
+    /// Mounts a tmpfs of `size` (such as "2m"); `None` when this user may not mount.
+    pub fn new(size: &str) -> Option<TmpMount> {
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().to_owned();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            eprintln!("cannot mount a tmpfs here (needs root): skipping the disk-limit part");
+            return None;
+        }
+        Some(TmpMount { path, _dir: dir })
+    }
+
+    /// Remounts read-only.
+    pub fn make_read_only(&self) -> bool {
+        Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.path)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for TmpMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
