@@ -10,7 +10,9 @@ mod store;
 mod subscription;
 mod types;
 
-pub use chain::{Chain, ChainHash, ChainLink, ChainState, VerifyProblem, VerifyReport};
+pub use chain::{
+    Chain, ChainHash, ChainLink, ChainState, ChainVerifier, VerifyProblem, VerifyReport,
+};
 pub use codec::{decode_record, CodecError, RECORD_FORMAT};
 pub use datadir::{DataDir, DataDirError};
 pub use event::*;
