@@ -183,7 +183,8 @@ impl Settings {
         }
         let env = Env::prefixed("WATCHFIRE_").split("__").filter(|key| {
             let top = key.as_str().split('.').next().unwrap_or_default();
-            SETTINGS_KEYS.contains(&top)
+            // figment hands the filter the key before lower-casing it.
+            SETTINGS_KEYS.iter().any(|k| top.eq_ignore_ascii_case(k))
         });
         figment = figment.merge(env).merge(Serialized::defaults(flags));
         let settings: Settings = figment

@@ -110,6 +110,7 @@ pub async fn run(
         registry,
         settings: Arc::new(settings),
     });
+    let socket_listener = events::remote::bind_socket(&dir_path);
     let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
         .workers(2)
         .disable_signals()
@@ -120,12 +121,17 @@ pub async fn run(
 
     let (socket_stop, socket_stopped) = tokio::sync::oneshot::channel::<()>();
     let socket_store = store.clone();
-    let socket_dir = dir_path.clone();
     let socket = tokio::spawn(async move {
         let stop = async {
             let _ = socket_stopped.await;
         };
-        if let Err(e) = events::remote::serve_socket(socket_store, &socket_dir, stop).await {
+        let served = match socket_listener {
+            Ok((listener, path)) => {
+                events::remote::serve_socket(socket_store, listener, path, stop).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = served {
             tracing::warn!(error = %e, "log socket unavailable: replay and verify need the server stopped");
         }
     });

@@ -26,16 +26,21 @@ enum Request {
     Verify,
 }
 
-/// Answers log reads on the data directory's socket until `shutdown` resolves.
-pub async fn serve_socket(
-    store: EventStore,
-    data_dir: &Path,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> io::Result<()> {
+/// Binds the data directory's log socket (before the server announces itself healthy).
+pub fn bind_socket(data_dir: &Path) -> io::Result<(UnixListener, PathBuf)> {
     let path = DataDir::socket_path(data_dir);
     // A socket file left by a killed server would make bind fail; the data dir lock says it is stale.
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)?;
+    Ok((UnixListener::bind(&path)?, path))
+}
+
+/// Answers log reads on a bound log socket until `shutdown` resolves.
+pub async fn serve_socket(
+    store: EventStore,
+    listener: UnixListener,
+    path: PathBuf,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> io::Result<()> {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -45,7 +45,7 @@ pub fn observation(n: u64) -> NewEvent {
     NewEvent::new(
         Event::MonitorChecked(MonitorChecked {
             monitor_id: Uuid::from_u128(n as u128),
-            ok: n % 2 == 0,
+            ok: n.is_multiple_of(2),
             latency_ms: n as f64,
             status_code: Some(200),
             error: None,
