@@ -152,11 +152,11 @@ fn serve(config: Option<PathBuf>, flags: FlagOverrides) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = actix_rt::System::new().block_on(watchfire::server::run(
-        listener,
-        settings,
-        shutdown_signal(),
-    ));
+    let result = actix_rt::System::new().block_on(async move {
+        // Handlers go in before the server accepts anything, so an early SIGTERM still stops it cleanly.
+        let signals = Signals::install()?;
+        watchfire::server::run(listener, settings, signals.wait()).await
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -166,19 +166,27 @@ fn serve(config: Option<PathBuf>, flags: FlagOverrides) -> ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM with the signal's name.
-async fn shutdown_signal() -> String {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return String::new();
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM".to_owned(),
-        _ = int.recv() => "SIGINT".to_owned(),
+/// SIGINT and SIGTERM handlers, installed before serving.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, watchfire::server::ServeError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on SIGINT or SIGTERM with the signal's name.
+    async fn wait(mut self) -> String {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM".to_owned(),
+            _ = self.int.recv() => "SIGINT".to_owned(),
+        }
     }
 }
 
