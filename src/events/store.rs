@@ -406,28 +406,36 @@ impl EventStore {
         self.shared.trees.db.size_on_disk().unwrap_or(0)
     }
 
+    /// Calls `each` on up to `limit` stored records after `after`, in order, up to the durable position.
+    fn scan(
+        &self,
+        after: Position,
+        limit: usize,
+        mut each: impl FnMut(Position, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let durable = self.durable_position();
+        if after >= durable {
+            return Ok(());
+        }
+        let range = (after.0 + 1).to_be_bytes()..=durable.0.to_be_bytes();
+        for item in self.shared.trees.log.range(range).take(limit) {
+            let (k, v) = item?;
+            each(Position(read_u64(&k).unwrap_or(0)), &v)?;
+        }
+        Ok(())
+    }
+
     /// Up to `limit` raw records after `after`, in order, up to the durable position (blocking).
     pub fn read_raw(
         &self,
         after: Position,
         limit: usize,
     ) -> Result<Vec<(Position, Vec<u8>)>, StoreError> {
-        let durable = self.durable_position();
-        if after >= durable {
-            return Ok(Vec::new());
-        }
-        let from = after.0 + 1;
         let mut out = Vec::new();
-        for item in self
-            .shared
-            .trees
-            .log
-            .range(from.to_be_bytes()..=durable.0.to_be_bytes())
-            .take(limit)
-        {
-            let (k, v) = item?;
-            out.push((Position(read_u64(&k).unwrap_or(0)), v.to_vec()));
-        }
+        self.scan(after, limit, |position, bytes| {
+            out.push((position, bytes.to_vec()));
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -437,25 +445,14 @@ impl EventStore {
         after: Position,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let durable = self.durable_position();
-        if after >= durable {
-            return Ok(Vec::new());
-        }
         let mut out = Vec::new();
-        for item in self
-            .shared
-            .trees
-            .log
-            .range((after.0 + 1).to_be_bytes()..=durable.0.to_be_bytes())
-            .take(limit)
-        {
-            let (k, v) = item?;
-            let position = Position(read_u64(&k).unwrap_or(0));
+        self.scan(after, limit, |position, bytes| {
             out.push(
-                codec::decode_record(&v)
+                codec::decode_record(bytes)
                     .map_err(|source| StoreError::Corrupt { position, source })?,
             );
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 

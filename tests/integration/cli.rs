@@ -123,27 +123,6 @@ impl Drop for Spawned {
     }
 }
 
-/// Starts a server (`Server::start`) and waits until it also answers on its log socket.
-///
-/// `/health` answers before the server's main task has run on: until then the log socket
-/// is not bound (replay and verify fail with "does not answer") and the SIGTERM handler is
-/// not installed (SIGTERM kills the process). The socket task is polled after the task that
-/// installs the signal handler, so once the socket exists both are in place.
-fn start_server(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
-    let server = Server::start(dir, envs, args);
-    let socket = dir.join("watchfire.sock");
-    let started = Instant::now();
-    while !socket.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the server never bound its log socket; stderr: {:?}",
-            server.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    server
-}
-
 /// Polls `url` until it answers 200 or `limit` passes.
 fn wait_for_200(url: &str, limit: Duration) -> bool {
     let started = Instant::now();
@@ -260,7 +239,7 @@ fn positions(lines: &[Value]) -> Vec<u64> {
 
 /// Starts a server on `dir`, stops it with SIGTERM and checks that it exited cleanly.
 fn start_and_stop(dir: &Path) {
-    let server = start_server(dir, &[], &[]);
+    let server = Server::start(dir, &[], &[]);
     let status = server.terminate();
     assert!(
         status.success(),
@@ -280,12 +259,12 @@ fn write_file(dir: &Path, name: &str, text: &str) -> String {
 #[test]
 fn fresh_data_dir_prints_admin_token_once_and_not_on_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let first = start_server(dir.path(), &[], &[]);
+    let first = Server::start(dir.path(), &[], &[]);
     let token = admin_token(&first);
     let status = first.terminate();
     assert!(status.success(), "first server stops cleanly: {status:?}");
 
-    let second = start_server(dir.path(), &[], &[]);
+    let second = Server::start(dir.path(), &[], &[]);
     wait_serving(&second);
     assert!(
         printed_tokens(&second).is_empty(),
@@ -309,7 +288,7 @@ fn fresh_data_dir_prints_admin_token_once_and_not_on_restart() {
 fn admin_token_from_env_works_and_is_not_printed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let token = "env-admin-token-0123456789abcdef";
-    let server = start_server(dir.path(), &[("WATCHFIRE_ADMIN_TOKEN", token)], &[]);
+    let server = Server::start(dir.path(), &[("WATCHFIRE_ADMIN_TOKEN", token)], &[]);
     wait_serving(&server);
     assert!(
         printed_tokens(&server).is_empty(),
@@ -329,7 +308,7 @@ fn admin_token_from_env_works_and_is_not_printed() {
 fn admin_token_value_never_appears_in_replay_only_its_hash() {
     // A generated token, read while the server runs (through its socket) and after it stops.
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], &[]);
     let token = admin_token(&server);
     let hash = sha256_hex(&token);
     let check = |lines: &[Value], when: &str| {
@@ -361,7 +340,7 @@ fn admin_token_value_never_appears_in_replay_only_its_hash() {
     // A token given by WATCHFIRE_ADMIN_TOKEN is kept the same way.
     let dir = tempfile::tempdir().expect("temp dir");
     let token = "wf_env_given_token_for_replay_check_42";
-    let server = start_server(dir.path(), &[("WATCHFIRE_ADMIN_TOKEN", token)], &[]);
+    let server = Server::start(dir.path(), &[("WATCHFIRE_ADMIN_TOKEN", token)], &[]);
     assert!(server.terminate().success());
     let lines = replay_all(dir.path());
     let text = lines
@@ -379,7 +358,7 @@ fn admin_token_value_never_appears_in_replay_only_its_hash() {
 #[test]
 fn health_is_ok_without_auth_and_ready_reports_ready() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], &[]);
 
     let (status, ctype, body) =
         blocking_get(&format!("{}/health", server.base), None).expect("GET /health");
@@ -427,7 +406,7 @@ fn assert_problem(status: u16, ctype: &str, body: &str, expected: u16) -> Value 
 #[test]
 fn metrics_require_a_viewer_token_and_expose_store_figures() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], &[]);
     let token = admin_token(&server);
     let url = format!("{}/metrics", server.base);
 
@@ -467,7 +446,7 @@ fn metrics_are_public_when_config_file_says_so() {
         "watchfire.toml",
         "[metrics]\npublic = true\n",
     );
-    let server = start_server(dir.path(), &[], &["--config", &config]);
+    let server = Server::start(dir.path(), &[], &["--config", &config]);
     let (status, _, body) =
         blocking_get(&format!("{}/metrics", server.base), None).expect("GET /metrics");
     assert_eq!(status, 200, "public metrics need no token: {body}");
@@ -477,7 +456,7 @@ fn metrics_are_public_when_config_file_says_so() {
 #[test]
 fn unknown_route_is_a_404_problem() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], &[]);
     let (status, ctype, body) =
         blocking_get(&format!("{}/no/such/route", server.base), None).expect("GET unknown");
     let json = assert_problem(status, &ctype, &body, 404);
@@ -496,7 +475,7 @@ fn unknown_route_is_a_404_problem() {
 #[test]
 fn sigterm_exits_zero_and_records_server_stopped() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], &[]);
     let status = server.terminate();
     assert!(status.success(), "SIGTERM exits 0: {status:?}");
 
@@ -527,7 +506,7 @@ fn sigterm_exits_zero_and_records_server_stopped() {
 #[test]
 fn second_server_on_same_data_dir_exits_quickly_saying_in_use() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let _first = start_server(dir.path(), &[], &[]);
+    let _first = Server::start(dir.path(), &[], &[]);
     let listen = format!("127.0.0.1:{}", free_port());
     let started = Instant::now();
     let second = Spawned::start(
@@ -562,7 +541,7 @@ fn second_server_on_same_data_dir_exits_quickly_saying_in_use() {
 #[test]
 fn verify_and_replay_work_while_server_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], &[]);
 
     let (code, stdout, stderr) = run_cli(&["verify", "--data-dir", dir_str(dir.path())]);
     assert_eq!(code, 0, "verify through the server: {stdout} {stderr}");
@@ -703,7 +682,7 @@ fn replay_rebuild_works_when_stopped_and_refuses_while_running() {
     assert_eq!(lines, before, "rebuilding changes no event");
 
     // The server starts on the rebuilt read models; the old token still authenticates.
-    let server = start_server(dir.path(), &[], &[]);
+    let server = Server::start(dir.path(), &[], &[]);
     let (code, _, stderr) = replay_json(dir.path(), &["--rebuild"]);
     assert_eq!(code, 2, "rebuild while running: {stderr}");
     assert!(

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use tokio::runtime::Runtime;
 use watchfire::events::{Event, ExpectedVersion, NewEvent, Position, StreamVersion};
 
 use crate::helpers::{fact, observation, open_store, stream};
-use crate::tamper::wait_until_unlocked;
+use crate::helpers::{reexec, wait_until_unlocked};
 
 /// Set in the child only: the data directory it appends to.
 const DIR_VAR: &str = "WATCHFIRE_CRASH_DIR";
@@ -181,21 +181,10 @@ fn run_child(
     kill_after: Duration,
     from_spawn: bool,
 ) -> (Vec<String>, String) {
-    let exe = std::env::current_exe().expect("the test binary's path");
     let spawned = Instant::now();
-    let child = Command::new(exe)
-        .args([
-            "--exact",
-            "crash::child_appender",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = reexec("crash::child_appender")
         .env(DIR_VAR, dir)
         .env(ROUND_VAR, round.to_string())
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("the child starts");
     let mut child = KillOnDrop(child);

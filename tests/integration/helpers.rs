@@ -236,3 +236,35 @@ impl Drop for TmpMount {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
+
+/// Waits (boundedly) until no process holds the data directory's lock.
+///
+/// The test process is multi-threaded and forks children (the CLI, mount, re-executed
+/// test children) from several threads at once: a child forked while one test held a data
+/// directory's lock holds a duplicate of that flock'ed file until it execs, so for a moment
+/// after a test drops its store the directory can still look locked. Opening or verifying
+/// right then fails with "in use by another watchfire process"; waiting here avoids that.
+pub fn wait_until_unlocked(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Not a data directory (yet): nothing to wait for; the caller reports what is wrong.
+    while DataDir::is_locked(dir).unwrap_or(false) {
+        assert!(
+            Instant::now() < deadline,
+            "{} stays locked by another process",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The test binary itself, set up to run only the test `name` as a child process
+/// (crash and disk-filling children), with stdout and stderr piped.
+pub fn reexec(name: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary's path"));
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}

@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::runtime::Runtime;
 use watchfire::events::{
-    DataDir, Event, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, VerifyReport,
+    Event, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, VerifyReport,
 };
 
-use crate::helpers::{fact, free_port, observation, open_store, run_cli, stream, TmpMount, BIN};
+use crate::helpers::{
+    fact, free_port, observation, open_store, run_cli, stream, wait_until_unlocked, TmpMount, BIN,
+};
 
 /// Events in a tamper test's log.
 const EVENTS: u64 = 50;
@@ -100,26 +102,6 @@ fn append_events(dir: &Path, from: u64, count: u64) -> BTreeMap<u64, Kind> {
     // Dropping the store releases sled's lock and the data directory's.
     drop(store);
     kinds
-}
-
-/// Waits (boundedly) until no process holds the data directory's lock.
-///
-/// The test process is multi-threaded and forks children (the CLI, mount, re-executed
-/// test children) from several threads at once: a child forked while one test held a data
-/// directory's lock holds a duplicate of that flock'ed file until it execs, so for a moment
-/// after a test drops its store the directory can still look locked. Opening or verifying
-/// right then fails with "in use by another watchfire process"; waiting here avoids that.
-pub(crate) fn wait_until_unlocked(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    // Not a data directory (yet): nothing to wait for; the caller reports what is wrong.
-    while DataDir::is_locked(dir).unwrap_or(false) {
-        assert!(
-            Instant::now() < deadline,
-            "{} stays locked by another process",
-            dir.display()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Opens the log's sled database directly, retrying briefly if the lock is still held.
@@ -666,18 +648,8 @@ fn full_disk_fails_appends_cleanly_and_keeps_every_acknowledged_event() {
         return;
     };
     let data = mount.path.join("data");
-    let child = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args([
-            "--exact",
-            "tamper::child_disk_filler",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = crate::helpers::reexec("tamper::child_disk_filler")
         .env(FILL_VAR, &data)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("the child starts");
     let (code, stdout, stderr) = wait_bounded(child, Duration::from_secs(60));
