@@ -81,6 +81,10 @@ pub async fn run(
 
     let tokens = ProjectionHandle::<Tokens>::start(store.clone())?;
     let overview = ProjectionHandle::<Overview>::start(store.clone())?;
+    // Serving before the read models hold the log would answer with stale auth and state.
+    let start_position = store.durable_position();
+    tokens.caught_up(start_position).await;
+    overview.caught_up(start_position).await;
     let projections: Vec<Arc<dyn LagSource>> = vec![Arc::new(tokens.clone()), Arc::new(overview)];
     let probe = ReadinessProbe::new(
         store.clone(),

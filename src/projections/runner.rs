@@ -71,6 +71,13 @@ impl<P: Projection> ProjectionHandle<P> {
         Ok(handle)
     }
 
+    /// Waits until the projection has applied everything up to `position`.
+    pub async fn caught_up(&self, position: Position) {
+        while LagSource::applied(self) < position {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Reads the current state.
     pub fn read(&self) -> RwLockReadGuard<'_, P> {
         match self.state.read() {
