@@ -4,52 +4,24 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use uuid::Uuid;
-use watchfire::events::{
-    decode_record, Actor, ChainVerifier, DataDir, Event, EventStore, ExpectedVersion,
-    MonitorChecked, NewEvent, Position, StoreOptions, StreamId,
-};
+use watchfire::events::{decode_record, ChainVerifier, ExpectedVersion, Position, StreamId};
 
-fn check(n: u64) -> NewEvent {
-    NewEvent::new(
-        Event::MonitorChecked(MonitorChecked {
-            monitor_id: Uuid::from_u128(u128::from(n % 1000)),
-            ok: true,
-            latency_ms: 12.5,
-            status_code: Some(200),
-            error: None,
-            cert_expires_at: None,
-        }),
-        Actor::system(),
-    )
-}
+mod common;
 
-fn open(dir: &std::path::Path) -> EventStore {
-    EventStore::open(
-        DataDir::create_or_open(dir).expect("bench data dir"),
-        StoreOptions::default(),
-    )
-    .expect("bench store")
-}
+use common::{check, open, runtime};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// Single-event durable appends from 1, 8 and 64 concurrent writers, each to its own stream.
+/// Single-event durable appends from 1, 8 and 64 concurrent writers, each to its own stream,
+/// each figure on a fresh log.
 fn concurrent_appends(c: &mut Criterion) {
     let rt = runtime();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
     let mut group = c.benchmark_group("append_single_event");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
     for writers in [1u64, 8, 64] {
+        // A fresh log for each figure, so one does not pay for the data the last one wrote.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
         let per_writer = 20_000 / writers.min(20);
         group.throughput(Throughput::Elements(writers * per_writer));
         group.bench_with_input(
@@ -90,9 +62,9 @@ fn concurrent_appends(c: &mut Criterion) {
                 })
             },
         );
+        rt.block_on(store.close());
     }
     group.finish();
-    rt.block_on(store.close());
 }
 
 /// Durable appends of 100 events at a time from one writer.

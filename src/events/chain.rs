@@ -154,7 +154,14 @@ impl ChainVerifier {
         false
     }
 
-    /// Checks the record stored under `key`; returns false once a problem is found.
+    /// Reports stored bytes around `key` that cannot even be split into records.
+    pub fn unreadable(&mut self, key: Position, reason: String) {
+        if self.problem.is_none() {
+            self.fail(key, reason);
+        }
+    }
+
+    /// Checks the next stored record, read at `key`; false once a problem is found.
     pub fn check(&mut self, key: Position, bytes: &[u8]) -> bool {
         if self.problem.is_some() {
             return false;

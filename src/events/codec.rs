@@ -219,3 +219,102 @@ impl RawRecord<'_> {
 pub fn decode_record(bytes: &[u8]) -> Result<RecordedEvent, CodecError> {
     decode_raw(bytes)?.into_event()
 }
+
+/// The block format this build writes: one sled value holds the records of one commit.
+pub const BLOCK_FORMAT: u8 = 1;
+
+/// Bytes of an entry's header in a block: its position and its record's length.
+const ENTRY_HEADER: usize = 8 + 4;
+
+/// Builds a block: the format byte, then each record as big-endian position, length, bytes.
+#[derive(Debug, Clone)]
+pub struct BlockBuilder {
+    bytes: Vec<u8>,
+    first: Option<Position>,
+    last: Option<Position>,
+}
+
+impl Default for BlockBuilder {
+    fn default() -> BlockBuilder {
+        BlockBuilder {
+            bytes: vec![BLOCK_FORMAT],
+            first: None,
+            last: None,
+        }
+    }
+}
+
+impl BlockBuilder {
+    /// Adds a record; positions must be added in increasing order.
+    pub fn push(&mut self, position: Position, record: &[u8]) {
+        self.bytes.reserve(ENTRY_HEADER + record.len());
+        self.bytes.extend_from_slice(&position.0.to_be_bytes());
+        let len = u32::try_from(record.len()).unwrap_or(u32::MAX);
+        self.bytes.extend_from_slice(&len.to_le_bytes());
+        self.bytes.extend_from_slice(record);
+        self.first.get_or_insert(position);
+        self.last = Some(position);
+    }
+
+    /// The first position in the block, which is its key in the log.
+    pub fn first(&self) -> Option<Position> {
+        self.first
+    }
+
+    /// The last position in the block.
+    pub fn last(&self) -> Option<Position> {
+        self.last
+    }
+
+    /// Bytes the block takes so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether no record was added.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// The finished block.
+    pub fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// The entries of a stored block, in order: each its position and its record's bytes.
+pub fn block_entries(block: &[u8]) -> Result<BlockEntries<'_>, CodecError> {
+    match block.first() {
+        None => Err(CodecError::Truncated(0)),
+        Some(&BLOCK_FORMAT) => Ok(BlockEntries { rest: &block[1..] }),
+        Some(&other) => Err(CodecError::UnknownFormat(other)),
+    }
+}
+
+/// Iterator over a block's entries; yields an error once, then stops, if the block is cut short.
+pub struct BlockEntries<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for BlockEntries<'a> {
+    type Item = Result<(Position, &'a [u8]), CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let rest = std::mem::take(&mut self.rest);
+        let Some((header, tail)) = rest.split_first_chunk::<ENTRY_HEADER>() else {
+            return Some(Err(CodecError::Truncated(rest.len())));
+        };
+        let (pos, len) = header.split_at(8);
+        let position = Position(u64::from_be_bytes(pos.try_into().unwrap_or_default()));
+        let len = u32::from_le_bytes(len.try_into().unwrap_or_default()) as usize;
+        if tail.len() < len {
+            return Some(Err(CodecError::Truncated(tail.len())));
+        }
+        let (record, after) = tail.split_at(len);
+        self.rest = after;
+        Some(Ok((position, record)))
+    }
+}

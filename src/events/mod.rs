@@ -13,7 +13,10 @@ mod types;
 pub use chain::{
     Chain, ChainHash, ChainLink, ChainState, ChainVerifier, VerifyProblem, VerifyReport,
 };
-pub use codec::{decode_record, CodecError, RECORD_FORMAT};
+pub use codec::{
+    block_entries, decode_record, BlockBuilder, BlockEntries, CodecError, BLOCK_FORMAT,
+    RECORD_FORMAT,
+};
 pub use datadir::{DataDir, DataDirError};
 pub use event::*;
 pub use store::{EventStore, RetentionOutcome, StoreError, StoreMetrics, StoreOptions};

@@ -1,18 +1,27 @@
 //! The event store on sled: atomic appends with optimistic concurrency, group commit,
 //! reads capped at what is durable, retention, projection checkpoints and verification.
 //!
-//! Trees: `log` (big-endian position → record), `index` (stream id, 0, big-endian
-//! version → position), `heads` (stream id → last version and position), `meta` (next
-//! position, chain state) and `checkpoints` (projection name → position and state).
-//! One writer thread assigns positions and applies batches in a sled transaction across
-//! the four log trees; a flusher thread calls sled's blocking `flush()` once for every
-//! group of batches, then answers their callers and publishes their events in order.
+//! Trees:
+//! - `log`: one value per commit, a block (see [`codec::BlockBuilder`]) keyed by the
+//!   big-endian position of its first record. sled costs about the same per key whatever
+//!   the value's size, so one key per commit instead of one per event is what makes
+//!   durable appends and replays fast.
+//! - `index`: the stream index, written in bulk about once a second rather than on every
+//!   commit: `r` + stream id + 0 + big-endian first version → runs of (version, position);
+//!   `h` + stream id → last version and position; `m` → the position the index covers,
+//!   the next position and the chain state. On open, the blocks after that position are
+//!   read back into memory, so a crash loses nothing the log holds.
+//! - `checkpoints`: projection name → position and state.
+//!
+//! One writer thread assigns positions, builds the block and inserts it; a flusher thread
+//! calls sled's blocking `flush()` once for every group of blocks, then answers their
+//! callers and publishes their events in order.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
@@ -20,7 +29,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::chain::{Chain, ChainLink, ChainState, ChainVerifier, VerifyReport};
-use super::codec::{self, CodecError, Placement};
+use super::codec::{self, BlockBuilder, CodecError, Placement};
 use super::datadir::DataDir;
 use super::subscription::Subscription;
 use super::types::{
@@ -180,13 +189,60 @@ struct Trees {
     db: sled::Db,
     log: sled::Tree,
     index: sled::Tree,
-    heads: sled::Tree,
-    meta: sled::Tree,
     checkpoints: sled::Tree,
 }
 
-const META_NEXT: &[u8] = b"next_position";
-const META_CHAIN: &[u8] = b"chain";
+/// The index key of the position covered, the next position and the chain state.
+const META_KEY: &[u8] = b"m";
+/// Prefix of a stream's last version and position in the index tree.
+const HEAD_PREFIX: u8 = b'h';
+/// Prefix of a run of a stream's (version, position) pairs in the index tree.
+const RUN_PREFIX: u8 = b'r';
+/// A block stops taking appends once it holds this many bytes (one append stays whole).
+const BLOCK_TARGET_BYTES: usize = 512 * 1024;
+/// The in-memory part of the stream index is written out at least this often...
+const INDEX_EVERY: Duration = Duration::from_secs(1);
+/// ...or once it holds this many events.
+const INDEX_EVERY_EVENTS: usize = 65_536;
+/// Longest the flusher waits for more commits before it flushes.
+const MAX_COMMIT_DELAY: Duration = Duration::from_micros(500);
+/// A flusher idle this long expects no one back from its last flush.
+const IDLE_RESET: Duration = Duration::from_millis(5);
+
+/// What the writer has applied to the log: read together so verification sees a consistent log.
+struct Applied {
+    chain: ChainState,
+    last: Position,
+}
+
+/// Stream heads and the part of the stream index not yet written to the `index` tree.
+#[derive(Default)]
+struct StreamIndex {
+    /// Every stream's last applied version and its position.
+    heads: HashMap<StreamId, (u64, u64)>,
+    /// (version, position) pairs applied since the last index write, per stream.
+    pending: HashMap<StreamId, Vec<(u64, u64)>>,
+    pending_events: usize,
+}
+
+impl StreamIndex {
+    fn add(&mut self, stream: &StreamId, version: u64, position: u64) {
+        match self.pending.get_mut(stream) {
+            Some(run) => run.push((version, position)),
+            None => {
+                self.pending
+                    .insert(stream.clone(), vec![(version, position)]);
+            }
+        }
+        self.pending_events += 1;
+        match self.heads.get_mut(stream) {
+            Some(head) => *head = (version, position),
+            None => {
+                self.heads.insert(stream.clone(), (version, position));
+            }
+        }
+    }
+}
 
 struct Shared {
     trees: Trees,
@@ -198,8 +254,9 @@ struct Shared {
     metrics: StoreMetrics,
     /// Verification reads under it; retention only removes when it can take it at once.
     retention_gate: RwLock<()>,
-    /// Held by the writer while it applies, so a reader can see the chain state and the log agree.
-    apply_gate: Mutex<()>,
+    /// Held by the writer while it inserts a block, so a reader sees the chain state and the log agree.
+    applied: Mutex<Applied>,
+    streams: RwLock<StreamIndex>,
 }
 
 impl Shared {
@@ -216,6 +273,169 @@ impl Shared {
             return None;
         }
         self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn streams(&self) -> Result<std::sync::RwLockReadGuard<'_, StreamIndex>, StoreError> {
+        self.streams
+            .read()
+            .map_err(|_| StoreError::Storage("stream index lock poisoned".to_owned()))
+    }
+
+    fn streams_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, StreamIndex>, StoreError> {
+        self.streams
+            .write()
+            .map_err(|_| StoreError::Storage("stream index lock poisoned".to_owned()))
+    }
+
+    fn applied(&self) -> Result<std::sync::MutexGuard<'_, Applied>, StoreError> {
+        self.applied
+            .lock()
+            .map_err(|_| StoreError::Storage("apply gate poisoned".to_owned()))
+    }
+
+    /// The key of the block that holds `position`, if one could (the last block starting at or before it).
+    fn block_key_for(&self, position: Position) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self
+            .trees
+            .log
+            .range(..=position.0.to_be_bytes())
+            .next_back()
+            .transpose()?
+            .map(|(k, _)| k))
+    }
+
+    /// Calls `each` on every stored record after `after` up to `through`, in order.
+    /// `each` returns whether to go on.
+    fn for_each_record(
+        &self,
+        after: Position,
+        through: Position,
+        mut each: impl FnMut(Position, &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        if after >= through {
+            return Ok(());
+        }
+        let start = self
+            .block_key_for(after.next())?
+            .map_or(0, |k| read_u64(&k).unwrap_or(0));
+        for item in self
+            .trees
+            .log
+            .range(start.to_be_bytes()..=through.0.to_be_bytes())
+        {
+            let (key, block) = item?;
+            let key = Position(read_u64(&key).unwrap_or(0));
+            let entries = codec::block_entries(&block).map_err(|source| StoreError::Corrupt {
+                position: key,
+                source,
+            })?;
+            for entry in entries {
+                let (position, record) = entry.map_err(|source| StoreError::Corrupt {
+                    position: key,
+                    source,
+                })?;
+                if position <= after {
+                    continue;
+                }
+                if position > through || !each(position, record)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored record at `position`, if it is there.
+    fn record_at(
+        &self,
+        position: Position,
+        cache: &mut Option<sled::IVec>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let find = |block: &sled::IVec| -> Option<Vec<u8>> {
+            codec::block_entries(block).ok()?.find_map(|e| match e {
+                Ok((p, record)) if p == position => Some(record.to_vec()),
+                _ => None,
+            })
+        };
+        if let Some(found) = cache.as_ref().and_then(find) {
+            return Ok(Some(found));
+        }
+        let Some(key) = self.block_key_for(position)? else {
+            return Ok(None);
+        };
+        let block = self.trees.log.get(key)?;
+        let found = block.as_ref().and_then(find);
+        *cache = block;
+        Ok(found)
+    }
+
+    /// A stream's durable (version, position) pairs from version `from` on, oldest first.
+    fn stream_entries(
+        &self,
+        stream: &StreamId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let durable = self.durable.load(Ordering::Acquire);
+        let index = self.streams()?;
+        let mut out = Vec::new();
+        let end = run_key(stream, u64::MAX);
+        let first_run = self
+            .trees
+            .index
+            .range(run_key(stream, 0)..=run_key(stream, from))
+            .next_back()
+            .transpose()?
+            .map_or_else(|| run_key(stream, from), |(k, _)| k.to_vec());
+        'runs: for item in self.trees.index.range(first_run..=end) {
+            let (_, run) = item?;
+            for (version, position) in decode_run(&run) {
+                if out.len() >= limit || position > durable {
+                    break 'runs;
+                }
+                if version >= from {
+                    out.push((version, position));
+                }
+            }
+        }
+        if let Some(pending) = index.pending.get(stream) {
+            for &(version, position) in pending {
+                if out.len() >= limit || position > durable {
+                    break;
+                }
+                if version >= from {
+                    out.push((version, position));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A stream's last (version, position) at or before `through`, looking back from its head.
+    fn last_entry_through(
+        &self,
+        stream: &StreamId,
+        through: u64,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        let index = self.streams()?;
+        if let Some(pending) = index.pending.get(stream) {
+            if let Some(&e) = pending.iter().rev().find(|(_, p)| *p <= through) {
+                return Ok(Some(e));
+            }
+        }
+        for item in self
+            .trees
+            .index
+            .range(run_key(stream, 0)..=run_key(stream, u64::MAX))
+            .rev()
+        {
+            let (_, run) = item?;
+            let found = decode_run(&run).rev().find(|(_, p)| *p <= through);
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -258,23 +478,169 @@ struct FlushTicket {
     last_position: Position,
 }
 
-fn index_key(stream: &StreamId, version: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.as_str().len() + 9);
+fn run_key(stream: &StreamId, version: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(stream.as_str().len() + 10);
+    key.push(RUN_PREFIX);
     key.extend_from_slice(stream.as_str().as_bytes());
     key.push(0);
     key.extend_from_slice(&version.to_be_bytes());
     key
 }
 
-fn head_value(version: u64, position: u64) -> [u8; 16] {
+fn head_key(stream: &StreamId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(stream.as_str().len() + 1);
+    key.push(HEAD_PREFIX);
+    key.extend_from_slice(stream.as_str().as_bytes());
+    key
+}
+
+fn pair_value(a: u64, b: u64) -> [u8; 16] {
     let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&version.to_be_bytes());
-    v[8..].copy_from_slice(&position.to_be_bytes());
+    v[..8].copy_from_slice(&a.to_be_bytes());
+    v[8..].copy_from_slice(&b.to_be_bytes());
     v
+}
+
+fn encode_run(entries: &[(u64, u64)]) -> Vec<u8> {
+    entries
+        .iter()
+        .flat_map(|&(v, p)| pair_value(v, p))
+        .collect()
+}
+
+fn decode_run(bytes: &[u8]) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
+    bytes
+        .chunks_exact(16)
+        .filter_map(|c| Some((read_u64(c)?, read_u64(&c[8..])?)))
 }
 
 fn read_u64(bytes: &[u8]) -> Option<u64> {
     bytes.get(..8)?.try_into().ok().map(u64::from_be_bytes)
+}
+
+/// The `m` value of the index tree: what the index covers, the next position, the chain state.
+struct IndexMeta {
+    through: u64,
+    next: u64,
+    chain: ChainState,
+}
+
+impl IndexMeta {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = pair_value(self.through, self.next).to_vec();
+        v.extend_from_slice(&codec::encode_payload(&self.chain));
+        v
+    }
+
+    fn decode(bytes: &[u8]) -> Result<IndexMeta, CodecError> {
+        let (Some(through), Some(next)) = (read_u64(bytes), bytes.get(8..).and_then(read_u64))
+        else {
+            return Err(CodecError::Truncated(bytes.len()));
+        };
+        Ok(IndexMeta {
+            through,
+            next,
+            chain: codec::decode_payload(&bytes[16..])?,
+        })
+    }
+}
+
+/// A key and its new value; `None` removes the key.
+type Rewrite = (Vec<u8>, Option<Vec<u8>>);
+
+/// What opening found: where the writer goes on from.
+struct Recovered {
+    next_position: u64,
+    chain: ChainState,
+    last_ts: DateTime<Utc>,
+    streams: StreamIndex,
+}
+
+/// Loads the stream index and reads the blocks it does not cover yet back into memory.
+fn recover(trees: &Trees) -> Result<Recovered, StoreError> {
+    let meta = match trees.index.get(META_KEY)? {
+        Some(v) => IndexMeta::decode(&v).map_err(|source| StoreError::Corrupt {
+            position: Position::START,
+            source,
+        })?,
+        None => IndexMeta {
+            through: 0,
+            next: 1,
+            chain: ChainState::default(),
+        },
+    };
+    let mut streams = StreamIndex::default();
+    for item in trees.index.scan_prefix([HEAD_PREFIX]) {
+        let (k, v) = item?;
+        let stream = String::from_utf8_lossy(&k[1..]).into_owned();
+        let (Ok(stream), Some(version), Some(position)) = (
+            StreamId::new(stream),
+            read_u64(&v),
+            v.get(8..).and_then(read_u64),
+        ) else {
+            tracing::warn!(key = ?k, "skipping an unreadable stream head");
+            continue;
+        };
+        streams.heads.insert(stream, (version, position));
+    }
+    let mut chain = meta.chain;
+    let mut last = Position(meta.through);
+    let mut last_ts = None;
+    let start = trees
+        .log
+        .range(..=(meta.through + 1).to_be_bytes())
+        .next_back()
+        .transpose()?
+        .map_or(0, |(k, _)| read_u64(&k).unwrap_or(0));
+    for item in trees.log.range(start.to_be_bytes()..) {
+        let (key, block) = item?;
+        let Ok(entries) = codec::block_entries(&block) else {
+            tracing::warn!(key = ?key, "unreadable block; verify will report it");
+            continue;
+        };
+        for (position, record) in entries.flatten() {
+            if position.0 <= meta.through {
+                continue;
+            }
+            let Ok(raw) = codec::decode_raw(record) else {
+                tracing::warn!(%position, "undecodable record; verify will report it");
+                continue;
+            };
+            match StreamId::new(raw.stream()) {
+                Ok(stream) => streams.add(&stream, raw.version().0, position.0),
+                Err(e) => tracing::warn!(%position, error = %e, "record with a bad stream id"),
+            }
+            chain.heads[raw.chain.index()] = ChainLink {
+                position: Some(position),
+                hash: raw.hash,
+            };
+            last = last.max(position);
+            last_ts = Some(DateTime::from_timestamp_nanos(raw.timestamp_nanos));
+        }
+    }
+    let last_ts = match last_ts {
+        Some(ts) => ts,
+        None => last_timestamp(trees)?,
+    };
+    Ok(Recovered {
+        next_position: meta.next.max(last.0 + 1),
+        chain,
+        last_ts,
+        streams,
+    })
+}
+
+/// The timestamp of the last stored record (the epoch for an empty log).
+fn last_timestamp(trees: &Trees) -> Result<DateTime<Utc>, StoreError> {
+    let Some((_, block)) = trees.log.last()? else {
+        return Ok(DateTime::<Utc>::default());
+    };
+    let last = codec::block_entries(&block)
+        .ok()
+        .and_then(|entries| entries.flatten().last())
+        .and_then(|(_, record)| codec::decode_raw(record).ok())
+        .map(|raw| DateTime::from_timestamp_nanos(raw.timestamp_nanos));
+    Ok(last.unwrap_or_default())
 }
 
 impl EventStore {
@@ -288,38 +654,25 @@ impl EventStore {
         let trees = Trees {
             log: db.open_tree("log")?,
             index: db.open_tree("index")?,
-            heads: db.open_tree("heads")?,
-            meta: db.open_tree("meta")?,
             checkpoints: db.open_tree("checkpoints")?,
             db,
         };
-        let next_position = match trees.meta.get(META_NEXT)? {
-            Some(v) => read_u64(&v).unwrap_or(1),
-            None => 1,
-        };
-        let chain: ChainState = match trees.meta.get(META_CHAIN)? {
-            Some(v) => codec::decode_payload(&v).map_err(|source| StoreError::Corrupt {
-                position: Position(next_position),
-                source,
-            })?,
-            None => ChainState::default(),
-        };
-        let last_ts = match trees.log.last()? {
-            Some((_, v)) => codec::decode_raw(&v)
-                .map(|r| DateTime::from_timestamp_nanos(r.timestamp_nanos))
-                .unwrap_or_default(),
-            None => DateTime::<Utc>::default(),
-        };
+        let recovered = recover(&trees)?;
+        let next_position = recovered.next_position;
         let (live, _) = broadcast::channel(options.live_buffer.max(16));
         let shared = Arc::new(Shared {
             trees,
-            durable: AtomicU64::new(next_position.saturating_sub(1)),
+            durable: AtomicU64::new(next_position - 1),
             live,
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
             metrics: StoreMetrics::new(),
             retention_gate: RwLock::new(()),
-            apply_gate: Mutex::new(()),
+            applied: Mutex::new(Applied {
+                chain: recovered.chain.clone(),
+                last: Position(next_position - 1),
+            }),
+            streams: RwLock::new(recovered.streams),
             options,
         });
         let (to_writer, writer_rx) = mpsc::channel(shared.options.queue_capacity.max(1));
@@ -327,9 +680,10 @@ impl EventStore {
         let writer = Writer {
             shared: shared.clone(),
             next_position,
-            chain,
-            last_ts,
+            chain: recovered.chain,
+            last_ts: recovered.last_ts,
             to_flusher,
+            index_written: Instant::now(),
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -413,16 +767,16 @@ impl EventStore {
         limit: usize,
         mut each: impl FnMut(Position, &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let durable = self.durable_position();
-        if after >= durable {
+        let mut left = limit;
+        if left == 0 {
             return Ok(());
         }
-        let range = (after.0 + 1).to_be_bytes()..=durable.0.to_be_bytes();
-        for item in self.shared.trees.log.range(range).take(limit) {
-            let (k, v) = item?;
-            each(Position(read_u64(&k).unwrap_or(0)), &v)?;
-        }
-        Ok(())
+        self.shared
+            .for_each_record(after, self.durable_position(), |position, record| {
+                each(position, record)?;
+                left -= 1;
+                Ok(left > 0)
+            })
     }
 
     /// Up to `limit` raw records after `after`, in order, up to the durable position (blocking).
@@ -475,22 +829,15 @@ impl EventStore {
         from: StreamVersion,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let durable = self.durable_position();
-        let start = index_key(stream, from.0);
-        let end = index_key(stream, u64::MAX);
-        let mut out = Vec::new();
-        for item in self.shared.trees.index.range(start..=end) {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, pos) = item?;
-            let position = Position(read_u64(&pos).unwrap_or(0));
-            if position > durable {
-                break;
-            }
-            if let Some(v) = self.shared.trees.log.get(position.0.to_be_bytes())? {
+        let entries = self.shared.stream_entries(stream, from.0, limit)?;
+        let mut cache = None;
+        let mut out = Vec::with_capacity(entries.len());
+        for (_, position) in entries {
+            let position = Position(position);
+            // A record removed by retention since the index was read is simply not returned.
+            if let Some(record) = self.shared.record_at(position, &mut cache)? {
                 out.push(
-                    codec::decode_record(&v)
+                    codec::decode_record(&record)
                         .map_err(|source| StoreError::Corrupt { position, source })?,
                 );
             }
@@ -500,39 +847,29 @@ impl EventStore {
 
     /// The version of a stream's last durable event, or `None` if it has none (blocking).
     pub fn stream_version(&self, stream: &StreamId) -> Result<Option<StreamVersion>, StoreError> {
-        let durable = self.durable_position();
-        let Some(head) = self.shared.trees.heads.get(stream.as_str().as_bytes())? else {
-            return Ok(None);
-        };
-        let (version, position) = (
-            read_u64(&head).unwrap_or(0),
-            read_u64(&head[8..]).unwrap_or(0),
-        );
-        if position <= durable.0 {
-            return Ok(Some(StreamVersion(version)));
+        let durable = self.durable_position().0;
+        let head = self.shared.streams()?.heads.get(stream).copied();
+        match head {
+            None => Ok(None),
+            Some((version, position)) if position <= durable => Ok(Some(StreamVersion(version))),
+            // The head is applied but not yet flushed: find the last durable version.
+            Some(_) => Ok(self
+                .shared
+                .last_entry_through(stream, durable)?
+                .map(|(version, _)| StreamVersion(version))),
         }
-        // The head is applied but not yet flushed: find the last durable version.
-        let start = index_key(stream, 0);
-        let end = index_key(stream, version);
-        for item in self.shared.trees.index.range(start..=end).rev() {
-            let (k, pos) = item?;
-            if read_u64(&pos).unwrap_or(u64::MAX) <= durable.0 {
-                return Ok(read_u64(&k[k.len() - 8..]).map(StreamVersion));
-            }
-        }
-        Ok(None)
     }
 
     /// Every stream with its last version, in id order (blocking).
     pub fn streams(&self) -> Result<Vec<(String, StreamVersion)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.shared.trees.heads.iter() {
-            let (k, v) = item?;
-            out.push((
-                String::from_utf8_lossy(&k).into_owned(),
-                StreamVersion(read_u64(&v).unwrap_or(0)),
-            ));
-        }
+        let mut out: Vec<(String, StreamVersion)> = self
+            .shared
+            .streams()?
+            .heads
+            .iter()
+            .map(|(s, (v, _))| (s.as_str().to_owned(), StreamVersion(*v)))
+            .collect();
+        out.sort();
         Ok(out)
     }
 
@@ -553,40 +890,41 @@ impl EventStore {
             .read()
             .map_err(|_| StoreError::Storage("retention gate poisoned".to_owned()))?;
         let (state, last) = {
-            let _no_apply = self
-                .shared
-                .apply_gate
-                .lock()
-                .map_err(|_| StoreError::Storage("apply gate poisoned".to_owned()))?;
-            let state = self.chain_state()?;
-            let last = self
-                .shared
-                .trees
-                .log
-                .last()?
-                .and_then(|(k, _)| read_u64(&k))
-                .unwrap_or(0);
-            (state, last)
+            let applied = self.shared.applied()?;
+            (applied.chain.clone(), applied.last)
         };
         let mut verifier = ChainVerifier::new(state);
-        for item in self.shared.trees.log.range(..=last.to_be_bytes()) {
-            let (k, v) = item?;
-            if !verifier.check(Position(read_u64(&k).unwrap_or(0)), &v) {
-                break;
+        'blocks: for item in self.shared.trees.log.range(..=last.0.to_be_bytes()) {
+            let (key, block) = item?;
+            let key = Position(read_u64(&key).unwrap_or(0));
+            let entries = match codec::block_entries(&block) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    verifier.unreadable(key, format!("unreadable block: {e}"));
+                    break;
+                }
+            };
+            for entry in entries {
+                match entry {
+                    Ok((position, _)) if position > last => break 'blocks,
+                    Ok((position, record)) => {
+                        if !verifier.check(position, record) {
+                            break 'blocks;
+                        }
+                    }
+                    Err(e) => {
+                        verifier.unreadable(key, format!("block cut short: {e}"));
+                        break 'blocks;
+                    }
+                }
             }
         }
         Ok(verifier.finish())
     }
 
-    /// The chain heads and retention anchor recorded beside the log.
+    /// The chain heads and retention anchor of everything applied to the log.
     pub fn chain_state(&self) -> Result<ChainState, StoreError> {
-        match self.shared.trees.meta.get(META_CHAIN)? {
-            Some(v) => codec::decode_payload(&v).map_err(|source| StoreError::Corrupt {
-                position: Position::START,
-                source,
-            }),
-            None => Ok(ChainState::default()),
-        }
+        Ok(self.shared.applied()?.chain.clone())
     }
 
     /// Removes up to `max` observations recorded before `cutoff`, oldest first.
@@ -661,16 +999,30 @@ struct Writer {
     chain: ChainState,
     last_ts: DateTime<Utc>,
     to_flusher: std_mpsc::SyncSender<FlushTicket>,
+    index_written: Instant,
 }
 
-/// One batch under construction: the writes and what the callers will be told.
+/// One commit under construction: its blocks and what the callers will be told.
 #[derive(Default)]
 struct Batch {
-    log: Vec<(u64, Vec<u8>)>,
-    index: Vec<(Vec<u8>, u64)>,
-    heads: HashMap<StreamId, (u64, u64)>,
+    blocks: Vec<BlockBuilder>,
+    heads: HashMap<StreamId, u64>,
     accepted: Vec<Accepted>,
     events: Vec<SharedEvent>,
+}
+
+impl Batch {
+    /// The index of the block the next append goes into: a new one once the current one is full.
+    fn block(&mut self) -> usize {
+        if self
+            .blocks
+            .last()
+            .is_none_or(|b| b.len() >= BLOCK_TARGET_BYTES)
+        {
+            self.blocks.push(BlockBuilder::default());
+        }
+        self.blocks.len() - 1
+    }
 }
 
 impl Writer {
@@ -701,22 +1053,26 @@ impl Writer {
             }
             self.commit(batch);
             if stop {
+                self.write_index();
                 break;
+            }
+            if self.index_written.elapsed() >= INDEX_EVERY
+                || self
+                    .shared
+                    .streams()
+                    .is_ok_and(|s| s.pending_events >= INDEX_EVERY_EVENTS)
+            {
+                self.write_index();
             }
         }
         // Dropping the flusher's sender lets it finish the last tickets and exit.
     }
 
     fn current_version(&self, stream: &StreamId, batch: &Batch) -> Result<Option<u64>, StoreError> {
-        if let Some((v, _)) = batch.heads.get(stream) {
+        if let Some(v) = batch.heads.get(stream) {
             return Ok(Some(*v));
         }
-        Ok(self
-            .shared
-            .trees
-            .heads
-            .get(stream.as_str().as_bytes())?
-            .and_then(|v| read_u64(&v)))
+        Ok(self.shared.streams()?.heads.get(stream).map(|(v, _)| *v))
     }
 
     fn place(&mut self, req: AppendRequest, batch: &mut Batch) {
@@ -748,6 +1104,7 @@ impl Writer {
         self.last_ts = now;
         let first_position = Position(self.next_position);
         let mut version = current.map_or(0, |v| v + 1);
+        let block = batch.block();
         for new in req.events {
             let position = Position(self.next_position);
             let chain = new.event.chain();
@@ -764,6 +1121,7 @@ impl Writer {
                 },
                 &new,
             );
+            batch.blocks[block].push(position, &record);
             self.chain.heads[chain.index()] = ChainLink {
                 position: Some(position),
                 hash,
@@ -782,18 +1140,12 @@ impl Writer {
                 event: new.event,
                 hash,
             }));
-            batch.log.push((position.0, record));
-            batch
-                .index
-                .push((index_key(&req.stream, version), position.0));
             version += 1;
             self.next_position += 1;
         }
         let last_version = version - 1;
         let last_position = Position(self.next_position - 1);
-        batch
-            .heads
-            .insert(req.stream, (last_version, last_position.0));
+        batch.heads.insert(req.stream, last_version);
         batch.accepted.push(Accepted {
             reply: req.reply,
             outcome: AppendOutcome {
@@ -805,45 +1157,29 @@ impl Writer {
         });
     }
 
+    /// Inserts the batch's blocks (one atomic sled write) and hands the batch to the flusher.
     fn commit(&mut self, batch: Batch) {
         if batch.accepted.is_empty() {
             return;
         }
-        let t = &self.shared.trees;
-        let chain_bytes = codec::encode_payload(&self.chain);
-        let next = self.next_position.to_be_bytes();
-        let result = {
-            let _gate = self.shared.apply_gate.lock();
-            (&t.log, &t.index, &t.heads, &t.meta).transaction(|(log, index, heads, meta)| {
-                for (pos, record) in &batch.log {
-                    log.insert(&pos.to_be_bytes(), record.as_slice())?;
-                }
-                for (key, pos) in &batch.index {
-                    index.insert(key.as_slice(), &pos.to_be_bytes())?;
-                }
-                for (stream, (version, pos)) in &batch.heads {
-                    heads.insert(stream.as_str().as_bytes(), &head_value(*version, *pos))?;
-                }
-                meta.insert(META_NEXT, &next)?;
-                meta.insert(META_CHAIN, chain_bytes.as_slice())?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-        };
+        let last_position = Position(self.next_position - 1);
+        let result = self.insert_blocks(batch.blocks, last_position);
         if let Err(e) = result {
-            let reason = match e {
-                TransactionError::Storage(e) => e.to_string(),
-                TransactionError::Abort(()) => "transaction aborted".to_owned(),
-            };
+            let reason = e.to_string();
             self.shared.fail(reason.clone());
             for a in batch.accepted {
                 let _ = a.reply.send(Err(StoreError::Unavailable(reason.clone())));
             }
             return;
         }
-        let last_position = batch
-            .accepted
-            .last()
-            .map_or(Position::START, |a| a.outcome.last_position);
+        match self.shared.streams_mut() {
+            Ok(mut index) => {
+                for e in &batch.events {
+                    index.add(&e.stream, e.version.0, e.position.0);
+                }
+            }
+            Err(e) => self.shared.fail(e.to_string()),
+        }
         let ticket = FlushTicket {
             accepted: batch.accepted,
             events: batch.events,
@@ -853,6 +1189,70 @@ impl Writer {
             for a in ticket.accepted {
                 let _ = a.reply.send(Err(StoreError::Closed));
             }
+        }
+    }
+
+    fn insert_blocks(
+        &self,
+        blocks: Vec<BlockBuilder>,
+        last_position: Position,
+    ) -> Result<(), StoreError> {
+        let mut applied = self.shared.applied()?;
+        let log = &self.shared.trees.log;
+        let mut keyed = blocks
+            .into_iter()
+            .filter_map(|b| Some((b.first()?.0.to_be_bytes(), b.finish())));
+        match (keyed.next(), keyed.next()) {
+            (None, _) => {}
+            (Some((key, block)), None) => {
+                log.insert(key, block)?;
+            }
+            (Some(a), Some(b)) => {
+                let mut write = sled::Batch::default();
+                for (key, block) in [a, b].into_iter().chain(keyed) {
+                    write.insert(&key, block);
+                }
+                log.apply_batch(write)?;
+            }
+        }
+        applied.chain = self.chain.clone();
+        applied.last = last_position;
+        Ok(())
+    }
+
+    /// Writes the in-memory part of the stream index and the chain state to the `index` tree.
+    fn write_index(&mut self) {
+        self.index_written = Instant::now();
+        if let Err(e) = self.try_write_index() {
+            self.shared
+                .fail(format!("cannot write the stream index: {e}"));
+        }
+    }
+
+    fn try_write_index(&mut self) -> Result<(), StoreError> {
+        let mut index = self.shared.streams_mut()?;
+        let mut write = sled::Batch::default();
+        for (stream, entries) in &index.pending {
+            let Some(&(first, _)) = entries.first() else {
+                continue;
+            };
+            write.insert(run_key(stream, first), encode_run(entries));
+            if let Some(&(version, position)) = index.heads.get(stream) {
+                write.insert(head_key(stream), &pair_value(version, position));
+            }
+        }
+        write.insert(META_KEY, self.meta().encode());
+        self.shared.trees.index.apply_batch(write)?;
+        index.pending.clear();
+        index.pending_events = 0;
+        Ok(())
+    }
+
+    fn meta(&self) -> IndexMeta {
+        IndexMeta {
+            through: self.next_position - 1,
+            next: self.next_position,
+            chain: self.chain.clone(),
         }
     }
 
@@ -869,57 +1269,114 @@ impl Writer {
                 ..RetentionOutcome::default()
             });
         };
+        // Every index entry retention may remove must be in the tree, not only in memory.
+        self.try_write_index()?;
         let t = &self.shared.trees;
         let cutoff_nanos = cutoff.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let start = self.chain.retention_anchor.position.map_or(1, |p| p.0 + 1);
-        let durable = self.shared.durable.load(Ordering::Acquire);
-        let mut doomed: Vec<(u64, Vec<u8>)> = Vec::new();
+        let start = self
+            .chain
+            .retention_anchor
+            .position
+            .map_or(Position::START, |p| p);
         let mut anchor = self.chain.retention_anchor;
+        let mut removed = 0u64;
         let mut more = false;
-        for item in t.log.range(start.to_be_bytes()..=durable.to_be_bytes()) {
-            let (k, v) = item?;
-            let position = Position(read_u64(&k).unwrap_or(0));
-            let raw =
-                codec::decode_raw(&v).map_err(|source| StoreError::Corrupt { position, source })?;
-            // Timestamps never go backwards, so the first young event ends the expired prefix.
-            if raw.timestamp_nanos >= cutoff_nanos {
-                break;
-            }
-            if raw.chain != Chain::Observations {
-                continue;
-            }
-            if doomed.len() >= max {
-                more = true;
-                break;
-            }
-            let stream = StreamId::new(raw.stream()).map_err(|e| StoreError::Corrupt {
-                position,
-                source: CodecError::InvalidField {
-                    field: "stream",
-                    detail: e.to_string(),
-                },
-            })?;
-            doomed.push((position.0, index_key(&stream, raw.version().0)));
-            anchor = ChainLink {
-                position: Some(position),
-                hash: raw.hash,
+        // Rewritten blocks (None: the block is left empty) and removed index entries.
+        let mut blocks: Vec<Rewrite> = Vec::new();
+        let mut doomed: HashMap<StreamId, Vec<(u64, u64)>> = HashMap::new();
+        let from_key = self
+            .shared
+            .block_key_for(start.next())?
+            .map_or(0, |k| read_u64(&k).unwrap_or(0));
+        'blocks: for item in t.log.range(from_key.to_be_bytes()..) {
+            let (key, block) = item?;
+            let key_position = Position(read_u64(&key).unwrap_or(0));
+            let corrupt = |source| StoreError::Corrupt {
+                position: key_position,
+                source,
             };
+            let mut kept = BlockBuilder::default();
+            let mut changed = false;
+            let mut done = false;
+            for entry in codec::block_entries(&block).map_err(corrupt)? {
+                let (position, record) = entry.map_err(corrupt)?;
+                if done || position <= start {
+                    kept.push(position, record);
+                    continue;
+                }
+                let raw = codec::decode_raw(record)
+                    .map_err(|source| StoreError::Corrupt { position, source })?;
+                // Timestamps never go backwards, so the first young event ends the expired prefix.
+                if raw.timestamp_nanos >= cutoff_nanos {
+                    done = true;
+                } else if raw.chain == Chain::Observations {
+                    if removed as usize >= max {
+                        more = true;
+                        done = true;
+                    } else {
+                        let stream =
+                            StreamId::new(raw.stream()).map_err(|e| StoreError::Corrupt {
+                                position,
+                                source: CodecError::InvalidField {
+                                    field: "stream",
+                                    detail: e.to_string(),
+                                },
+                            })?;
+                        doomed
+                            .entry(stream)
+                            .or_default()
+                            .push((raw.version().0, position.0));
+                        anchor = ChainLink {
+                            position: Some(position),
+                            hash: raw.hash,
+                        };
+                        removed += 1;
+                        changed = true;
+                        continue;
+                    }
+                }
+                kept.push(position, record);
+            }
+            if changed {
+                let value = (!kept.is_empty()).then(|| kept.finish());
+                blocks.push((key.to_vec(), value));
+            }
+            if done {
+                break 'blocks;
+            }
         }
-        if doomed.is_empty() {
-            return Ok(RetentionOutcome::default());
+        if removed == 0 {
+            return Ok(RetentionOutcome {
+                more,
+                ..RetentionOutcome::default()
+            });
         }
+        let runs = self.runs_without(&doomed)?;
         let mut chain = self.chain.clone();
         chain.retention_anchor = anchor;
-        let chain_bytes = codec::encode_payload(&chain);
+        let meta = IndexMeta {
+            through: self.next_position - 1,
+            next: self.next_position,
+            chain: chain.clone(),
+        }
+        .encode();
         {
-            let _gate = self.shared.apply_gate.lock();
-            (&t.log, &t.index, &t.meta)
-                .transaction(|(log, index, meta)| {
-                    for (pos, key) in &doomed {
-                        log.remove(&pos.to_be_bytes())?;
-                        index.remove(key.as_slice())?;
+            let mut applied = self.shared.applied()?;
+            (&t.log, &t.index)
+                .transaction(|(log, index)| {
+                    for (key, value) in &blocks {
+                        match value {
+                            Some(v) => log.insert(key.as_slice(), v.as_slice())?,
+                            None => log.remove(key.as_slice())?,
+                        };
                     }
-                    meta.insert(META_CHAIN, chain_bytes.as_slice())?;
+                    for (key, value) in &runs {
+                        match value {
+                            Some(v) => index.insert(key.as_slice(), v.as_slice())?,
+                            None => index.remove(key.as_slice())?,
+                        };
+                    }
+                    index.insert(META_KEY, meta.as_slice())?;
                     Ok::<(), ConflictableTransactionError<()>>(())
                 })
                 .map_err(|e| match e {
@@ -928,15 +1385,48 @@ impl Writer {
                         StoreError::Storage("retention aborted".to_owned())
                     }
                 })?;
+            applied.chain = chain.clone();
         }
         self.shared.trees.db.flush()?;
         self.chain = chain;
         Ok(RetentionOutcome {
-            removed: doomed.len() as u64,
+            removed,
             through: anchor.position,
             more,
             deferred: false,
         })
+    }
+
+    /// The index runs that hold `doomed` entries, rewritten without them (None: now empty).
+    fn runs_without(
+        &self,
+        doomed: &HashMap<StreamId, Vec<(u64, u64)>>,
+    ) -> Result<Vec<Rewrite>, StoreError> {
+        let index = &self.shared.trees.index;
+        let mut out = Vec::new();
+        for (stream, entries) in doomed {
+            let gone: std::collections::HashSet<u64> = entries.iter().map(|(_, p)| *p).collect();
+            let (Some(&(lowest, _)), Some(&(highest, _))) = (entries.first(), entries.last())
+            else {
+                continue;
+            };
+            let first = index
+                .range(run_key(stream, 0)..=run_key(stream, lowest))
+                .next_back()
+                .transpose()?
+                .map_or_else(|| run_key(stream, lowest), |(k, _)| k.to_vec());
+            for item in index.range(first..=run_key(stream, highest)) {
+                let (key, run) = item?;
+                let left: Vec<(u64, u64)> = decode_run(&run)
+                    .filter(|(_, p)| !gone.contains(p))
+                    .collect();
+                if left.len() * 16 != run.len() {
+                    let value = (!left.is_empty()).then(|| encode_run(&left));
+                    out.push((key.to_vec(), value));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -948,17 +1438,47 @@ fn msg_events(msg: &WriterMsg) -> usize {
 }
 
 fn run_flusher(shared: Arc<Shared>, rx: std_mpsc::Receiver<FlushTicket>) {
-    while let Ok(first) = rx.recv() {
+    let mut last_group = 0usize;
+    let mut last_flush = Duration::ZERO;
+    loop {
+        let idle_since = Instant::now();
+        let Ok(first) = rx.recv() else {
+            break;
+        };
+        if idle_since.elapsed() > IDLE_RESET {
+            // Nobody has been appending: the callers of the last flush are not coming back soon.
+            last_group = 0;
+        }
+        let mut events = first.events.len();
         let mut tickets = vec![first];
         while let Ok(t) = rx.try_recv() {
+            events += t.events.len();
             tickets.push(t);
         }
+        // The callers answered by the last flush are likely appending again: wait a little
+        // (a fraction of a flush) until as many events are in hand, so groups do not split.
+        let wanted = last_group;
+        let deadline = Instant::now() + (last_flush / 2).min(MAX_COMMIT_DELAY);
+        while events < wanted {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            match rx.recv_timeout(left) {
+                Ok(t) => {
+                    events += t.events.len();
+                    tickets.push(t);
+                }
+                Err(_) => break,
+            }
+        }
+        last_group = events;
         let started = Instant::now();
         let flushed = shared.trees.db.flush();
+        last_flush = started.elapsed();
         shared
             .metrics
             .flush_seconds
-            .observe(started.elapsed().as_secs_f64());
+            .observe(last_flush.as_secs_f64());
         if let Err(e) = flushed {
             let reason = format!("flush failed: {e}");
             shared.fail(reason.clone());

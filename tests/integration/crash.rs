@@ -314,7 +314,7 @@ fn check_log(rt: &Runtime, dir: &Path, acked: &BTreeMap<u64, Ack>, round: u64) -
         assert_eq!(at.len() as u64, ack.count, "round {round}: batch {batch}");
     }
 
-    // The stream index agrees with the log: it was written in the same transaction.
+    // The stream index agrees with the log: what it did not hold yet is read back from the log on open.
     for task in 0..TASKS {
         let s = stream(&task_stream(task));
         let indexed: Vec<Position> = store

@@ -12,7 +12,7 @@ use watchfire::events::{
 };
 use watchfire::projections::{self, Overview};
 
-use crate::helpers::{fact, observation, open_store, stream};
+use crate::helpers::{fact, observation, open_store, stream, wait_until_unlocked};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -366,4 +366,172 @@ proptest! {
             rt.block_on(s.close());
         }
     }
+}
+
+/// Checks that reads from every `step`th position, by stream and stream heads agree with `all`.
+fn assert_reads_agree(store: &EventStore, all: &[watchfire::events::RecordedEvent], step: usize) {
+    for after in (0..all.len()).step_by(step) {
+        let got = store
+            .read_all(Position(after as u64), 7)
+            .expect("read from the middle");
+        let want: Vec<Position> = all.iter().skip(after).take(7).map(|e| e.position).collect();
+        assert_eq!(
+            got.iter().map(|e| e.position).collect::<Vec<_>>(),
+            want,
+            "read after {after}"
+        );
+    }
+    let mut by_stream: HashMap<&str, Vec<Position>> = HashMap::new();
+    for e in all {
+        by_stream
+            .entry(e.stream.as_str())
+            .or_default()
+            .push(e.position);
+    }
+    for (name, positions) in by_stream {
+        let read = store
+            .read_stream(&stream(name), StreamVersion(0), usize::MAX)
+            .expect("read stream");
+        assert_eq!(
+            read.iter().map(|e| e.position).collect::<Vec<_>>(),
+            positions,
+            "stream {name}"
+        );
+        let from = positions.len() / 2;
+        let tail = store
+            .read_stream(&stream(name), StreamVersion(from as u64), 3)
+            .expect("read stream tail");
+        assert_eq!(
+            tail.iter().map(|e| e.position).collect::<Vec<_>>(),
+            positions
+                .iter()
+                .skip(from)
+                .take(3)
+                .copied()
+                .collect::<Vec<_>>(),
+            "stream {name} from version {from}"
+        );
+        assert_eq!(
+            store.stream_version(&stream(name)).expect("head"),
+            Some(StreamVersion(positions.len() as u64 - 1))
+        );
+    }
+}
+
+#[test]
+fn large_concurrent_commits_read_back_from_any_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    let store = open_store(dir.path());
+    // Eight appends of 1,000 events arrive together: one commit, several blocks.
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..8u64)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let events = (0..1000)
+                        .map(|i| event_for(w * 1000 + i, i % 3 == 0))
+                        .collect();
+                    store
+                        .append(stream(&format!("host-{w}")), ExpectedVersion::Any, events)
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task").expect("append");
+        }
+    });
+    let all = store
+        .read_all(Position::START, usize::MAX)
+        .expect("read all");
+    assert_eq!(all.len(), 8000);
+    for (i, e) in all.iter().enumerate() {
+        assert_eq!(e.position, Position(i as u64 + 1));
+    }
+    assert_reads_agree(&store, &all, 331);
+    assert!(store.verify().expect("verify").intact());
+    rt.block_on(store.close());
+    drop(store);
+    let store = open_store(dir.path());
+    assert_reads_agree(&store, &all, 997);
+    rt.block_on(store.close());
+}
+
+/// Opens the store once the threads of a dropped (not closed) one have let sled go.
+fn reopen_when_released(dir: &std::path::Path) -> EventStore {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        wait_until_unlocked(dir);
+        let data_dir = DataDir::create_or_open(dir).expect("data dir opens");
+        match EventStore::open(data_dir, StoreOptions::default()) {
+            Ok(store) => return store,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("store does not open yet: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("store does not open: {e}"),
+        }
+    }
+}
+
+#[test]
+fn stream_index_behind_the_log_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    let store = open_store(dir.path());
+    let append = |s: &str, n: u64, expected: ExpectedVersion| {
+        rt.block_on(store.append(stream(s), expected, vec![fact(n)]))
+            .expect("append")
+    };
+    for n in 0..30 {
+        append(&format!("monitor-{}", n % 3), n, ExpectedVersion::Any);
+    }
+    // The index is written about once a second: this append writes the first thirty into it.
+    std::thread::sleep(Duration::from_millis(1100));
+    append("monitor-0", 30, ExpectedVersion::Exact(StreamVersion(9)));
+    for n in 31..40 {
+        append(&format!("monitor-{}", n % 4), n, ExpectedVersion::Any);
+    }
+    let all = store
+        .read_all(Position::START, usize::MAX)
+        .expect("read all");
+    assert_eq!(all.len(), 40);
+    // Dropped without `close`: the last appends are in the log but not in the index tree.
+    drop(store);
+    let store = reopen_when_released(dir.path());
+    assert_eq!(
+        store
+            .read_all(Position::START, usize::MAX)
+            .expect("read all"),
+        all
+    );
+    assert_reads_agree(&store, &all, 1);
+    assert!(store.verify().expect("verify").intact());
+    // Expected versions carry on from the recovered heads, and positions from the log's end.
+    let out = rt
+        .block_on(store.append(
+            stream("monitor-3"),
+            ExpectedVersion::Exact(StreamVersion(2)),
+            vec![fact(40)],
+        ))
+        .expect("append after recovery");
+    assert_eq!(out.first_position, Position(41));
+    assert_eq!(out.stream_version, StreamVersion(3));
+    let conflict = rt.block_on(store.append(
+        stream("monitor-0"),
+        ExpectedVersion::Exact(StreamVersion(10)),
+        vec![fact(41)],
+    ));
+    assert!(
+        matches!(
+            conflict,
+            Err(StoreError::Conflict {
+                actual: Some(StreamVersion(12)),
+                ..
+            })
+        ),
+        "{conflict:?}"
+    );
+    rt.block_on(store.close());
 }

@@ -1,5 +1,5 @@
-//! Tamper evidence end to end: build a log, change its raw sled records behind the
-//! store's back, and check that both `watchfire verify` and the in-process
+//! Tamper evidence end to end: build a log, change its raw sled records (inside the
+//! log's blocks) behind the store's back, and check that both `watchfire verify` and the in-process
 //! `EventStore::verify` name the first bad position. Also: retention keeps the chains
 //! verifiable, and bad data directories, read-only and full disks fail cleanly.
 //!
@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::runtime::Runtime;
 use watchfire::events::{
-    Event, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError, VerifyReport,
+    block_entries, BlockBuilder, Event, ExpectedVersion, NewEvent, Position, RecordedEvent,
+    StoreError, VerifyReport,
 };
 
 use crate::helpers::{
@@ -121,15 +122,83 @@ fn open_sled(data_dir: &Path) -> sled::Db {
     }
 }
 
-/// Runs `f` on the raw `log` tree (big-endian position → record), then flushes and closes sled.
-fn tamper<T>(data_dir: &Path, f: impl FnOnce(&sled::Tree) -> T) -> T {
+/// A block's entries: each record with its position.
+type Entries = Vec<(Position, Vec<u8>)>;
+
+/// The log's records by position, read from and written back into its sled blocks.
+struct RawLog {
+    tree: sled::Tree,
+}
+
+impl RawLog {
+    /// The block that holds (or would hold) `position`: its key and its entries.
+    fn block(&self, position: u64) -> Option<(sled::IVec, Entries)> {
+        let (key, block) = self
+            .tree
+            .range(..=position.to_be_bytes())
+            .next_back()?
+            .expect("sled reads");
+        let entries = block_entries(&block)
+            .expect("a block")
+            .map(|e| e.map(|(p, r)| (p, r.to_vec())).expect("a whole entry"))
+            .collect();
+        Some((key, entries))
+    }
+
+    fn store(&self, key: &[u8], entries: &[(Position, Vec<u8>)]) {
+        if entries.is_empty() {
+            self.tree.remove(key).expect("sled removes");
+            return;
+        }
+        let mut block = BlockBuilder::default();
+        for (p, r) in entries {
+            block.push(*p, r);
+        }
+        self.tree.insert(key, block.finish()).expect("sled writes");
+    }
+
+    /// The record at `position`, if there is one.
+    fn get(&self, position: u64) -> Option<Vec<u8>> {
+        let (_, entries) = self.block(position)?;
+        entries
+            .into_iter()
+            .find(|(p, _)| p.0 == position)
+            .map(|(_, r)| r)
+    }
+
+    /// Puts `record` at `position`, replacing what is there.
+    fn insert(&self, position: u64, record: Vec<u8>) {
+        let Some((key, mut entries)) = self.block(position) else {
+            self.store(&key(position), &[(Position(position), record)]);
+            return;
+        };
+        entries.retain(|(p, _)| p.0 != position);
+        let at = entries.partition_point(|(p, _)| p.0 < position);
+        entries.insert(at, (Position(position), record));
+        self.store(&key, &entries);
+    }
+
+    /// Removes the record at `position`; panics if there is none.
+    fn remove(&self, position: u64) {
+        let (key, mut entries) = self.block(position).expect("a block");
+        let before = entries.len();
+        entries.retain(|(p, _)| p.0 != position);
+        assert_eq!(entries.len() + 1, before, "no record at {position}");
+        self.store(&key, &entries);
+    }
+}
+
+/// Runs `f` on the raw log (position → record), then flushes and closes sled.
+fn tamper<T>(data_dir: &Path, f: impl FnOnce(&RawLog) -> T) -> T {
     let db = open_sled(data_dir);
     assert!(
         db.tree_names().iter().any(|n| n.as_ref() == b"log"),
         "the database has no log tree"
     );
-    let log = db.open_tree("log").expect("the log tree opens");
-    assert!(!log.is_empty(), "the log tree is empty");
+    let log = RawLog {
+        tree: db.open_tree("log").expect("the log tree opens"),
+    };
+    assert!(!log.tree.is_empty(), "the log tree is empty");
     let out = f(&log);
     db.flush().expect("sled flushes the tampered log");
     drop(log);
@@ -141,11 +210,9 @@ fn key(position: u64) -> [u8; 8] {
     position.to_be_bytes()
 }
 
-fn raw(log: &sled::Tree, position: u64) -> Vec<u8> {
-    log.get(key(position))
-        .expect("sled reads")
+fn raw(log: &RawLog, position: u64) -> Vec<u8> {
+    log.get(position)
         .unwrap_or_else(|| panic!("no record at {position}"))
-        .to_vec()
 }
 
 /// Runs `watchfire verify --data-dir dir`: (exit code, stdout, stderr).
@@ -241,7 +308,7 @@ fn flipped_byte_in_a_record_is_reported_at_its_position() {
             let mut v = raw(t, n);
             let i = v.len() - from_end;
             v[i] ^= 0x01;
-            t.insert(key(n), v).expect("sled writes");
+            t.insert(n, v);
         });
         assert_tampered_at(log.path(), n);
     }
@@ -250,7 +317,7 @@ fn flipped_byte_in_a_record_is_reported_at_its_position() {
     tamper(log.path(), |t| {
         let mut v = raw(t, n);
         v[5] ^= 0x80;
-        t.insert(key(n), v).expect("sled writes");
+        t.insert(n, v);
     });
     assert_tampered_at(log.path(), n);
 }
@@ -259,7 +326,7 @@ fn flipped_byte_in_a_record_is_reported_at_its_position() {
 fn deleted_fact_is_reported_at_its_position() {
     let log = Log::build();
     let n = log.middle(Kind::Fact);
-    tamper(log.path(), |t| t.remove(key(n)).expect("sled removes"));
+    tamper(log.path(), |t| t.remove(n));
     assert_tampered_at(log.path(), n);
 }
 
@@ -267,7 +334,7 @@ fn deleted_fact_is_reported_at_its_position() {
 fn deleted_observation_is_reported_at_its_position() {
     let log = Log::build();
     let n = log.middle(Kind::Observation);
-    tamper(log.path(), |t| t.remove(key(n)).expect("sled removes"));
+    tamper(log.path(), |t| t.remove(n));
     assert_tampered_at(log.path(), n);
 }
 
@@ -278,8 +345,8 @@ fn swapped_records_are_reported_at_the_first_of_the_two() {
         let log = Log::build();
         tamper(log.path(), |t| {
             let (va, vb) = (raw(t, a), raw(t, b));
-            t.insert(key(a), vb).expect("sled writes");
-            t.insert(key(b), va).expect("sled writes");
+            t.insert(a, vb);
+            t.insert(b, va);
         });
         assert_tampered_at(log.path(), a);
     }
@@ -293,7 +360,7 @@ fn forged_record_beyond_the_end_is_reported_at_its_key() {
         let forged = EVENTS + 1;
         tamper(log.path(), |t| {
             let v = raw(t, copied);
-            t.insert(key(forged), v).expect("sled writes");
+            t.insert(forged, v);
         });
         assert_tampered_at(log.path(), forged);
     }
@@ -302,7 +369,7 @@ fn forged_record_beyond_the_end_is_reported_at_its_key() {
 #[test]
 fn removed_last_event_is_reported() {
     let log = Log::build();
-    tamper(log.path(), |t| t.remove(key(EVENTS)).expect("sled removes"));
+    tamper(log.path(), |t| t.remove(EVENTS));
     assert_tampered_at(log.path(), EVENTS);
 }
 
@@ -385,7 +452,7 @@ fn retention_removes_observations_keeps_facts_and_verifies_then_tampering_fails(
 
     // Deleting the first observation that retention did not remove is caught.
     let first = new_observations[0];
-    tamper(dir.path(), |t| t.remove(key(first)).expect("sled removes"));
+    tamper(dir.path(), |t| t.remove(first));
     assert_tampered_at(dir.path(), first);
 }
 
@@ -399,8 +466,8 @@ fn restored_expired_observation_is_reported_at_its_key() {
         let raws = before.raw_observations;
         let (position, bytes) = raws[which.min(raws.len() - 1)].clone();
         tamper(dir.path(), |t| {
-            assert!(t.get(key(position)).expect("sled reads").is_none());
-            t.insert(key(position), bytes).expect("sled writes");
+            assert!(t.get(position).is_none());
+            t.insert(position, bytes);
         });
         assert_tampered_at(dir.path(), position);
     }
@@ -417,7 +484,7 @@ fn forged_record_in_a_retention_gap_is_reported_at_its_key() {
     let gap = observations[observations.len() / 2];
     tamper(dir.path(), |t| {
         let v = raw(t, facts[facts.len() / 2]);
-        t.insert(key(gap), v).expect("sled writes");
+        t.insert(gap, v);
     });
     assert_tampered_at(dir.path(), gap);
 }
