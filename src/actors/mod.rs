@@ -2,6 +2,7 @@
 //! system's own: the self-check that records watchfire's health, and retention.
 
 mod health;
+pub mod monitor;
 pub mod retention;
 
 pub use health::{HealthChecker, ReadinessProbe};

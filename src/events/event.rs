@@ -213,6 +213,141 @@ pub struct HostMetricsReported {
     pub rates: [Option<f64>; 4],
 }
 
+/// What a monitor checks.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorKind {
+    /// An HTTP(S) request.
+    Http,
+    /// A TCP connection.
+    Tcp,
+    /// A DNS lookup.
+    Dns,
+    /// Heartbeats pushed to the server.
+    Push,
+}
+
+impl MonitorKind {
+    /// The kind as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorKind::Http => "http",
+            MonitorKind::Tcp => "tcp",
+            MonitorKind::Dns => "dns",
+            MonitorKind::Push => "push",
+        }
+    }
+}
+
+/// A JSON path whose value must equal an expected JSON value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JsonPathExpectation {
+    /// An RFC 9535 JSON path, such as `$.status`.
+    pub path: String,
+    /// The expected value, as JSON text.
+    pub equals: String,
+}
+
+/// What a check's answer must satisfy to count as up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Expectations {
+    /// Accepted HTTP status codes and ranges, such as `200-299` or `301`.
+    pub status: Vec<String>,
+    /// A substring the body must contain.
+    pub body_contains: Option<String>,
+    /// A regular expression the body must match.
+    pub body_regex: Option<String>,
+    /// A JSON path in the body and the value it must have.
+    pub json_path: Option<JsonPathExpectation>,
+    /// The slowest acceptable answer, in milliseconds.
+    pub max_latency_ms: Option<u32>,
+    /// A substring one DNS answer must contain.
+    pub contains: Option<String>,
+}
+
+/// Everything a monitor's owner can set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorConfig {
+    /// A name for people.
+    pub name: String,
+    /// What it checks.
+    pub kind: MonitorKind,
+    /// The URL, for `http`.
+    pub url: Option<String>,
+    /// The host, for `tcp` and `dns`.
+    pub host: Option<String>,
+    /// The port, for `tcp`.
+    pub port: Option<u16>,
+    /// The record type, for `dns` (`A`, `AAAA`, `CNAME`, `MX`, `TXT`, `NS`).
+    pub record_type: Option<String>,
+    /// The DNS server to ask (`ip` or `ip:port`), for `dns`; the system's when unset.
+    pub resolver: Option<String>,
+    /// Seconds between checks (for `push`: the longest gap between heartbeats).
+    pub interval_s: u32,
+    /// How long one check may take, in milliseconds.
+    pub timeout_ms: u32,
+    /// Consecutive failures before the monitor is down.
+    pub retries: u32,
+    /// Consecutive successes before a down monitor is up again.
+    pub recover_after: u32,
+    /// The HTTP method.
+    pub method: String,
+    /// HTTP request headers.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The HTTP request body.
+    pub body: Option<String>,
+    /// Whether to follow HTTP redirects.
+    pub follow_redirects: bool,
+    /// Whether to accept any TLS certificate (self-signed, expired, wrong name).
+    pub ignore_tls_errors: bool,
+    /// What the answer must satisfy.
+    pub expect: Expectations,
+    /// Warn this many days before the TLS certificate expires.
+    pub cert_expiry_days: Option<u32>,
+    /// Extra seconds a push monitor waits for a late heartbeat.
+    pub grace_s: u32,
+    /// Labels for filtering.
+    pub tags: Vec<String>,
+}
+
+/// A monitor was created.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorCreated {
+    /// The monitor.
+    pub monitor_id: Uuid,
+    /// Its settings.
+    pub config: MonitorConfig,
+    /// Whether it starts paused.
+    pub paused: bool,
+    /// The secret in a push monitor's heartbeat URL.
+    pub push_token: Option<String>,
+}
+
+/// A monitor's settings were changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorUpdated {
+    /// The monitor.
+    pub monitor_id: Uuid,
+    /// Its settings now, whole.
+    pub config: MonitorConfig,
+}
+
+/// A monitor was paused, resumed or deleted: only its id changes hands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorRef {
+    /// The monitor.
+    pub monitor_id: Uuid,
+}
+
+/// A monitor went down: the check (its causation) made `retries` consecutive failures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorWentDown {
+    /// The monitor.
+    pub monitor_id: Uuid,
+    /// Why, as the last failed check said (or `no heartbeat`).
+    pub reason: String,
+}
+
 /// Every fact watchfire can record. Add variants only at the end.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", content = "data")]
@@ -237,6 +372,22 @@ pub enum Event {
     HeartbeatReceived(HeartbeatReceived),
     /// See [`HostMetricsReported`] (boxed: it is the largest payload by far).
     HostMetricsReported(Box<HostMetricsReported>),
+    /// See [`MonitorCreated`] (boxed: a whole configuration).
+    MonitorCreated(Box<MonitorCreated>),
+    /// See [`MonitorUpdated`] (boxed: a whole configuration).
+    MonitorUpdated(Box<MonitorUpdated>),
+    /// A monitor was paused: no checks until it is resumed.
+    MonitorPaused(MonitorRef),
+    /// A paused monitor was resumed: it checks again, from `pending`.
+    MonitorResumed(MonitorRef),
+    /// A monitor was deleted; its history stays in the log.
+    MonitorDeleted(MonitorRef),
+    /// A pending monitor's first successful check (its causation) made it up.
+    MonitorWentUp(MonitorRef),
+    /// See [`MonitorWentDown`].
+    MonitorWentDown(MonitorWentDown),
+    /// A down monitor's check (its causation) made `recover_after` consecutive successes.
+    MonitorRecovered(MonitorRef),
 }
 
 /// Every event type name with its current schema version, for tools and golden tests.
@@ -251,6 +402,14 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("MonitorChecked", 1),
     ("HeartbeatReceived", 1),
     ("HostMetricsReported", 1),
+    ("MonitorCreated", 1),
+    ("MonitorUpdated", 1),
+    ("MonitorPaused", 1),
+    ("MonitorResumed", 1),
+    ("MonitorDeleted", 1),
+    ("MonitorWentUp", 1),
+    ("MonitorWentDown", 1),
+    ("MonitorRecovered", 1),
 ];
 
 impl Event {
@@ -266,6 +425,14 @@ impl Event {
             Event::TokenRevoked(_) => "TokenRevoked",
             Event::MonitorChecked(_) => "MonitorChecked",
             Event::HeartbeatReceived(_) => "HeartbeatReceived",
+            Event::MonitorCreated(_) => "MonitorCreated",
+            Event::MonitorUpdated(_) => "MonitorUpdated",
+            Event::MonitorPaused(_) => "MonitorPaused",
+            Event::MonitorResumed(_) => "MonitorResumed",
+            Event::MonitorDeleted(_) => "MonitorDeleted",
+            Event::MonitorWentUp(_) => "MonitorWentUp",
+            Event::MonitorWentDown(_) => "MonitorWentDown",
+            Event::MonitorRecovered(_) => "MonitorRecovered",
             Event::HostMetricsReported(_) => "HostMetricsReported",
         }
     }
@@ -302,6 +469,14 @@ impl Event {
             Event::MonitorChecked(p) => codec::encode_payload(p),
             Event::HeartbeatReceived(p) => codec::encode_payload(p),
             Event::HostMetricsReported(p) => codec::encode_payload(p),
+            Event::MonitorCreated(p) => codec::encode_payload(p),
+            Event::MonitorUpdated(p) => codec::encode_payload(p),
+            Event::MonitorPaused(p) => codec::encode_payload(p),
+            Event::MonitorResumed(p) => codec::encode_payload(p),
+            Event::MonitorDeleted(p) => codec::encode_payload(p),
+            Event::MonitorWentUp(p) => codec::encode_payload(p),
+            Event::MonitorWentDown(p) => codec::encode_payload(p),
+            Event::MonitorRecovered(p) => codec::encode_payload(p),
         }
     }
 
@@ -320,6 +495,14 @@ impl Event {
             ("MonitorChecked", 1) => Event::MonitorChecked(d(payload)?),
             ("HeartbeatReceived", 1) => Event::HeartbeatReceived(d(payload)?),
             ("HostMetricsReported", 1) => Event::HostMetricsReported(d(payload)?),
+            ("MonitorCreated", 1) => Event::MonitorCreated(d(payload)?),
+            ("MonitorUpdated", 1) => Event::MonitorUpdated(d(payload)?),
+            ("MonitorPaused", 1) => Event::MonitorPaused(d(payload)?),
+            ("MonitorResumed", 1) => Event::MonitorResumed(d(payload)?),
+            ("MonitorDeleted", 1) => Event::MonitorDeleted(d(payload)?),
+            ("MonitorWentUp", 1) => Event::MonitorWentUp(d(payload)?),
+            ("MonitorWentDown", 1) => Event::MonitorWentDown(d(payload)?),
+            ("MonitorRecovered", 1) => Event::MonitorRecovered(d(payload)?),
             (name, schema) => {
                 return Err(CodecError::UnknownType {
                     type_name: name.to_owned(),

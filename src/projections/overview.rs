@@ -165,6 +165,15 @@ impl Projection for Overview {
             Event::MonitorChecked(_) => self.observations.monitor_checks += 1,
             Event::HeartbeatReceived(_) => self.observations.heartbeats += 1,
             Event::HostMetricsReported(_) => self.observations.host_samples += 1,
+            // Monitors have their own read model (`projections::Monitors`).
+            Event::MonitorCreated(_)
+            | Event::MonitorUpdated(_)
+            | Event::MonitorPaused(_)
+            | Event::MonitorResumed(_)
+            | Event::MonitorDeleted(_)
+            | Event::MonitorWentUp(_)
+            | Event::MonitorWentDown(_)
+            | Event::MonitorRecovered(_) => {}
         }
     }
 }

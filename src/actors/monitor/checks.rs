@@ -1,0 +1,1 @@
+//! Running one check of an `http`, `tcp` or `dns` monitor.
