@@ -18,6 +18,42 @@ fn at(s: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// A monitor configuration with every field set.
+fn sample_monitor_config() -> MonitorConfig {
+    MonitorConfig {
+        name: "shop".into(),
+        kind: MonitorKind::Http,
+        url: Some("https://shop.example/health".into()),
+        host: Some("shop.example".into()),
+        port: Some(443),
+        record_type: Some("A".into()),
+        resolver: Some("127.0.0.1:53".into()),
+        interval_s: 30,
+        timeout_ms: 5000,
+        retries: 2,
+        recover_after: 1,
+        method: "GET".into(),
+        headers: [("accept".to_owned(), "application/json".to_owned())].into(),
+        body: Some("{}".into()),
+        follow_redirects: true,
+        ignore_tls_errors: false,
+        expect: Expectations {
+            status: vec!["200-299".into()],
+            body_contains: Some("ok".into()),
+            body_regex: Some("o+k".into()),
+            json_path: Some(JsonPathExpectation {
+                path: "$.status".into(),
+                equals: "\"green\"".into(),
+            }),
+            max_latency_ms: Some(2000),
+            contains: Some("1.2.3.4".into()),
+        },
+        cert_expiry_days: Some(14),
+        grace_s: 10,
+        tags: vec!["prod".into()],
+    }
+}
+
 /// The sample payload of each event type as the current schema decodes it.
 fn sample(type_name: &str) -> Event {
     let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
@@ -81,6 +117,25 @@ fn sample(type_name: &str) -> Event {
             counters: [Some(1), Some(2), Some(3), None],
             rates: [Some(10.0), None, Some(0.5), Some(0.0)],
         })),
+        "MonitorCreated" => Event::MonitorCreated(Box::new(MonitorCreated {
+            monitor_id: id,
+            config: sample_monitor_config(),
+            paused: false,
+            push_token: Some("pt_abc".into()),
+        })),
+        "MonitorUpdated" => Event::MonitorUpdated(Box::new(MonitorUpdated {
+            monitor_id: id,
+            config: sample_monitor_config(),
+        })),
+        "MonitorPaused" => Event::MonitorPaused(MonitorRef { monitor_id: id }),
+        "MonitorResumed" => Event::MonitorResumed(MonitorRef { monitor_id: id }),
+        "MonitorDeleted" => Event::MonitorDeleted(MonitorRef { monitor_id: id }),
+        "MonitorWentUp" => Event::MonitorWentUp(MonitorRef { monitor_id: id }),
+        "MonitorWentDown" => Event::MonitorWentDown(MonitorWentDown {
+            monitor_id: id,
+            reason: "status 503".into(),
+        }),
+        "MonitorRecovered" => Event::MonitorRecovered(MonitorRef { monitor_id: id }),
         other => panic!("no golden sample for {other}: add one here and bless it"),
     }
 }
