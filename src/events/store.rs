@@ -11,7 +11,9 @@
 //!   `h` + stream id → last version and position; `m` → the position the index covers,
 //!   the next position and the chain state. On open, the blocks after that position are
 //!   read back into memory, so a crash loses nothing the log holds.
-//! - `checkpoints`: projection name → position and state.
+//!
+//! Projection checkpoints are files in `checkpoints/` beside the log: a big position,
+//! then the state, replaced atomically.
 //!
 //! One writer thread assigns positions, builds the block and inserts it; a flusher thread
 //! calls sled's blocking `flush()` once for every group of blocks, then answers their
@@ -189,7 +191,6 @@ struct Trees {
     db: sled::Db,
     log: sled::Tree,
     index: sled::Tree,
-    checkpoints: sled::Tree,
 }
 
 /// The index key of the position covered, the next position and the chain state.
@@ -257,6 +258,9 @@ struct Shared {
     /// Held by the writer while it inserts a block, so a reader sees the chain state and the log agree.
     applied: Mutex<Applied>,
     streams: RwLock<StreamIndex>,
+    /// Projection checkpoints live in files here: they can be large, and sled keeps
+    /// every large value it was given in memory.
+    checkpoint_dir: std::path::PathBuf,
 }
 
 impl Shared {
@@ -514,6 +518,10 @@ fn decode_run(bytes: &[u8]) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ 
         .filter_map(|c| Some((read_u64(c)?, read_u64(&c[8..])?)))
 }
 
+fn checkpoint_error(path: &std::path::Path, e: std::io::Error) -> StoreError {
+    StoreError::Storage(format!("checkpoint {}: {e}", path.display()))
+}
+
 fn read_u64(bytes: &[u8]) -> Option<u64> {
     bytes.get(..8)?.try_into().ok().map(u64::from_be_bytes)
 }
@@ -654,7 +662,6 @@ impl EventStore {
         let trees = Trees {
             log: db.open_tree("log")?,
             index: db.open_tree("index")?,
-            checkpoints: db.open_tree("checkpoints")?,
             db,
         };
         let recovered = recover(&trees)?;
@@ -673,6 +680,7 @@ impl EventStore {
                 last: Position(next_position - 1),
             }),
             streams: RwLock::new(recovered.streams),
+            checkpoint_dir: data_dir.path().join("checkpoints"),
             options,
         });
         let (to_writer, writer_rx) = mpsc::channel(shared.options.queue_capacity.max(1));
@@ -943,34 +951,54 @@ impl EventStore {
 
     /// The saved state and position of a projection, if it has one (blocking).
     pub fn load_checkpoint(&self, name: &str) -> Result<Option<(Position, Vec<u8>)>, StoreError> {
-        Ok(self
-            .shared
-            .trees
-            .checkpoints
-            .get(name)?
-            .and_then(|v| read_u64(&v).map(|p| (Position(p), v[8..].to_vec()))))
+        let path = self.shared.checkpoint_dir.join(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(checkpoint_error(&path, e)),
+        };
+        Ok(read_u64(&bytes).map(|p| (Position(p), bytes[8..].to_vec())))
     }
 
-    /// Saves a projection's state with the position it has applied, in one atomic write (blocking).
+    /// Saves a projection's state with the position it has applied, atomically: a crash
+    /// leaves the old checkpoint or the new one (blocking).
     pub fn save_checkpoint(
         &self,
         name: &str,
         position: Position,
         state: &[u8],
     ) -> Result<(), StoreError> {
-        let mut value = Vec::with_capacity(8 + state.len());
-        value.extend_from_slice(&position.0.to_be_bytes());
-        value.extend_from_slice(state);
-        self.shared.trees.checkpoints.insert(name, value)?;
-        Ok(())
+        use std::io::Write;
+        let dir = &self.shared.checkpoint_dir;
+        std::fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, e))?;
+        let path = dir.join(name);
+        let partial = dir.join(format!("{name}.partial"));
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&partial)?;
+            file.write_all(&position.0.to_be_bytes())?;
+            file.write_all(state)?;
+            file.sync_all()?;
+            std::fs::rename(&partial, &path)?;
+            std::fs::File::open(dir)?.sync_all()
+        };
+        write().map_err(|e| checkpoint_error(&path, e))
     }
 
     /// Drops every projection checkpoint so projections rebuild from the log (blocking).
     pub fn drop_checkpoints(&self) -> Result<usize, StoreError> {
-        let n = self.shared.trees.checkpoints.len();
-        self.shared.trees.checkpoints.clear()?;
-        self.shared.trees.db.flush()?;
-        Ok(n)
+        let dir = &self.shared.checkpoint_dir;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(checkpoint_error(dir, e)),
+        };
+        let mut dropped = 0;
+        for entry in entries {
+            let path = entry.map_err(|e| checkpoint_error(dir, e))?.path();
+            std::fs::remove_file(&path).map_err(|e| checkpoint_error(&path, e))?;
+            dropped += usize::from(path.extension().is_none());
+        }
+        Ok(dropped)
     }
 
     /// Stops the writer after it has flushed everything already accepted.
@@ -1152,6 +1180,7 @@ impl Writer {
                 first_position,
                 last_position,
                 stream_version: StreamVersion(last_version),
+                timestamp: now,
             },
             arrived: req.arrived,
         });

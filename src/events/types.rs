@@ -72,6 +72,11 @@ impl StreamId {
         StreamId(format!("token-{id}"))
     }
 
+    /// The stream of one monitor.
+    pub fn monitor(id: Uuid) -> StreamId {
+        StreamId(format!("monitor-{id}"))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -217,4 +222,6 @@ pub struct AppendOutcome {
     pub last_position: Position,
     /// The stream's version after the append.
     pub stream_version: StreamVersion,
+    /// The time recorded on the appended events.
+    pub timestamp: DateTime<Utc>,
 }

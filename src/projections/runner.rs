@@ -15,6 +15,8 @@ pub trait Projection: Default + Serialize + DeserializeOwned + Send + Sync + 'st
     const NAME: &'static str;
     /// Bumped when the saved shape changes; a checkpoint of another version is rebuilt.
     const VERSION: u32;
+    /// Seconds between checkpoint saves (a restart replays at most this much of the log).
+    const SAVE_EVERY_S: u64 = 1;
     /// Folds one event into the state.
     fn apply(&mut self, event: &RecordedEvent);
 }
@@ -78,6 +80,11 @@ impl<P: Projection> ProjectionHandle<P> {
         }
     }
 
+    /// The last position applied.
+    pub fn applied_position(&self) -> Position {
+        LagSource::applied(self)
+    }
+
     /// Reads the current state.
     pub fn read(&self) -> RwLockReadGuard<'_, P> {
         match self.state.read() {
@@ -88,7 +95,7 @@ impl<P: Projection> ProjectionHandle<P> {
 
     async fn follow(self, store: EventStore) {
         let mut subscription = store.subscribe(LagSource::applied(&self));
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut tick = tokio::time::interval(Duration::from_secs(P::SAVE_EVERY_S.max(1)));
         let mut saved = LagSource::applied(&self);
         loop {
             tokio::select! {
