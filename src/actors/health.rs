@@ -2,6 +2,7 @@
 //! models keeping up. `/health/ready` asks the probe; the checker records each change
 //! as a `SystemHealthChanged` event in the `system` stream.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,13 +10,15 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use crate::events::{
-    Actor as EventActor, Event, EventStore, ExpectedVersion, NewEvent, StreamId,
+    Actor as EventActor, Event, EventStore, ExpectedVersion, NewEvent, Position, StreamId,
     SystemHealthChanged,
 };
 use crate::projections::LagSource;
 
 /// Projections further behind than this make the server not ready.
 const MAX_LAG: Duration = Duration::from_secs(1);
+/// Most durable-position marks the probe keeps.
+const MAX_MARKS: usize = 256;
 
 /// Computes the reasons the server is not ready; empty means ready.
 #[derive(Clone)]
@@ -24,7 +27,9 @@ pub struct ReadinessProbe {
     data_dir: PathBuf,
     min_free_bytes: u64,
     projections: Arc<Vec<Arc<dyn LagSource>>>,
-    behind_since: Arc<std::sync::Mutex<Option<Instant>>>,
+    /// Durable positions seen at earlier probes, oldest first: a projection is more than
+    /// [`MAX_LAG`] behind when it has not applied one that was durable that long ago.
+    marks: Arc<std::sync::Mutex<VecDeque<(Instant, Position)>>>,
 }
 
 impl ReadinessProbe {
@@ -40,7 +45,7 @@ impl ReadinessProbe {
             data_dir,
             min_free_bytes,
             projections: Arc::new(projections),
-            behind_since: Arc::new(std::sync::Mutex::new(None)),
+            marks: Arc::new(std::sync::Mutex::new(VecDeque::new())),
         }
     }
 
@@ -59,22 +64,33 @@ impl ReadinessProbe {
             Ok(_) => {}
             Err(e) => reasons.push(format!("cannot read free disk space: {e}")),
         }
+        let now = Instant::now();
         let durable = self.store.durable_position();
-        let behind: Vec<String> = self
-            .projections
-            .iter()
-            .filter(|p| p.applied() < durable)
-            .map(|p| format!("{} at {} of {}", p.name(), p.applied(), durable))
-            .collect();
-        let mut since = match self.behind_since.lock() {
+        let mut marks = match self.marks.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if behind.is_empty() {
-            *since = None;
-        } else {
-            let start = *since.get_or_insert_with(Instant::now);
-            if start.elapsed() >= MAX_LAG {
+        marks.push_back((now, durable));
+        // Keep the newest mark at least MAX_LAG old, and nothing older.
+        while marks.len() > 1 && marks[1].0 + MAX_LAG <= now {
+            marks.pop_front();
+        }
+        while marks.len() > MAX_MARKS {
+            marks.remove(1);
+        }
+        let due = marks
+            .front()
+            .filter(|(at, _)| *at + MAX_LAG <= now)
+            .map(|(_, p)| *p);
+        drop(marks);
+        if let Some(due) = due {
+            let behind: Vec<String> = self
+                .projections
+                .iter()
+                .filter(|p| p.applied() < due)
+                .map(|p| format!("{} at {} of {}", p.name(), p.applied(), durable))
+                .collect();
+            if !behind.is_empty() {
                 reasons.push(format!(
                     "projections lag more than 1 s: {}",
                     behind.join(", ")
