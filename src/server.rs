@@ -13,6 +13,8 @@ use rand::RngCore;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use crate::actors::monitor::checks::{CheckError, Checker};
+use crate::actors::monitor::{MonitorDeps, MonitorMetrics, MonitorRegistry};
 use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
 use crate::config::Settings;
 use crate::events::{
@@ -21,7 +23,7 @@ use crate::events::{
     TokenCreated,
 };
 use crate::http::{self, AppState};
-use crate::projections::{LagSource, Overview, ProjectionHandle, Tokens};
+use crate::projections::{LagSource, Monitors, Overview, ProjectionHandle, Tokens};
 
 /// The version of this build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -41,6 +43,9 @@ pub enum ServeError {
     /// Prometheus refused a metric.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The HTTP clients or resolver for checks could not be built.
+    #[error("checks: {0}")]
+    Checks(#[from] CheckError),
 }
 
 /// Serves until `shutdown` resolves (with the reason recorded in the log), then stops cleanly.
@@ -81,11 +86,29 @@ pub async fn run(
 
     let tokens = ProjectionHandle::<Tokens>::start(store.clone())?;
     let overview = ProjectionHandle::<Overview>::start(store.clone())?;
-    // Serving before the read models hold the log would answer with stale auth and state.
+    let monitors = ProjectionHandle::<Monitors>::start(store.clone())?;
+    // Serving before the read models hold the log would answer with stale auth and state,
+    // and monitor actors rehydrate from their read model.
     let start_position = store.durable_position();
     tokens.caught_up(start_position).await;
     overview.caught_up(start_position).await;
-    let projections: Vec<Arc<dyn LagSource>> = vec![Arc::new(tokens.clone()), Arc::new(overview)];
+    monitors.caught_up(start_position).await;
+    let projections: Vec<Arc<dyn LagSource>> = vec![
+        Arc::new(tokens.clone()),
+        Arc::new(overview),
+        Arc::new(monitors.clone()),
+    ];
+    let monitor_metrics = MonitorMetrics::new();
+    let monitor_registry = MonitorRegistry::start(MonitorDeps {
+        store: store.clone(),
+        checker: Checker::new()?,
+        monitors: monitors.clone(),
+        metrics: monitor_metrics.clone(),
+        panic_on: std::env::var("WATCHFIRE_TEST_PANIC_MONITOR")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Into::into),
+    });
     let probe = ReadinessProbe::new(
         store.clone(),
         dir_path.clone(),
@@ -106,10 +129,13 @@ pub async fn run(
 
     let registry = prometheus::Registry::new();
     store.metrics().register(&registry)?;
+    monitor_metrics.register(&registry)?;
     let state = web::Data::new(AppState {
         store: store.clone(),
         tokens,
         probe,
+        monitors,
+        monitor_registry: monitor_registry.clone(),
         projections,
         registry,
         settings: Arc::new(settings),
@@ -152,6 +178,7 @@ pub async fn run(
 
     // The actors stop with the actix system; dropping their addresses lets them go sooner.
     drop((health, retention));
+    monitor_registry.stop();
     let _ = socket_stop.send(());
     let _ = socket.await;
     let reason = reason_rx

@@ -2,6 +2,7 @@
 //! `application/problem+json`. Only this module knows the API's JSON field names.
 
 mod auth;
+mod monitors;
 mod ops;
 mod problem;
 
@@ -12,10 +13,11 @@ use actix_web::web;
 pub use auth::hash_token;
 pub use problem::Problem;
 
+use crate::actors::monitor::MonitorRegistry;
 use crate::actors::ReadinessProbe;
 use crate::config::Settings;
 use crate::events::EventStore;
-use crate::projections::{LagSource, ProjectionHandle, Tokens};
+use crate::projections::{LagSource, Monitors, ProjectionHandle, Tokens};
 
 /// What every handler may use.
 pub struct AppState {
@@ -25,6 +27,10 @@ pub struct AppState {
     pub tokens: ProjectionHandle<Tokens>,
     /// Readiness.
     pub probe: ReadinessProbe,
+    /// Monitors as the read side sees them.
+    pub monitors: ProjectionHandle<Monitors>,
+    /// The monitor actors, for commands and heartbeats.
+    pub monitor_registry: MonitorRegistry,
     /// Projections, for lag figures.
     pub projections: Vec<Arc<dyn LagSource>>,
     /// Prometheus figures.
@@ -45,6 +51,22 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .route("/health", web::get().to(ops::health))
             .route("/health/ready", web::get().to(ops::ready))
             .route("/metrics", web::get().to(ops::metrics))
+            .service(
+                web::scope("/api/v1")
+                    .route("/monitors", web::post().to(monitors::create))
+                    .route("/monitors", web::get().to(monitors::list))
+                    .route("/monitors/{id}", web::get().to(monitors::get))
+                    .route("/monitors/{id}", web::patch().to(monitors::patch))
+                    .route("/monitors/{id}", web::delete().to(monitors::delete))
+                    .route("/monitors/{id}/pause", web::post().to(monitors::pause))
+                    .route("/monitors/{id}/resume", web::post().to(monitors::resume))
+                    .route("/monitors/{id}/checks", web::get().to(monitors::checks))
+                    .route("/monitors/{id}/series", web::get().to(monitors::series))
+                    .route("/push/{token}", web::get().to(monitors::push))
+                    .route("/push/{token}", web::post().to(monitors::push)),
+            )
+            .route("/api/push/{token}", web::get().to(monitors::push))
+            .route("/api/push/{token}", web::post().to(monitors::push))
             .default_service(web::to(ops::not_found));
     }
 }

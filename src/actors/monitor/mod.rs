@@ -1,4 +1,73 @@
-//! Uptime monitors: the checks they run, the state machine they follow, and the actor
-//! that owns each one.
+//! Uptime monitors: the checks they run, the state machine they follow, the actor that
+//! owns each one, and the registry that starts, supervises and finds them.
 
+mod actor;
 pub mod checks;
+mod registry;
+mod state;
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
+
+pub use actor::{
+    Applied, Command, CommandKind, Heartbeat, MonitorActor, MonitorDeps, MonitorError,
+};
+pub use registry::MonitorRegistry;
+pub use state::{LastCheck, MonitorState, Status, Transition};
+
+/// The monitors' figures for `/metrics`.
+#[derive(Clone)]
+pub struct MonitorMetrics {
+    /// From a check's scheduled time to its start.
+    pub schedule_lag: Histogram,
+    /// Checks and heartbeats recorded.
+    pub checks: IntCounter,
+    /// Checks skipped because the previous one still ran or the actor fell an interval behind.
+    pub missed: IntCounter,
+    /// Monitor actors restarted by their supervisor.
+    pub restarts: IntCounter,
+}
+
+impl MonitorMetrics {
+    /// New, unregistered figures.
+    pub fn new() -> MonitorMetrics {
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(name, help).expect("static counter options are valid")
+        };
+        MonitorMetrics {
+            schedule_lag: Histogram::with_opts(
+                HistogramOpts::new(
+                    "watchfire_check_schedule_lag_seconds",
+                    "From a check's scheduled time to its start.",
+                )
+                .buckets(vec![
+                    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )
+            .expect("static histogram options are valid"),
+            checks: counter("watchfire_checks_total", "Checks and heartbeats recorded."),
+            missed: counter(
+                "watchfire_checks_missed_total",
+                "Checks skipped because the previous one still ran or the schedule fell behind.",
+            ),
+            restarts: counter(
+                "watchfire_monitor_restarts_total",
+                "Monitor actors restarted by their supervisor.",
+            ),
+        }
+    }
+
+    /// Registers the figures.
+    pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.schedule_lag.clone()))?;
+        registry.register(Box::new(self.checks.clone()))?;
+        registry.register(Box::new(self.missed.clone()))?;
+        registry.register(Box::new(self.restarts.clone()))?;
+        Ok(())
+    }
+}
+
+impl Default for MonitorMetrics {
+    fn default() -> MonitorMetrics {
+        MonitorMetrics::new()
+    }
+}

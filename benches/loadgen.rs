@@ -1,0 +1,245 @@
+//! The load generator: starts the real server, a local HTTP target and many HTTP monitors
+//! against it, lets them run, then reports checks/s, schedule lag, missed checks, CPU and
+//! the server's RSS. Run with
+//! `cargo bench --bench loadgen -- [monitors] [interval_s] [seconds]` (defaults: 10000 10 150).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "loadgen-admin-token-0123456789";
+
+/// The three numeric arguments (cargo bench passes `--bench` too).
+fn arguments() -> (usize, u32, u64) {
+    let mut numbers = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse::<u64>().ok());
+    let monitors = numbers.next().unwrap_or(10_000) as usize;
+    let interval = numbers.next().unwrap_or(10).max(1) as u32;
+    let seconds = numbers.next().unwrap_or(150).max(10);
+    (monitors, interval, seconds)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A fast local HTTP target answering `ok` on every path, on its own thread.
+fn start_target() -> u16 {
+    let port = free_port();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(|| {
+                App::new().default_service(web::to(|| async { HttpResponse::Ok().body("ok") }))
+            })
+            .workers(1)
+            .bind(("127.0.0.1", port))
+            .expect("target binds")
+            .run()
+            .await
+            .expect("target runs");
+        });
+    });
+    port
+}
+
+/// The server process, killed on drop.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// RSS in KiB and CPU seconds (user + system) of a process, from /proc.
+fn usage(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    (rss, ticks / 100.0)
+}
+
+/// A metric's value (summed over its series) from Prometheus text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The `q` quantile of a histogram, as the upper bound of the bucket that holds it.
+fn quantile(text: &str, name: &str, q: f64) -> String {
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{name}_bucket{{le=\"")))
+        .filter_map(|rest| {
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    buckets
+        .iter()
+        .find(|(_, c)| *c >= q * total)
+        .map_or("n/a".to_owned(), |(le, _)| format!("≤ {le} s"))
+}
+
+fn main() {
+    let (monitors, interval_s, seconds) = arguments();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let target = start_target();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("WATCHFIRE_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("watchfire starts");
+    let pid = child.id();
+    let _server = ServerProcess(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    rt.block_on(async {
+        let started = Instant::now();
+        while client.get(format!("{base}/health")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+
+    println!(
+        "creating {monitors} http monitors, interval {interval_s} s, against 127.0.0.1:{target}"
+    );
+    let created_in = Instant::now();
+    rt.block_on(async {
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (client, base, next) = (client.clone(), base.clone(), next.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= monitors {
+                            break;
+                        }
+                        let body = json!({
+                            "name": format!("load-{i}"), "kind": "http",
+                            "url": format!("http://127.0.0.1:{target}/{i}"),
+                            "interval_s": interval_s, "timeout_ms": 5000,
+                        });
+                        let resp = client
+                            .post(format!("{base}/api/v1/monitors"))
+                            .bearer_auth(TOKEN)
+                            .json(&body)
+                            .send()
+                            .await
+                            .expect("create");
+                        assert_eq!(resp.status().as_u16(), 201, "create monitor {i}");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("creator");
+        }
+    });
+    println!("created in {:.1?}", created_in.elapsed());
+
+    let scrape = || -> String {
+        rt.block_on(async {
+            client
+                .get(format!("{base}/metrics"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("metrics body")
+        })
+    };
+    // Let every monitor's first (jittered) check come round before measuring.
+    std::thread::sleep(Duration::from_secs(u64::from(interval_s) + 2));
+    let before = scrape();
+    let (_, cpu_before) = usage(pid);
+    let measured_from = Instant::now();
+    let mut peak_rss = 0;
+    while measured_from.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_secs(5));
+        let (rss, _) = usage(pid);
+        peak_rss = peak_rss.max(rss);
+        println!(
+            "{:>4} s: RSS {:>4} MiB",
+            measured_from.elapsed().as_secs(),
+            rss / 1024
+        );
+    }
+    let elapsed = measured_from.elapsed().as_secs_f64();
+    let after = scrape();
+    let (rss, cpu_after) = usage(pid);
+    let checks =
+        metric(&after, "watchfire_checks_total") - metric(&before, "watchfire_checks_total");
+    let missed = metric(&after, "watchfire_checks_missed_total")
+        - metric(&before, "watchfire_checks_missed_total");
+    let expected = monitors as f64 * elapsed / f64::from(interval_s);
+    let lag = "watchfire_check_schedule_lag_seconds";
+    let summary: Value = json!({
+        "monitors": monitors,
+        "interval_s": interval_s,
+        "measured_s": elapsed.round(),
+        "checks_per_s": (checks / elapsed).round(),
+        "checks_expected_per_s": (expected / elapsed).round(),
+        "checks_missed": missed,
+        "schedule_lag_p50": quantile(&after, lag, 0.50),
+        "schedule_lag_p99": quantile(&after, lag, 0.99),
+        "server_cpu_cores": ((cpu_after - cpu_before) / elapsed * 100.0).round() / 100.0,
+        "server_rss_mib": rss / 1024,
+        "server_peak_rss_mib": peak_rss / 1024,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+}
