@@ -131,7 +131,7 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> StoreSettings {
-        StoreSettings { cache_mb: 128 }
+        StoreSettings { cache_mb: 64 }
     }
 }
 

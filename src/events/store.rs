@@ -107,7 +107,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
         StoreOptions {
-            cache_capacity_bytes: 128 * 1024 * 1024,
+            cache_capacity_bytes: 64 * 1024 * 1024,
             max_batch_events: 8192,
             max_append_events: 1000,
             queue_capacity: 4096,
@@ -968,20 +968,39 @@ impl EventStore {
         position: Position,
         state: &[u8],
     ) -> Result<(), StoreError> {
-        use std::io::Write;
+        self.save_checkpoint_with(name, |out| {
+            out.write_all(state)?;
+            Ok(position)
+        })
+        .map(|_| ())
+    }
+
+    /// Like [`EventStore::save_checkpoint`], with the state written by `write`, which
+    /// returns the position that state has applied; nothing is held in memory whole.
+    /// Returns that position.
+    pub fn save_checkpoint_with(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<Position>,
+    ) -> Result<Position, StoreError> {
+        use std::io::{Seek, Write};
         let dir = &self.shared.checkpoint_dir;
         std::fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, e))?;
         let path = dir.join(name);
         let partial = dir.join(format!("{name}.partial"));
-        let write = || -> std::io::Result<()> {
-            let mut file = std::fs::File::create(&partial)?;
+        let save = || -> std::io::Result<Position> {
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+            file.write_all(&Position::START.0.to_be_bytes())?;
+            let position = write(&mut file)?;
+            let mut file = file.into_inner().map_err(|e| e.into_error())?;
+            file.seek(std::io::SeekFrom::Start(0))?;
             file.write_all(&position.0.to_be_bytes())?;
-            file.write_all(state)?;
             file.sync_all()?;
             std::fs::rename(&partial, &path)?;
-            std::fs::File::open(dir)?.sync_all()
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(position)
         };
-        write().map_err(|e| checkpoint_error(&path, e))
+        save().map_err(|e| checkpoint_error(&path, e))
     }
 
     /// Drops every projection checkpoint so projections rebuild from the log (blocking).

@@ -101,10 +101,12 @@ impl<P: Projection> ProjectionHandle<P> {
             tokio::select! {
                 next = subscription.next() => match next {
                     Ok(event) => {
-                        match self.state.write() {
-                            Ok(mut s) => s.apply(&event),
-                            Err(poisoned) => poisoned.into_inner().apply(&event),
-                        }
+                        let mut state = match self.state.write() {
+                            Ok(s) => s,
+                            Err(poisoned) => poisoned.into_inner(),
+                        };
+                        state.apply(&event);
+                        // Under the lock: a checkpoint never pairs a state with an older position.
                         self.applied.store(event.position.0, Ordering::Release);
                     }
                     Err(StoreError::Closed) => break,
@@ -115,17 +117,24 @@ impl<P: Projection> ProjectionHandle<P> {
                     }
                 },
                 _ = tick.tick() => {
-                    let applied = LagSource::applied(&self);
-                    if applied != saved {
-                        let bytes = serde_json::to_vec(&Saved { version: P::VERSION, state: &*self.read() });
-                        let store = store.clone();
-                        match bytes {
-                            Ok(bytes) => {
-                                let done = tokio::task::spawn_blocking(move || store.save_checkpoint(P::NAME, applied, &bytes)).await;
-                                if matches!(done, Ok(Ok(()))) {
-                                    saved = applied;
-                                }
-                            }
+                    if LagSource::applied(&self) != saved {
+                        let (state, applied, store) = (self.state.clone(), self.applied.clone(), store.clone());
+                        let done = tokio::task::spawn_blocking(move || {
+                            store.save_checkpoint_with(P::NAME, |out| {
+                                // The position is read under the same lock as the state it goes with.
+                                let state = match state.read() {
+                                    Ok(g) => g,
+                                    Err(poisoned) => poisoned.into_inner(),
+                                };
+                                let position = Position(applied.load(Ordering::Acquire));
+                                serde_json::to_writer(out, &Saved { version: P::VERSION, state: &*state })?;
+                                Ok(position)
+                            })
+                        })
+                        .await;
+                        match done {
+                            Ok(Ok(position)) => saved = position,
+                            Ok(Err(e)) => tracing::error!(projection = P::NAME, error = %e, "cannot save projection"),
                             Err(e) => tracing::error!(projection = P::NAME, error = %e, "cannot save projection"),
                         }
                     }
