@@ -658,6 +658,9 @@ impl EventStore {
             .path(data_dir.log_path())
             .cache_capacity(options.cache_capacity_bytes)
             .mode(sled::Mode::HighThroughput)
+            // Every commit is flushed by the store itself; sled's own periodic flusher
+            // thread would only hold the database (and its file lock) after close.
+            .flush_every_ms(None)
             .open()?;
         let trees = Trees {
             log: db.open_tree("log")?,

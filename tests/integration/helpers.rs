@@ -19,15 +19,28 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_watchfire");
 
 /// Opens (creating) a store in `dir` with test-sized options.
 pub fn open_store(dir: &Path) -> EventStore {
-    let data_dir = DataDir::create_or_open(dir).expect("test data dir opens");
-    EventStore::open(
-        data_dir,
-        StoreOptions {
-            cache_capacity_bytes: 16 * 1024 * 1024,
-            ..StoreOptions::default()
-        },
-    )
-    .expect("test store opens")
+    // sled releases its file lock from its own threads, a moment after a store is dropped.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let data_dir = DataDir::create_or_open(dir).expect("test data dir opens");
+        let opened = EventStore::open(
+            data_dir,
+            StoreOptions {
+                cache_capacity_bytes: 16 * 1024 * 1024,
+                ..StoreOptions::default()
+            },
+        );
+        match opened {
+            Ok(store) => return store,
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("test store opens: {e}"),
+        }
+    }
 }
 
 /// A fact event whose payload carries `n`, so tests can tell events apart.
