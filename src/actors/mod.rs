@@ -2,6 +2,7 @@
 //! system's own: the self-check that records watchfire's health, and retention.
 
 mod health;
+pub mod host;
 pub mod monitor;
 pub mod retention;
 

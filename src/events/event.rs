@@ -213,6 +213,46 @@ pub struct HostMetricsReported {
     pub rates: [Option<f64>; 4],
 }
 
+/// A host was registered: by its first push, or added to be scraped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostRegistered {
+    /// The host's name, a DNS name.
+    pub hostname: String,
+    /// The node_exporter `/metrics` URL the server scrapes; `None` for a host that pushes.
+    pub scrape_url: Option<String>,
+    /// Seconds between samples, when known (scraped hosts, or an agent that says so).
+    pub interval_s: Option<u32>,
+    /// Seconds of silence after which the host is stale; `None` for three intervals.
+    pub stale_after_s: Option<u32>,
+}
+
+/// A host by name, for the events that carry nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostRef {
+    /// The host.
+    pub hostname: String,
+}
+
+/// A host reported nothing for its whole window: the dead man's switch tripped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostWentStale {
+    /// The host.
+    pub hostname: String,
+    /// When its last sample arrived, if one ever did.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// The window of silence, in seconds, that made it stale.
+    pub window_s: u32,
+}
+
+/// Scraping a host's node_exporter failed (an observation: expires with retention).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostScrapeFailed {
+    /// The host.
+    pub hostname: String,
+    /// Why, in words.
+    pub error: String,
+}
+
 /// What a monitor checks.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -388,6 +428,16 @@ pub enum Event {
     MonitorWentDown(MonitorWentDown),
     /// A down monitor's check (its causation) made `recover_after` consecutive successes.
     MonitorRecovered(MonitorRef),
+    /// See [`HostRegistered`].
+    HostRegistered(HostRegistered),
+    /// A host was deleted; its history stays in the log.
+    HostDeleted(HostRef),
+    /// See [`HostWentStale`].
+    HostWentStale(HostWentStale),
+    /// A stale host's sample (its causation) made it up again.
+    HostRecovered(HostRef),
+    /// See [`HostScrapeFailed`].
+    HostScrapeFailed(HostScrapeFailed),
 }
 
 /// Every event type name with its current schema version, for tools and golden tests.
@@ -410,6 +460,11 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("MonitorWentUp", 1),
     ("MonitorWentDown", 1),
     ("MonitorRecovered", 1),
+    ("HostRegistered", 1),
+    ("HostDeleted", 1),
+    ("HostWentStale", 1),
+    ("HostRecovered", 1),
+    ("HostScrapeFailed", 1),
 ];
 
 impl Event {
@@ -434,6 +489,11 @@ impl Event {
             Event::MonitorWentDown(_) => "MonitorWentDown",
             Event::MonitorRecovered(_) => "MonitorRecovered",
             Event::HostMetricsReported(_) => "HostMetricsReported",
+            Event::HostRegistered(_) => "HostRegistered",
+            Event::HostDeleted(_) => "HostDeleted",
+            Event::HostWentStale(_) => "HostWentStale",
+            Event::HostRecovered(_) => "HostRecovered",
+            Event::HostScrapeFailed(_) => "HostScrapeFailed",
         }
     }
 
@@ -451,7 +511,8 @@ impl Event {
         match self {
             Event::MonitorChecked(_)
             | Event::HeartbeatReceived(_)
-            | Event::HostMetricsReported(_) => Chain::Observations,
+            | Event::HostMetricsReported(_)
+            | Event::HostScrapeFailed(_) => Chain::Observations,
             _ => Chain::Facts,
         }
     }
@@ -477,6 +538,11 @@ impl Event {
             Event::MonitorWentUp(p) => codec::encode_payload(p),
             Event::MonitorWentDown(p) => codec::encode_payload(p),
             Event::MonitorRecovered(p) => codec::encode_payload(p),
+            Event::HostRegistered(p) => codec::encode_payload(p),
+            Event::HostDeleted(p) => codec::encode_payload(p),
+            Event::HostWentStale(p) => codec::encode_payload(p),
+            Event::HostRecovered(p) => codec::encode_payload(p),
+            Event::HostScrapeFailed(p) => codec::encode_payload(p),
         }
     }
 
@@ -503,6 +569,11 @@ impl Event {
             ("MonitorWentUp", 1) => Event::MonitorWentUp(d(payload)?),
             ("MonitorWentDown", 1) => Event::MonitorWentDown(d(payload)?),
             ("MonitorRecovered", 1) => Event::MonitorRecovered(d(payload)?),
+            ("HostRegistered", 1) => Event::HostRegistered(d(payload)?),
+            ("HostDeleted", 1) => Event::HostDeleted(d(payload)?),
+            ("HostWentStale", 1) => Event::HostWentStale(d(payload)?),
+            ("HostRecovered", 1) => Event::HostRecovered(d(payload)?),
+            ("HostScrapeFailed", 1) => Event::HostScrapeFailed(d(payload)?),
             (name, schema) => {
                 return Err(CodecError::UnknownType {
                     type_name: name.to_owned(),

@@ -77,6 +77,11 @@ impl StreamId {
         StreamId(format!("monitor-{id}"))
     }
 
+    /// The stream of one host (hostnames are DNS names, valid in a stream id).
+    pub fn host(hostname: &str) -> StreamId {
+        StreamId(format!("host-{hostname}"))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

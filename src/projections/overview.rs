@@ -165,7 +165,7 @@ impl Projection for Overview {
             Event::MonitorChecked(_) => self.observations.monitor_checks += 1,
             Event::HeartbeatReceived(_) => self.observations.heartbeats += 1,
             Event::HostMetricsReported(_) => self.observations.host_samples += 1,
-            // Monitors have their own read model (`projections::Monitors`).
+            // Monitors and hosts have their own read models (`Monitors`, `Hosts`).
             Event::MonitorCreated(_)
             | Event::MonitorUpdated(_)
             | Event::MonitorPaused(_)
@@ -173,7 +173,12 @@ impl Projection for Overview {
             | Event::MonitorDeleted(_)
             | Event::MonitorWentUp(_)
             | Event::MonitorWentDown(_)
-            | Event::MonitorRecovered(_) => {}
+            | Event::MonitorRecovered(_)
+            | Event::HostRegistered(_)
+            | Event::HostDeleted(_)
+            | Event::HostWentStale(_)
+            | Event::HostRecovered(_)
+            | Event::HostScrapeFailed(_) => {}
         }
     }
 }

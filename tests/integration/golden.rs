@@ -117,6 +117,27 @@ fn sample(type_name: &str) -> Event {
             counters: [Some(1), Some(2), Some(3), None],
             rates: [Some(10.0), None, Some(0.5), Some(0.0)],
         })),
+        "HostRegistered" => Event::HostRegistered(HostRegistered {
+            hostname: "web-1".into(),
+            scrape_url: Some("http://web-1:9100/metrics".into()),
+            interval_s: Some(15),
+            stale_after_s: Some(60),
+        }),
+        "HostDeleted" => Event::HostDeleted(HostRef {
+            hostname: "web-1".into(),
+        }),
+        "HostWentStale" => Event::HostWentStale(HostWentStale {
+            hostname: "web-1".into(),
+            last_seen: Some(at("2026-11-06T10:00:00Z")),
+            window_s: 45,
+        }),
+        "HostRecovered" => Event::HostRecovered(HostRef {
+            hostname: "web-1".into(),
+        }),
+        "HostScrapeFailed" => Event::HostScrapeFailed(HostScrapeFailed {
+            hostname: "web-1".into(),
+            error: "connection refused".into(),
+        }),
         "MonitorCreated" => Event::MonitorCreated(Box::new(MonitorCreated {
             monitor_id: id,
             config: sample_monitor_config(),

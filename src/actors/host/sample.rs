@@ -1,0 +1,389 @@
+//! The push body of API.md ("Hosts"), its validation, and its turning into
+//! `HostMetricsReported` with per-second rates derived from the counters.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::events::{DiskUsage, HostMetricsReported};
+
+/// How far ahead of the server's clock a sample's timestamp may be.
+pub const MAX_CLOCK_SKEW_S: i64 = 300;
+
+/// A metrics push as agents send it (every part optional; unknown fields ignored).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PushBody {
+    /// The host's name; required by `POST /api/metrics`, checked against the path otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// When the sample was taken; the server's clock when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<DateTime<Utc>>,
+    /// Seconds between the agent's samples, so the server knows when the host is late.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<u32>,
+    /// CPU figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuBody>,
+    /// Memory figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryBody>,
+    /// Filesystems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskBody>,
+    /// Network and disk I/O counters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io: Option<IoBody>,
+}
+
+/// The `cpu` part of a push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CpuBody {
+    /// Busy share over all cores, 0 to 100.
+    pub cpu_percent_total: Option<f64>,
+    /// Busy share of each core, 0 to 100.
+    pub cpu_percent_per_core: Option<Vec<f64>>,
+    /// Logical cores.
+    pub cpu_count_logical: Option<u32>,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load_average: Option<[f64; 3]>,
+}
+
+/// The `memory` part of a push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryBody {
+    /// Bytes of memory.
+    pub memory_total: Option<u64>,
+    /// Bytes in use.
+    pub memory_used: Option<u64>,
+    /// Share in use, 0 to 100.
+    pub memory_percent: Option<f64>,
+}
+
+/// The `disk` part of a push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiskBody {
+    /// Every real filesystem.
+    pub partitions: Vec<PartitionBody>,
+}
+
+/// One filesystem of a push.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartitionBody {
+    /// Where it is mounted.
+    pub mountpoint: String,
+    /// Size in bytes.
+    pub total: u64,
+    /// Used bytes.
+    pub used: u64,
+    /// Used share, 0 to 100; `used / total` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+}
+
+/// The `io` part of a push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IoBody {
+    /// Network counters, bytes since boot.
+    pub network: Option<NetworkBody>,
+    /// Disk counters, bytes since boot.
+    pub disk_io: Option<DiskIoBody>,
+}
+
+/// Network counters of a push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkBody {
+    /// Bytes sent since boot.
+    pub bytes_sent: Option<u64>,
+    /// Bytes received since boot.
+    pub bytes_recv: Option<u64>,
+}
+
+/// Disk I/O counters of a push.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiskIoBody {
+    /// Bytes read since boot.
+    pub read_bytes: Option<u64>,
+    /// Bytes written since boot.
+    pub write_bytes: Option<u64>,
+}
+
+/// A push that parsed but holds a value that cannot be: the field and why.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidSample {
+    /// The field's path in the body, such as `disk.partitions[0].percent`.
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> InvalidSample {
+    InvalidSample {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Checks a hostname: a DNS name of labels of 1 to 63 letters, digits and inner hyphens, at most 253 long.
+pub fn validate_hostname(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 253 {
+        return Err("a hostname has 1 to 253 characters".into());
+    }
+    for label in name.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!(
+                "{name:?} is not a DNS name: each dot-separated label has 1 to 63 letters, digits or inner hyphens"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn percent(field: &str, value: Option<f64>) -> Result<(), InvalidSample> {
+    match value {
+        Some(v) if !v.is_finite() || !(0.0..=100.0).contains(&v) => {
+            Err(invalid(field, format!("{v} is not a percentage from 0 to 100")))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl PushBody {
+    /// Checks every value against what a machine can report; `now` bounds the timestamp.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), InvalidSample> {
+        if let Some(name) = &self.hostname {
+            validate_hostname(name).map_err(|r| invalid("hostname", r))?;
+        }
+        if let Some(at) = self.timestamp {
+            if at > now + Duration::seconds(MAX_CLOCK_SKEW_S) {
+                return Err(invalid(
+                    "timestamp",
+                    format!("{at} is more than {MAX_CLOCK_SKEW_S} s ahead of the server's clock"),
+                ));
+            }
+        }
+        if self.interval_s == Some(0) {
+            return Err(invalid("interval_s", "an interval is at least 1 second"));
+        }
+        if let Some(cpu) = &self.cpu {
+            percent("cpu.cpu_percent_total", cpu.cpu_percent_total)?;
+            for (i, v) in cpu.cpu_percent_per_core.iter().flatten().enumerate() {
+                percent(&format!("cpu.cpu_percent_per_core[{i}]"), Some(*v))?;
+            }
+            if cpu.cpu_percent_per_core.as_ref().is_some_and(|c| c.len() > 4096) {
+                return Err(invalid("cpu.cpu_percent_per_core", "more than 4096 cores"));
+            }
+            for (i, v) in cpu.load_average.iter().flatten().enumerate() {
+                if !v.is_finite() || *v < 0.0 {
+                    return Err(invalid(
+                        format!("cpu.load_average[{i}]"),
+                        format!("{v} is not a load average (0 or more)"),
+                    ));
+                }
+            }
+        }
+        if let Some(mem) = &self.memory {
+            percent("memory.memory_percent", mem.memory_percent)?;
+            if let (Some(total), Some(used)) = (mem.memory_total, mem.memory_used) {
+                if used > total {
+                    return Err(invalid(
+                        "memory.memory_used",
+                        format!("{used} bytes used of {total}"),
+                    ));
+                }
+            }
+        }
+        if let Some(disk) = &self.disk {
+            if disk.partitions.len() > 1024 {
+                return Err(invalid("disk.partitions", "more than 1024 filesystems"));
+            }
+            for (i, p) in disk.partitions.iter().enumerate() {
+                if p.mountpoint.is_empty() || p.mountpoint.len() > 1024 {
+                    return Err(invalid(
+                        format!("disk.partitions[{i}].mountpoint"),
+                        "a mountpoint has 1 to 1024 characters",
+                    ));
+                }
+                if p.used > p.total {
+                    return Err(invalid(
+                        format!("disk.partitions[{i}].used"),
+                        format!("{} bytes used of {}", p.used, p.total),
+                    ));
+                }
+                percent(&format!("disk.partitions[{i}].percent"), p.percent)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The raw counters: network sent, received, disk read, written.
+    pub fn counters(&self) -> [Option<u64>; 4] {
+        let net = self.io.as_ref().and_then(|io| io.network.as_ref());
+        let disk = self.io.as_ref().and_then(|io| io.disk_io.as_ref());
+        [
+            net.and_then(|n| n.bytes_sent),
+            net.and_then(|n| n.bytes_recv),
+            disk.and_then(|d| d.read_bytes),
+            disk.and_then(|d| d.write_bytes),
+        ]
+    }
+
+    /// The event for this sample: `previous` (the host's last sample) gives the rates.
+    pub fn into_event(
+        self,
+        hostname: String,
+        sampled_at: DateTime<Utc>,
+        previous: Option<&HostMetricsReported>,
+    ) -> HostMetricsReported {
+        let counters = self.counters();
+        let rates = rates(counters, sampled_at, previous);
+        let cpu = self.cpu.unwrap_or_default();
+        let mem = self.memory.unwrap_or_default();
+        let memory_percent = mem.memory_percent.or(match (mem.memory_total, mem.memory_used) {
+            (Some(total), Some(used)) if total > 0 => Some(used as f64 * 100.0 / total as f64),
+            _ => None,
+        });
+        let disks = self
+            .disk
+            .unwrap_or_default()
+            .partitions
+            .into_iter()
+            .map(|p| DiskUsage {
+                percent: p.percent.unwrap_or(if p.total > 0 {
+                    p.used as f64 * 100.0 / p.total as f64
+                } else {
+                    0.0
+                }),
+                mountpoint: p.mountpoint,
+                total: p.total,
+                used: p.used,
+            })
+            .collect();
+        HostMetricsReported {
+            hostname,
+            sampled_at,
+            cpu_percent: cpu.cpu_percent_total,
+            cpu_percent_per_core: cpu.cpu_percent_per_core.unwrap_or_default(),
+            load_average: cpu.load_average,
+            memory_total: mem.memory_total,
+            memory_used: mem.memory_used,
+            memory_percent,
+            disks,
+            counters,
+            rates,
+        }
+    }
+}
+
+/// Per-second rates from two samples' counters; a counter that went down (a reboot) gives no rate.
+pub fn rates(
+    counters: [Option<u64>; 4],
+    sampled_at: DateTime<Utc>,
+    previous: Option<&HostMetricsReported>,
+) -> [Option<f64>; 4] {
+    let Some(prev) = previous else {
+        return [None; 4];
+    };
+    let seconds = (sampled_at - prev.sampled_at).num_milliseconds() as f64 / 1000.0;
+    if seconds <= 0.0 {
+        return [None; 4];
+    }
+    let mut out = [None; 4];
+    for (i, slot) in out.iter_mut().enumerate() {
+        if let (Some(now), Some(before)) = (counters[i], prev.counters[i]) {
+            // A counter below its previous value was reset (a reboot): no rate, not a spike.
+            if now >= before {
+                *slot = Some((now - before) as f64 / seconds);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("fixed time")
+            .with_timezone(&Utc)
+    }
+
+    fn with_counters(sent: u64, at_: &str) -> HostMetricsReported {
+        PushBody {
+            io: Some(IoBody {
+                network: Some(NetworkBody {
+                    bytes_sent: Some(sent),
+                    bytes_recv: None,
+                }),
+                disk_io: None,
+            }),
+            ..PushBody::default()
+        }
+        .into_event("h".into(), at(at_), None)
+    }
+
+    #[test]
+    fn rates_are_bytes_per_second_between_samples() {
+        let first = with_counters(1_000, "2026-01-01T00:00:00Z");
+        let r = rates(
+            [Some(11_000), None, None, None],
+            at("2026-01-01T00:00:10Z"),
+            Some(&first),
+        );
+        assert_eq!(r, [Some(1_000.0), None, None, None]);
+    }
+
+    #[test]
+    fn a_counter_reset_gives_no_rate_rather_than_a_spike() {
+        let first = with_counters(5_000_000, "2026-01-01T00:00:00Z");
+        let r = rates(
+            [Some(10), None, None, None],
+            at("2026-01-01T00:00:05Z"),
+            Some(&first),
+        );
+        assert_eq!(r, [None; 4]);
+    }
+
+    #[test]
+    fn hostnames_must_be_dns_names() {
+        assert!(validate_hostname("web-1.example.com").is_ok());
+        for bad in ["", "-web", "web-", "we b", "a..b", "web_1", &"x".repeat(64)] {
+            assert!(validate_hostname(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let now = at("2026-01-01T00:00:00Z");
+        let body: PushBody = serde_json::from_str(
+            r#"{"disk":{"partitions":[{"mountpoint":"/","total":10,"used":5,"percent":101}]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            body.validate(now).map_err(|e| e.field),
+            Err("disk.partitions[0].percent".to_owned())
+        );
+        let future = PushBody {
+            timestamp: Some(now + Duration::hours(1)),
+            ..PushBody::default()
+        };
+        assert_eq!(
+            future.validate(now).map_err(|e| e.field),
+            Err("timestamp".to_owned())
+        );
+    }
+}
