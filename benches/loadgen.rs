@@ -3,12 +3,15 @@
 //! the server's RSS. Run with
 //! `cargo bench --bench loadgen -- [monitors] [interval_s] [seconds]` (defaults: 10000 10 150).
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
+
+#[path = "common/process.rs"]
+mod process;
+use process::{free_port, usage, ServerProcess};
 
 const TOKEN: &str = "loadgen-admin-token-0123456789";
 
@@ -21,13 +24,6 @@ fn arguments() -> (usize, u32, u64) {
     let interval = numbers.next().unwrap_or(10).max(1) as u32;
     let seconds = numbers.next().unwrap_or(150).max(10);
     (monitors, interval, seconds)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A fast local HTTP target answering `ok` on every path, on its own thread.
@@ -47,35 +43,6 @@ fn start_target() -> u16 {
         });
     });
     port
-}
-
-/// The server process, killed on drop.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// RSS in KiB and CPU seconds (user + system) of a process, from /proc.
-fn usage(pid: u32) -> (u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
-        .sum();
-    (rss, ticks / 100.0)
 }
 
 /// A metric's value (summed over its series) from Prometheus text.

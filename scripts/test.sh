@@ -5,4 +5,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+# The host-scraping tests run a real node_exporter: Debian's, installed once if missing.
+if [ ! -x /usr/bin/prometheus-node-exporter ]; then
+    echo "installing prometheus-node-exporter for the host-scraping tests" >&2
+    (
+        # Its package would start the exporter as a service; a policy-rc.d that answers
+        # 101 ("not allowed") keeps the install from starting anything, and goes after it.
+        policy=/usr/sbin/policy-rc.d
+        if [ ! -e "$policy" ]; then
+            trap 'rm -f "$policy"' EXIT
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod +x "$policy"
+        fi
+        install_exporter() {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                prometheus-node-exporter >/dev/null
+        }
+        # Stale package lists are the usual reason it fails: refresh them once and retry.
+        install_exporter 2>/dev/null || { apt-get update -qq && install_exporter; }
+    )
+fi
+# The notification tests run a real SMTP server: Python's aiosmtpd (STARTTLS, TLS, AUTH).
+python3 -c 'import aiosmtpd' 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'aiosmtpd==1.4.6'
 cargo test --locked

@@ -10,6 +10,8 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::notify::SmtpSettings;
+
 /// Environment variables that belong to these settings (others, such as the agent's, are ignored).
 const SETTINGS_KEYS: &[&str] = &[
     "listen",
@@ -20,6 +22,9 @@ const SETTINGS_KEYS: &[&str] = &[
     "metrics",
     "store",
     "health",
+    "smtp",
+    "public_url",
+    "notifications",
 ];
 
 /// A setting that is missing, malformed or out of range.
@@ -77,6 +82,13 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Thresholds of `/health/ready`.
     pub health: HealthSettings,
+    /// The relay email notifications go through.
+    pub smtp: SmtpSettings,
+    /// How channels retry.
+    pub notifications: NotificationSettings,
+    /// The dashboard's address as people reach it, for links in notifications
+    /// (`http://<listen>` when unset).
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -90,6 +102,9 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             store: StoreSettings::default(),
             health: HealthSettings::default(),
+            smtp: SmtpSettings::default(),
+            public_url: None,
+            notifications: NotificationSettings::default(),
         }
     }
 }
@@ -150,6 +165,28 @@ impl Default for HealthSettings {
         HealthSettings {
             min_free_mb: 256,
             check_interval_s: 5,
+        }
+    }
+}
+
+/// `[notifications]`: how a channel retries a delivery that failed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Attempts before a channel gives up on a notification.
+    pub max_attempts: u32,
+    /// The wait before the first retry, in milliseconds; each next one doubles.
+    pub first_retry_ms: u64,
+    /// The longest wait between attempts, in milliseconds.
+    pub max_retry_ms: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> NotificationSettings {
+        NotificationSettings {
+            max_attempts: 6,
+            first_retry_ms: 1_000,
+            max_retry_ms: 300_000,
         }
     }
 }
@@ -238,6 +275,20 @@ impl Settings {
             (1..=3600).contains(&self.health.check_interval_s),
             "must be between 1 and 3600",
         )?;
+        range(
+            "notifications.max_attempts",
+            (1..=100).contains(&self.notifications.max_attempts),
+            "must be between 1 and 100",
+        )?;
+        range(
+            "notifications.first_retry_ms",
+            (10..=3_600_000).contains(&self.notifications.first_retry_ms)
+                && self.notifications.first_retry_ms <= self.notifications.max_retry_ms,
+            "must be between 10 and 3600000, and at most notifications.max_retry_ms",
+        )?;
+        self.smtp
+            .validate()
+            .map_err(|(key, detail)| ConfigError::OutOfRange { key, detail })?;
         if let Some(token) = &self.admin_token {
             use secrecy::ExposeSecret;
             let t = token.expose_secret();

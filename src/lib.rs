@@ -7,8 +7,10 @@
 //! how. `src/main.rs` is the command line.
 
 pub mod actors;
+pub mod agent;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod notify;
 pub mod projections;
 pub mod server;

@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use watchfire::config::{FlagOverrides, LogFormat, Settings};
 use watchfire::events::remote::{LogReader, ReadError};
-use watchfire::events::{decode_record, Position, RecordedEvent};
+use watchfire::events::{decode_record, Position, RecordedEvent, Role};
 use watchfire::projections::{self, Overview, Projection};
 
 /// Self-hosted monitoring with a tamper-evident event log.
@@ -37,6 +37,8 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
     },
+    /// Sample this machine and push its metrics to a server.
+    Agent(watchfire::agent::AgentArgs),
     /// Print the log in order, up to a time or position, and the state at that point.
     Replay {
         /// The data directory (the server may be running).
@@ -60,6 +62,29 @@ enum Command {
         /// The data directory (the server may be running).
         #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
         data_dir: PathBuf,
+    },
+    /// Manage API tokens (the server may be running).
+    Token {
+        /// The data directory.
+        #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
+        data_dir: PathBuf,
+        /// What to do.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// What `watchfire token` does.
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print it once on stdout (the log keeps only its hash).
+    Create {
+        /// admin, operator, viewer or agent.
+        #[arg(long)]
+        role: String,
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -96,6 +121,10 @@ fn main() -> ExitCode {
             };
             serve(config, flags)
         }
+        Command::Agent(args) => {
+            init_tracing(LogFormat::Text, "info");
+            watchfire::agent::command(args)
+        }
         Command::Replay {
             data_dir,
             until,
@@ -116,7 +145,31 @@ fn main() -> ExitCode {
             init_tracing(LogFormat::Text, "warn");
             verify(&data_dir)
         }
+        Command::Token {
+            data_dir,
+            action: TokenAction::Create { role, name },
+        } => {
+            init_tracing(LogFormat::Text, "warn");
+            report(create_token(&data_dir, &role, &name))
+        }
     }
+}
+
+fn create_token(dir: &std::path::Path, role: &str, name: &str) -> Result<(), String> {
+    let role: Role = role.parse().map_err(|e| format!("--role: {e}"))?;
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err("--name: a token's name has 1 to 200 characters".to_owned());
+    }
+    let mut reader = LogReader::open(dir).map_err(|e| e.to_string())?;
+    let created = reader.create_token(name, role).map_err(|e| e.to_string())?;
+    eprintln!(
+        "watchfire: created {} token {name:?} (id {}); it is shown once:",
+        role.as_str(),
+        created.token_id
+    );
+    println!("{}", created.value);
+    Ok(())
 }
 
 fn report(result: Result<(), String>) -> ExitCode {
@@ -234,6 +287,10 @@ fn replay(
         let dropped = store.drop_checkpoints().map_err(|e| e.to_string())?;
         projections::rebuild::<projections::Tokens>(store).map_err(|e| e.to_string())?;
         projections::rebuild::<Overview>(store).map_err(|e| e.to_string())?;
+        projections::rebuild::<projections::Monitors>(store).map_err(|e| e.to_string())?;
+        projections::rebuild::<projections::Hosts>(store).map_err(|e| e.to_string())?;
+        projections::rebuild::<projections::Alerting>(store).map_err(|e| e.to_string())?;
+        projections::rebuild_rollups(store).map_err(|e| e.to_string())?;
         eprintln!("watchfire: dropped {dropped} read models and rebuilt them from the log");
     }
     let stdout = std::io::stdout();

@@ -13,6 +13,10 @@ use rand::RngCore;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use crate::actors::alert::{
+    AlertDeps, AlertEvaluator, AlertHandles, EvaluatorDeps, NotifierDeps, NotifierRegistry,
+};
+use crate::actors::host::{HostDeps, HostMetrics, HostRegistry};
 use crate::actors::monitor::checks::{CheckError, Checker};
 use crate::actors::monitor::{MonitorDeps, MonitorMetrics, MonitorRegistry};
 use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
@@ -23,7 +27,10 @@ use crate::events::{
     TokenCreated,
 };
 use crate::http::{self, AppState};
-use crate::projections::{LagSource, Monitors, Overview, ProjectionHandle, Tokens};
+use crate::notify::Notifier;
+use crate::projections::{
+    Alerting, HostRollups, Hosts, LagSource, Monitors, Overview, ProjectionHandle, Tokens,
+};
 
 /// The version of this build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -43,6 +50,9 @@ pub enum ServeError {
     /// Prometheus refused a metric.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The notification clients could not be built.
+    #[error("notifications: {0}")]
+    Notify(#[from] crate::notify::NotifierError),
     /// The HTTP clients or resolver for checks could not be built.
     #[error("checks: {0}")]
     Checks(#[from] CheckError),
@@ -87,16 +97,24 @@ pub async fn run(
     let tokens = ProjectionHandle::<Tokens>::start(store.clone())?;
     let overview = ProjectionHandle::<Overview>::start(store.clone())?;
     let monitors = ProjectionHandle::<Monitors>::start(store.clone())?;
+    let hosts = ProjectionHandle::<Hosts>::start(store.clone())?;
+    let alerting = ProjectionHandle::<Alerting>::start(store.clone())?;
+    let host_rollups = HostRollups::start(store.clone())?;
     // Serving before the read models hold the log would answer with stale auth and state,
     // and monitor actors rehydrate from their read model.
     let start_position = store.durable_position();
     tokens.caught_up(start_position).await;
     overview.caught_up(start_position).await;
     monitors.caught_up(start_position).await;
+    hosts.caught_up(start_position).await;
+    alerting.caught_up(start_position).await;
     let projections: Vec<Arc<dyn LagSource>> = vec![
         Arc::new(tokens.clone()),
         Arc::new(overview),
         Arc::new(monitors.clone()),
+        Arc::new(hosts.clone()),
+        Arc::new(alerting.clone()),
+        Arc::new(host_rollups.clone()),
     ];
     let monitor_metrics = MonitorMetrics::new();
     let monitor_registry = MonitorRegistry::start(MonitorDeps {
@@ -109,6 +127,42 @@ pub async fn run(
             .filter(|v| !v.is_empty())
             .map(Into::into),
     });
+    let host_metrics = HostMetrics::new();
+    let host_registry = HostRegistry::start(HostDeps {
+        store: store.clone(),
+        hosts: hosts.clone(),
+        client: scrape_client()?,
+        metrics: host_metrics.clone(),
+    });
+    let link_base: Arc<str> = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"))
+        .into();
+    let notifiers = NotifierRegistry::start(
+        NotifierDeps {
+            store: store.clone(),
+            notifier: Notifier::new(settings.smtp.clone())?,
+            retry: settings.notifications.clone(),
+        },
+        &alerting,
+        link_base,
+    );
+    let alert_handles = AlertHandles::default();
+    let evaluator = AlertEvaluator::new(
+        EvaluatorDeps {
+            alert: AlertDeps {
+                store: store.clone(),
+                alerting: alerting.clone(),
+                notifiers: notifiers.clone(),
+            },
+            monitors: monitors.clone(),
+            hosts: hosts.clone(),
+            handles: alert_handles.clone(),
+        },
+        start_position,
+    )
+    .start();
     let probe = ReadinessProbe::new(
         store.clone(),
         dir_path.clone(),
@@ -130,12 +184,19 @@ pub async fn run(
     let registry = prometheus::Registry::new();
     store.metrics().register(&registry)?;
     monitor_metrics.register(&registry)?;
+    host_metrics.register(&registry)?;
     let state = web::Data::new(AppState {
         store: store.clone(),
         tokens,
         probe,
         monitors,
         monitor_registry: monitor_registry.clone(),
+        hosts,
+        host_registry: host_registry.clone(),
+        host_rollups: host_rollups.clone(),
+        alerting,
+        alert_handles,
+        notifiers,
         projections,
         registry,
         settings: Arc::new(settings),
@@ -177,8 +238,9 @@ pub async fn run(
     let served = server.await;
 
     // The actors stop with the actix system; dropping their addresses lets them go sooner.
-    drop((health, retention));
+    drop((health, retention, evaluator));
     monitor_registry.stop();
+    host_registry.stop();
     let _ = socket_stop.send(());
     let _ = socket.await;
     let reason = reason_rx
@@ -197,9 +259,21 @@ pub async fn run(
     if let Err(e) = stopped {
         tracing::warn!(error = %e, "cannot record the stop");
     }
+    if let Err(e) = host_rollups.stop().await {
+        tracing::warn!(error = %e, "cannot save the host rollups");
+    }
     store.close().await;
     served?;
     Ok(())
+}
+
+/// The HTTP client that scrapes node_exporters.
+fn scrape_client() -> Result<reqwest::Client, ServeError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("watchfire/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| ServeError::Checks(CheckError::HttpClient(e)))
 }
 
 /// On a new data directory: records its creation and the admin token.
@@ -260,6 +334,35 @@ async fn bootstrap(store: &EventStore, settings: &Settings) -> Result<(), ServeE
         );
     }
     Ok(())
+}
+
+/// Records a new token of `role` named `name`: its id and its value (shown once, stored hashed).
+pub async fn create_token(
+    store: &EventStore,
+    name: &str,
+    role: Role,
+    by: EventActor,
+) -> Result<(Uuid, String), StoreError> {
+    let value = new_token_value();
+    let token_id = Uuid::new_v4();
+    let created = NewEvent::new(
+        Event::TokenCreated(TokenCreated {
+            token_id,
+            name: name.to_owned(),
+            role,
+            token_hash: http::hash_token(&value),
+            expires_at: None,
+        }),
+        by,
+    );
+    store
+        .append(
+            StreamId::token(token_id),
+            ExpectedVersion::NoStream,
+            vec![created],
+        )
+        .await?;
+    Ok((token_id, value))
 }
 
 /// A new random token value: `wf_` and 64 hex digits.

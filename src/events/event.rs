@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::alerting::*;
 use super::chain::Chain;
 use super::codec::{self, CodecError};
 
@@ -224,6 +225,8 @@ pub struct HostRegistered {
     pub interval_s: Option<u32>,
     /// Seconds of silence after which the host is stale; `None` for three intervals.
     pub stale_after_s: Option<u32>,
+    /// Labels alert rules and silences match on.
+    pub tags: Vec<String>,
 }
 
 /// A host by name, for the events that carry nothing else.
@@ -438,6 +441,34 @@ pub enum Event {
     HostRecovered(HostRef),
     /// See [`HostScrapeFailed`].
     HostScrapeFailed(HostScrapeFailed),
+    /// A rule was created.
+    AlertRuleCreated(AlertRuleDefined),
+    /// A rule's settings were changed.
+    AlertRuleUpdated(AlertRuleDefined),
+    /// A rule was deleted; its alerts resolve.
+    AlertRuleDeleted(IdRef),
+    /// See [`ChannelCreated`].
+    ChannelCreated(ChannelCreated),
+    /// A channel was deleted.
+    ChannelDeleted(IdRef),
+    /// See [`SilenceCreated`].
+    SilenceCreated(SilenceCreated),
+    /// A silence was lifted before its end.
+    SilenceDeleted(IdRef),
+    /// See [`AlertOpened`].
+    AlertOpened(AlertOpened),
+    /// A pending alert's condition held long enough: it fires.
+    AlertFired(AlertChanged),
+    /// See [`AlertAcknowledged`].
+    AlertAcknowledged(AlertAcknowledged),
+    /// An alert's condition cleared (or its rule or subject went away).
+    AlertResolved(AlertChanged),
+    /// See [`NotificationRequested`].
+    NotificationRequested(NotificationRequested),
+    /// See [`NotificationSent`].
+    NotificationSent(NotificationSent),
+    /// See [`NotificationFailed`].
+    NotificationFailed(NotificationFailed),
 }
 
 /// Every event type name with its current schema version, for tools and golden tests.
@@ -465,6 +496,20 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("HostWentStale", 1),
     ("HostRecovered", 1),
     ("HostScrapeFailed", 1),
+    ("AlertRuleCreated", 1),
+    ("AlertRuleUpdated", 1),
+    ("AlertRuleDeleted", 1),
+    ("ChannelCreated", 1),
+    ("ChannelDeleted", 1),
+    ("SilenceCreated", 1),
+    ("SilenceDeleted", 1),
+    ("AlertOpened", 1),
+    ("AlertFired", 1),
+    ("AlertAcknowledged", 1),
+    ("AlertResolved", 1),
+    ("NotificationRequested", 1),
+    ("NotificationSent", 1),
+    ("NotificationFailed", 1),
 ];
 
 impl Event {
@@ -494,6 +539,20 @@ impl Event {
             Event::HostWentStale(_) => "HostWentStale",
             Event::HostRecovered(_) => "HostRecovered",
             Event::HostScrapeFailed(_) => "HostScrapeFailed",
+            Event::AlertRuleCreated(_) => "AlertRuleCreated",
+            Event::AlertRuleUpdated(_) => "AlertRuleUpdated",
+            Event::AlertRuleDeleted(_) => "AlertRuleDeleted",
+            Event::ChannelCreated(_) => "ChannelCreated",
+            Event::ChannelDeleted(_) => "ChannelDeleted",
+            Event::SilenceCreated(_) => "SilenceCreated",
+            Event::SilenceDeleted(_) => "SilenceDeleted",
+            Event::AlertOpened(_) => "AlertOpened",
+            Event::AlertFired(_) => "AlertFired",
+            Event::AlertAcknowledged(_) => "AlertAcknowledged",
+            Event::AlertResolved(_) => "AlertResolved",
+            Event::NotificationRequested(_) => "NotificationRequested",
+            Event::NotificationSent(_) => "NotificationSent",
+            Event::NotificationFailed(_) => "NotificationFailed",
         }
     }
 
@@ -543,6 +602,20 @@ impl Event {
             Event::HostWentStale(p) => codec::encode_payload(p),
             Event::HostRecovered(p) => codec::encode_payload(p),
             Event::HostScrapeFailed(p) => codec::encode_payload(p),
+            Event::AlertRuleCreated(p) => codec::encode_payload(p),
+            Event::AlertRuleUpdated(p) => codec::encode_payload(p),
+            Event::AlertRuleDeleted(p) => codec::encode_payload(p),
+            Event::ChannelCreated(p) => codec::encode_payload(p),
+            Event::ChannelDeleted(p) => codec::encode_payload(p),
+            Event::SilenceCreated(p) => codec::encode_payload(p),
+            Event::SilenceDeleted(p) => codec::encode_payload(p),
+            Event::AlertOpened(p) => codec::encode_payload(p),
+            Event::AlertFired(p) => codec::encode_payload(p),
+            Event::AlertAcknowledged(p) => codec::encode_payload(p),
+            Event::AlertResolved(p) => codec::encode_payload(p),
+            Event::NotificationRequested(p) => codec::encode_payload(p),
+            Event::NotificationSent(p) => codec::encode_payload(p),
+            Event::NotificationFailed(p) => codec::encode_payload(p),
         }
     }
 
@@ -574,6 +647,20 @@ impl Event {
             ("HostWentStale", 1) => Event::HostWentStale(d(payload)?),
             ("HostRecovered", 1) => Event::HostRecovered(d(payload)?),
             ("HostScrapeFailed", 1) => Event::HostScrapeFailed(d(payload)?),
+            ("AlertRuleCreated", 1) => Event::AlertRuleCreated(d(payload)?),
+            ("AlertRuleUpdated", 1) => Event::AlertRuleUpdated(d(payload)?),
+            ("AlertRuleDeleted", 1) => Event::AlertRuleDeleted(d(payload)?),
+            ("ChannelCreated", 1) => Event::ChannelCreated(d(payload)?),
+            ("ChannelDeleted", 1) => Event::ChannelDeleted(d(payload)?),
+            ("SilenceCreated", 1) => Event::SilenceCreated(d(payload)?),
+            ("SilenceDeleted", 1) => Event::SilenceDeleted(d(payload)?),
+            ("AlertOpened", 1) => Event::AlertOpened(d(payload)?),
+            ("AlertFired", 1) => Event::AlertFired(d(payload)?),
+            ("AlertAcknowledged", 1) => Event::AlertAcknowledged(d(payload)?),
+            ("AlertResolved", 1) => Event::AlertResolved(d(payload)?),
+            ("NotificationRequested", 1) => Event::NotificationRequested(d(payload)?),
+            ("NotificationSent", 1) => Event::NotificationSent(d(payload)?),
+            ("NotificationFailed", 1) => Event::NotificationFailed(d(payload)?),
             (name, schema) => {
                 return Err(CodecError::UnknownType {
                     type_name: name.to_owned(),

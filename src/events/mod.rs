@@ -1,6 +1,7 @@
 //! The event log: envelope, event types, codec, store on sled, subscriptions, hash
 //! chains and retention. Only this module knows sled exists.
 
+mod alerting;
 mod chain;
 mod codec;
 mod datadir;
@@ -10,6 +11,7 @@ mod store;
 mod subscription;
 mod types;
 
+pub use alerting::*;
 pub use chain::{
     Chain, ChainHash, ChainLink, ChainState, ChainVerifier, VerifyProblem, VerifyReport,
 };

@@ -12,8 +12,9 @@ use tokio::net::UnixListener;
 
 use super::chain::VerifyReport;
 use super::datadir::DataDir;
+use super::event::Role;
 use super::store::{EventStore, StoreError};
-use super::types::Position;
+use super::types::{Actor, Position};
 
 /// Most records answered for one read request.
 const MAX_READ: usize = 4096;
@@ -24,6 +25,16 @@ const MAX_READ: usize = 4096;
 enum Request {
     Read { after: u64, limit: usize },
     Verify,
+    CreateToken { name: String, role: Role },
+}
+
+/// A token created through the socket: its id and its value, shown once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// The token's id.
+    pub token_id: uuid::Uuid,
+    /// The token itself.
+    pub value: String,
 }
 
 /// Binds the data directory's log socket (before the server announces itself healthy).
@@ -77,6 +88,21 @@ async fn answer(store: EventStore, stream: tokio::net::UnixStream) -> io::Result
                 return Ok(());
             }
         };
+        if let Request::CreateToken { name, role } = &request {
+            let reply = crate::server::create_token(&store, name, *role, Actor::system())
+                .await
+                .and_then(|(token_id, value)| {
+                    let mut out = serde_json::to_vec(&CreatedToken { token_id, value })
+                        .map_err(|e| StoreError::Storage(e.to_string()))?;
+                    out.push(b'\n');
+                    Ok(out)
+                });
+            match reply {
+                Ok(bytes) => write.write_all(&bytes).await?,
+                Err(e) => write.write_all(format!("error {e}\n").as_bytes()).await?,
+            }
+            continue;
+        }
         let store = store.clone();
         let reply = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, StoreError> {
             match request {
@@ -91,6 +117,9 @@ async fn answer(store: EventStore, stream: tokio::net::UnixStream) -> io::Result
                     }
                     Ok(out)
                 }
+                Request::CreateToken { .. } => Err(StoreError::Storage(
+                    "token creation is answered before this".to_owned(),
+                )),
                 Request::Verify => {
                     let report = store.verify()?;
                     let mut out = serde_json::to_vec(&report)
@@ -185,6 +214,20 @@ impl RemoteLog {
         Ok(out)
     }
 
+    /// Asks the server to record a new token.
+    pub fn create_token(&mut self, name: &str, role: Role) -> io::Result<CreatedToken> {
+        self.send(&Request::CreateToken {
+            name: name.to_owned(),
+            role,
+        })?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        if line.starts_with("error") {
+            return Err(io::Error::other(line.trim_end().to_owned()));
+        }
+        serde_json::from_str(&line).map_err(io::Error::other)
+    }
+
     /// Asks the server to verify the chains.
     pub fn verify(&mut self) -> io::Result<VerifyReport> {
         self.send(&Request::Verify)?;
@@ -242,6 +285,26 @@ impl LogReader {
         match self {
             LogReader::Local(store) => Ok(store.read_raw(after, limit)?),
             LogReader::Remote(remote) => Ok(remote.read_raw(after, limit)?),
+        }
+    }
+
+    /// Records a new token of `role`, through the server when one holds the log.
+    pub fn create_token(&mut self, name: &str, role: Role) -> Result<CreatedToken, ReadError> {
+        match self {
+            LogReader::Local(store) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let (token_id, value) = runtime.block_on(crate::server::create_token(
+                    store,
+                    name,
+                    role,
+                    Actor::system(),
+                ))?;
+                runtime.block_on(store.close());
+                Ok(CreatedToken { token_id, value })
+            }
+            LogReader::Remote(remote) => Ok(remote.create_token(name, role)?),
         }
     }
 

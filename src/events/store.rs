@@ -1009,12 +1009,20 @@ impl EventStore {
     /// A sled tree of the log's database for a projection that keeps its state there,
     /// saved with its checkpoint in one batch; it is durable with the log's next flush.
     pub fn projection_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.shared.trees.db.open_tree(format!("projection:{name}"))?)
+        Ok(self
+            .shared
+            .trees
+            .db
+            .open_tree(format!("projection:{name}"))?)
     }
 
     /// Drops a projection's tree (blocking): its projection rebuilds from the log.
     pub fn drop_projection_tree(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.shared.trees.db.drop_tree(format!("projection:{name}"))?)
+        Ok(self
+            .shared
+            .trees
+            .db
+            .drop_tree(format!("projection:{name}"))?)
     }
 
     /// Drops every projection checkpoint so projections rebuild from the log (blocking).

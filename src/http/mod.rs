@@ -1,9 +1,12 @@
 //! The HTTP edge: routes, authentication, and the mapping of typed errors to
 //! `application/problem+json`. Only this module knows the API's JSON field names.
 
+mod alerts;
 mod auth;
+mod hosts;
 mod monitors;
 mod ops;
+mod params;
 mod problem;
 
 use std::sync::Arc;
@@ -13,11 +16,15 @@ use actix_web::web;
 pub use auth::hash_token;
 pub use problem::Problem;
 
+use crate::actors::alert::{AlertHandles, NotifierRegistry};
+use crate::actors::host::HostRegistry;
 use crate::actors::monitor::MonitorRegistry;
 use crate::actors::ReadinessProbe;
 use crate::config::Settings;
 use crate::events::EventStore;
-use crate::projections::{LagSource, Monitors, ProjectionHandle, Tokens};
+use crate::projections::{
+    Alerting, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, Tokens,
+};
 
 /// What every handler may use.
 pub struct AppState {
@@ -31,6 +38,18 @@ pub struct AppState {
     pub monitors: ProjectionHandle<Monitors>,
     /// The monitor actors, for commands and heartbeats.
     pub monitor_registry: MonitorRegistry,
+    /// Hosts as the read side sees them.
+    pub hosts: ProjectionHandle<Hosts>,
+    /// The host actors, for pushes and commands.
+    pub host_registry: HostRegistry,
+    /// Host metric rollups, for series.
+    pub host_rollups: HostRollups,
+    /// Rules, alerts, silences and channels as the read side sees them.
+    pub alerting: ProjectionHandle<Alerting>,
+    /// Open alerts' actors, for acknowledgements.
+    pub alert_handles: AlertHandles,
+    /// Channel actors, for new channels and test sends.
+    pub notifiers: NotifierRegistry,
     /// Projections, for lag figures.
     pub projections: Vec<Arc<dyn LagSource>>,
     /// Prometheus figures.
@@ -62,9 +81,31 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .route("/monitors/{id}/resume", web::post().to(monitors::resume))
                     .route("/monitors/{id}/checks", web::get().to(monitors::checks))
                     .route("/monitors/{id}/series", web::get().to(monitors::series))
+                    .route("/hosts", web::post().to(hosts::create))
+                    .route("/hosts", web::get().to(hosts::list))
+                    .route("/hosts/{hostname}", web::get().to(hosts::get))
+                    .route("/hosts/{hostname}", web::delete().to(hosts::delete))
+                    .route("/hosts/{hostname}/metrics", web::post().to(hosts::push))
+                    .route("/hosts/{hostname}/series", web::get().to(hosts::series))
+                    .route("/alert-rules", web::post().to(alerts::create_rule))
+                    .route("/alert-rules", web::get().to(alerts::list_rules))
+                    .route("/alert-rules/{id}", web::get().to(alerts::get_rule))
+                    .route("/alert-rules/{id}", web::patch().to(alerts::patch_rule))
+                    .route("/alert-rules/{id}", web::delete().to(alerts::delete_rule))
+                    .route("/alerts", web::get().to(alerts::list_alerts))
+                    .route("/alerts/{id}", web::get().to(alerts::get_alert))
+                    .route("/alerts/{id}/ack", web::post().to(alerts::ack_alert))
+                    .route("/silences", web::post().to(alerts::create_silence))
+                    .route("/silences", web::get().to(alerts::list_silences))
+                    .route("/silences/{id}", web::delete().to(alerts::delete_silence))
+                    .route("/channels", web::post().to(alerts::create_channel))
+                    .route("/channels", web::get().to(alerts::list_channels))
+                    .route("/channels/{id}", web::delete().to(alerts::delete_channel))
+                    .route("/channels/{id}/test", web::post().to(alerts::test_channel))
                     .route("/push/{token}", web::get().to(monitors::push))
                     .route("/push/{token}", web::post().to(monitors::push)),
             )
+            .route("/api/metrics", web::post().to(hosts::push_compat))
             .route("/api/push/{token}", web::get().to(monitors::push))
             .route("/api/push/{token}", web::post().to(monitors::push))
             .default_service(web::to(ops::not_found));

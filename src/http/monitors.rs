@@ -3,7 +3,6 @@
 //! resource, its `ETag` and the `Watchfire-Position` of their last event.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
@@ -13,19 +12,20 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::params::{
+    by, from_json, if_match, invalid, parse_time, wait_min_position, MIN_POSITION_WAIT,
+};
 use super::{auth, AppState, Problem};
 use crate::actors::monitor::checks;
 use crate::actors::monitor::{
     Applied, Command, CommandKind, Heartbeat, MonitorError, MonitorState,
 };
 use crate::events::{
-    Actor as EventActor, Event, Expectations, JsonPathExpectation, MonitorConfig, MonitorKind,
-    Position, Role, StreamId, StreamVersion,
+    Event, Expectations, JsonPathExpectation, MonitorConfig, MonitorKind, Role, StreamId,
+    StreamVersion,
 };
 use crate::projections::{Monitors, ProjectionHandle, Rollups};
 
-/// Longest a query waits for `min_position`.
-const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
 /// A new monitor's timeout when the client sends none (and the interval allows it).
 const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 /// Most checks one `checks` query returns.
@@ -78,26 +78,9 @@ pub struct JsonPathInput {
     equals: Value,
 }
 
-fn invalid(field: &str, detail: impl std::fmt::Display) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        format!("{field}: {detail}"),
-    )
-}
-
 /// Reads a JSON body into a [`MonitorInput`], with a 422 naming the field it cannot take.
 fn parse_input(value: Value) -> Result<MonitorInput, Problem> {
-    if !value.is_object() {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the body must be a JSON object",
-        ));
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        invalid(&field, e.into_inner())
-    })
+    from_json(value)
 }
 
 /// The settings a new monitor gets for what the client left out.
@@ -427,52 +410,8 @@ fn command_response(
     res.json(body)
 }
 
-/// The version named by `If-Match: "N"`, if the request has one.
-fn if_match(req: &HttpRequest) -> Result<Option<u64>, Problem> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or("").trim();
-    let digits = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    digits.parse::<u64>().map(Some).map_err(|_| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            format!("If-Match must be a quoted version such as \"3\", not {text:?}"),
-        )
-    })
-}
-
 fn monitor_id(path: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(path).map_err(|_| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))
-}
-
-fn by(entry: &crate::projections::TokenEntry) -> EventActor {
-    EventActor::token(entry.id)
-}
-
-/// Waits until the monitors read model has applied `?min_position=N`, up to 5 s (else 503).
-async fn wait_min_position(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
-    #[derive(Deserialize)]
-    struct Min {
-        min_position: Option<u64>,
-    }
-    let Ok(q) = web::Query::<Min>::from_query(req.query_string()) else {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "min_position must be a position",
-        ));
-    };
-    if let Some(p) = q.min_position {
-        tokio::time::timeout(MIN_POSITION_WAIT, state.monitors.caught_up(Position(p)))
-            .await
-            .map_err(|_| {
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the read model has not reached position {p} within 5 s"),
-                )
-            })?;
-    }
-    Ok(())
 }
 
 /// `POST /api/v1/monitors`.
@@ -509,7 +448,7 @@ pub async fn create(
 /// `GET /api/v1/monitors?tag=&status=`.
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Viewer)?;
-    wait_min_position(&req, &state).await?;
+    wait_min_position(&req, &state.monitors).await?;
     #[derive(Deserialize)]
     struct Filter {
         tag: Option<String>,
@@ -561,7 +500,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Viewer)?;
-    wait_min_position(&req, &state).await?;
+    wait_min_position(&req, &state.monitors).await?;
     let id = monitor_id(&path)?;
     let view = state.monitors.read();
     let v = view
@@ -676,21 +615,6 @@ struct Range {
     min_position: Option<u64>,
 }
 
-fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, Problem> {
-    value
-        .map(|v| {
-            DateTime::parse_from_rfc3339(v)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        format!("{field} must be an RFC 3339 time: {e}"),
-                    )
-                })
-        })
-        .transpose()
-}
-
 /// `GET /api/v1/monitors/{id}/checks?since=&until=&limit=`: raw results, newest first.
 pub async fn checks(
     req: HttpRequest,
@@ -698,7 +622,7 @@ pub async fn checks(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Viewer)?;
-    wait_min_position(&req, &state).await?;
+    wait_min_position(&req, &state.monitors).await?;
     let id = monitor_id(&path)?;
     let range = web::Query::<Range>::from_query(req.query_string())
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;
@@ -777,7 +701,7 @@ pub async fn series(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Viewer)?;
-    wait_min_position(&req, &state).await?;
+    wait_min_position(&req, &state.monitors).await?;
     let id = monitor_id(&path)?;
     let range = web::Query::<Range>::from_query(req.query_string())
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;

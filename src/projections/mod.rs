@@ -2,12 +2,24 @@
 //! catches up from there on start, then follows live. Projections never read the clock:
 //! time comes from the events.
 
+mod alerting;
+mod hosts;
 mod monitors;
 mod overview;
+mod rollups;
 mod runner;
 mod tokens;
 
+pub use alerting::{
+    open_key, severity_str, silence_matches, AlertStatus, AlertView, Alerting, ChannelView, Owed,
+    RuleView, SilenceView, TimelineEntry,
+};
+pub use hosts::{host_of, Hosts};
 pub use monitors::{monitor_of, Bucket, MonitorView, Monitors, Rollups};
 pub use overview::Overview;
+pub use rollups::{
+    fold_buckets, rebuild as rebuild_rollups, BucketMap, HostRollups, Level, MetricBucket, Point,
+    Series, UnknownLevel, DISK_PERCENT_PREFIX, HOST_METRICS,
+};
 pub use runner::{fold, rebuild, LagSource, Projection, ProjectionHandle};
 pub use tokens::{TokenEntry, Tokens};

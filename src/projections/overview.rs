@@ -179,6 +179,8 @@ impl Projection for Overview {
             | Event::HostWentStale(_)
             | Event::HostRecovered(_)
             | Event::HostScrapeFailed(_) => {}
+            // Alerting has its own read model (`Alerts`).
+            _ => {}
         }
     }
 }

@@ -122,6 +122,7 @@ fn sample(type_name: &str) -> Event {
             scrape_url: Some("http://web-1:9100/metrics".into()),
             interval_s: Some(15),
             stale_after_s: Some(60),
+            tags: vec!["prod".into()],
         }),
         "HostDeleted" => Event::HostDeleted(HostRef {
             hostname: "web-1".into(),
@@ -137,6 +138,97 @@ fn sample(type_name: &str) -> Event {
         "HostScrapeFailed" => Event::HostScrapeFailed(HostScrapeFailed {
             hostname: "web-1".into(),
             error: "connection refused".into(),
+        }),
+        "AlertRuleCreated" | "AlertRuleUpdated" => {
+            let defined = AlertRuleDefined {
+                rule_id: id,
+                rule: AlertRule {
+                    name: "cpu hot".into(),
+                    severity: Severity::Warning,
+                    condition: Condition {
+                        kind: ConditionKind::HostMetric,
+                        monitor: Some(id),
+                        host: Some("web-1".into()),
+                        tag: Some("prod".into()),
+                        metric: Some("cpu_percent".into()),
+                        op: Some(Comparison::Ge),
+                        threshold: Some(90.0),
+                        for_s: 300,
+                        after_s: Some(600),
+                        days: Some(14),
+                    },
+                    channels: vec![id],
+                    repeat_interval_s: 3600,
+                },
+            };
+            if type_name == "AlertRuleCreated" {
+                Event::AlertRuleCreated(defined)
+            } else {
+                Event::AlertRuleUpdated(defined)
+            }
+        }
+        "AlertRuleDeleted" => Event::AlertRuleDeleted(IdRef { id }),
+        "ChannelCreated" => Event::ChannelCreated(ChannelCreated {
+            channel_id: id,
+            config: ChannelConfig {
+                name: "ops".into(),
+                kind: ChannelType::Webhook,
+                to: vec!["ops@example.com".into()],
+                url: Some("https://hooks.example/x".into()),
+                secret: Some("s3cret".into()),
+            },
+        }),
+        "ChannelDeleted" => Event::ChannelDeleted(IdRef { id }),
+        "SilenceCreated" => Event::SilenceCreated(SilenceCreated {
+            silence_id: id,
+            matchers: [("tag".to_owned(), "prod".to_owned())].into(),
+            starts_at: at("2026-11-06T10:00:00Z"),
+            ends_at: at("2026-11-06T12:00:00Z"),
+            comment: "maintenance".into(),
+        }),
+        "SilenceDeleted" => Event::SilenceDeleted(IdRef { id }),
+        "AlertOpened" => Event::AlertOpened(AlertOpened {
+            alert_id: id,
+            rule_id: id,
+            rule_name: "shop down".into(),
+            severity: Severity::Critical,
+            subject_kind: SubjectKind::Monitor,
+            subject_id: id.to_string(),
+            subject_name: "shop".into(),
+            tags: vec!["prod".into()],
+            cause: "HTTP 503".into(),
+        }),
+        "AlertFired" => Event::AlertFired(AlertChanged {
+            alert_id: id,
+            cause: "HTTP 503".into(),
+        }),
+        "AlertAcknowledged" => Event::AlertAcknowledged(AlertAcknowledged {
+            alert_id: id,
+            comment: Some("on it".into()),
+        }),
+        "AlertResolved" => Event::AlertResolved(AlertChanged {
+            alert_id: id,
+            cause: "HTTP 200".into(),
+        }),
+        "NotificationRequested" => Event::NotificationRequested(NotificationRequested {
+            alert_id: id,
+            channels: vec![id],
+            reason: NotifyReason::Repeat,
+            repeat: 2,
+        }),
+        "NotificationSent" => Event::NotificationSent(NotificationSent {
+            channel_id: id,
+            alert_id: id,
+            request: 42,
+            attempt: 3,
+        }),
+        "NotificationFailed" => Event::NotificationFailed(NotificationFailed {
+            channel_id: id,
+            alert_id: id,
+            request: 42,
+            attempt: 3,
+            error: "connection refused".into(),
+            gave_up: true,
         }),
         "MonitorCreated" => Event::MonitorCreated(Box::new(MonitorCreated {
             monitor_id: id,

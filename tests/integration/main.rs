@@ -1,12 +1,18 @@
 //! Integration tests: the store in-process, and the real `watchfire` binary in child processes.
 
+mod agent;
+mod alerts;
+mod api;
 mod checks;
 mod cli;
 mod crash;
 mod golden;
 mod helpers;
+mod hosts;
 mod monitor_state;
 mod monitors;
+mod notify;
+mod rollups;
 mod store;
 mod tamper;
 mod targets;

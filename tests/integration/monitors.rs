@@ -7,195 +7,20 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::helpers::{run_cli, Server};
+use super::api::{replay, start_server, wait_for, Api, Reply, ADMIN_TOKEN};
 use super::targets::{DnsTarget, HttpTarget, HttpsTarget, TcpTarget};
 
-/// The admin token every server here starts with.
-const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
-/// The longest a test waits for something the server does on its own schedule.
-const PATIENCE: Duration = Duration::from_secs(30);
 /// The monitors collection.
 const MONITORS: &str = "/api/v1/monitors";
 
-/// Starts `watchfire serve` on `dir` with [`ADMIN_TOKEN`] and `extra` environment.
-fn start_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
-    let mut envs = vec![("WATCHFIRE_ADMIN_TOKEN", ADMIN_TOKEN)];
-    envs.extend_from_slice(extra);
-    Server::start(dir, &envs, &[])
-}
-
-/// Polls `probe` every 200 ms until it yields a value, or fails the test after [`PATIENCE`].
-fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "gave up after {PATIENCE:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// An HTTP answer as a test reads it.
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    /// The body as JSON.
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("the body is not JSON ({e}): {}", self.body))
-    }
-
-    /// The value of header `name`, if present and text.
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Fails the test unless the status is `status`.
-    fn expect(self, status: u16, what: &str) -> Reply {
-        assert_eq!(self.status, status, "{what}: body {}", self.body);
-        self
-    }
-
-    /// The stream version of `ETag: "N"`, which must be present and quoted.
-    fn etag_version(&self) -> u64 {
-        let etag = self
-            .header("etag")
-            .unwrap_or_else(|| panic!("no ETag in a command's answer: {}", self.body));
-        etag.strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("the ETag {etag:?} is not a quoted version"))
-    }
-
-    /// The `Watchfire-Position` header, which must be present and a number.
-    fn position(&self) -> u64 {
-        let position = self.header("watchfire-position").unwrap_or_else(|| {
-            panic!("no Watchfire-Position in a command's answer: {}", self.body)
-        });
-        position
-            .parse()
-            .unwrap_or_else(|_| panic!("Watchfire-Position {position:?} is not a position"))
-    }
-}
-
-/// A blocking client of one server's API, authenticated as admin unless told otherwise.
-///
-/// Like a careful client, it reads its own writes: its monitor queries wait
-/// (`?min_position=`) for the highest position its commands were answered with.
-struct Api {
-    base: String,
-    runtime: tokio::runtime::Runtime,
-    client: reqwest::Client,
-    written: std::cell::Cell<u64>,
-}
-
+/// What the monitor tests ask of the API beyond plain requests.
 impl Api {
-    fn new(server: &Server) -> Api {
-        Api {
-            base: server.base.clone(),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the test client"),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("an HTTP client"),
-            written: std::cell::Cell::new(0),
-        }
-    }
-
-    /// Sends one request: `token` as bearer, `body` as (content type, bytes), extra `headers`.
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<(&str, Vec<u8>)>,
-    ) -> Reply {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some((content_type, bytes)) = body {
-            request = request.header("content-type", content_type).body(bytes);
-        }
-        self.runtime.block_on(async {
-            let response = request
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{method} {path} got no answer: {e}"));
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let written = headers
-                .get("watchfire-position")
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-            if let Some(position) = written {
-                self.written.set(self.written.get().max(position));
-            }
-            let body = response
-                .text()
-                .await
-                .unwrap_or_else(|e| panic!("{method} {path}: the body cannot be read: {e}"));
-            Reply {
-                status,
-                headers,
-                body,
-            }
-        })
-    }
-
-    /// A GET as admin; under `/api/v1/monitors`, after this client's own writes.
-    fn get(&self, path: &str) -> Reply {
-        let written = self.written.get();
-        if written == 0 || !path.starts_with(MONITORS) || path.contains("min_position=") {
-            return self.send("GET", path, Some(ADMIN_TOKEN), &[], None);
-        }
-        let joint = if path.contains('?') { '&' } else { '?' };
-        let path = format!("{path}{joint}min_position={written}");
-        self.send("GET", &path, Some(ADMIN_TOKEN), &[], None)
-    }
-
-    /// A command with an optional JSON body and an optional `If-Match` version.
-    fn command(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-        if_match: Option<u64>,
-    ) -> Reply {
-        let if_match = if_match.map(|v| format!("\"{v}\""));
-        let headers: Vec<(&str, &str)> =
-            if_match.iter().map(|v| ("if-match", v.as_str())).collect();
-        let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
-        self.send(method, path, Some(ADMIN_TOKEN), &headers, body)
-    }
-
-    fn post(&self, path: &str, body: &Value) -> Reply {
-        self.command("POST", path, Some(body), None)
-    }
-
     /// Creates a monitor, which must answer 201: its id and the answer.
     fn create(&self, body: &Value) -> (String, Reply) {
         let reply = self.post(MONITORS, body).expect(201, "creating a monitor");
@@ -265,25 +90,6 @@ fn with(mut base: Value, extra: Value) -> Value {
         base.extend(extra);
     }
     base
-}
-
-/// Every event of the log (or of `stream`), in order, as `watchfire replay --format json` prints it.
-fn replay(dir: &Path, stream: Option<&str>) -> Vec<Value> {
-    let dir = dir.to_str().expect("temp dirs are UTF-8");
-    let mut args = vec!["replay", "--data-dir", dir, "--format", "json"];
-    if let Some(stream) = stream {
-        args.extend(["--stream", stream]);
-    }
-    let (code, stdout, stderr) = run_cli(&args);
-    assert_eq!(code, 0, "replay succeeds; stderr: {stderr}");
-    stdout
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("replay printed a line that is not JSON ({e}): {l}"))
-        })
-        .collect()
 }
 
 /// The events of one monitor's stream, in order.

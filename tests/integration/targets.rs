@@ -439,3 +439,100 @@ fn reply_to(query: &Message, zone: &Zone) -> Message {
     }
     reply
 }
+
+/// Where Debian's `prometheus-node-exporter` package puts the exporter (`scripts/test.sh` installs it).
+pub const NODE_EXPORTER_BIN: &str = "/usr/bin/prometheus-node-exporter";
+
+/// A real node_exporter on loopback, with only the collectors a scrape maps; killed when dropped.
+pub struct NodeExporter {
+    addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl NodeExporter {
+    /// Starts the exporter on a free port and waits (up to 30 s) until `/metrics` answers 200.
+    pub fn start() -> NodeExporter {
+        assert!(
+            std::path::Path::new(NODE_EXPORTER_BIN).exists(),
+            "{NODE_EXPORTER_BIN} is missing: scripts/test.sh installs Debian's prometheus-node-exporter"
+        );
+        // The port is free when asked for but not held: another process may take it before
+        // the exporter binds, so a start that fails that way is tried again on a new port.
+        let mut last_failure = String::new();
+        for _ in 0..3 {
+            let addr = bind_tcp().local_addr().expect("a bound address");
+            match NodeExporter::spawn(addr) {
+                Ok(exporter) => return exporter,
+                Err(failure) => last_failure = failure,
+            }
+        }
+        panic!("node_exporter did not start: {last_failure}");
+    }
+
+    fn spawn(addr: SocketAddr) -> Result<NodeExporter, String> {
+        let log = std::env::var_os("TEST_LOG").is_some();
+        let child = std::process::Command::new(NODE_EXPORTER_BIN)
+            .arg(format!("--web.listen-address={addr}"))
+            // Only what the scrape mapping reads: no collector that needs root, systemd, D-Bus
+            // or hardware a container lacks, and so nothing that fails on every scrape.
+            .args([
+                "--collector.disable-defaults",
+                "--collector.cpu",
+                "--collector.loadavg",
+                "--collector.meminfo",
+                "--collector.filesystem",
+                "--collector.netdev",
+                "--collector.diskstats",
+                "--log.level=warn",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(if log {
+                std::process::Stdio::inherit()
+            } else {
+                std::process::Stdio::null()
+            })
+            .spawn()
+            .map_err(|e| format!("cannot run {NODE_EXPORTER_BIN}: {e}"))?;
+        // Dropped on failure below, which kills the child.
+        let mut exporter = NodeExporter { addr, child };
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(status)) = exporter.child.try_wait() {
+                return Err(format!("it exited with {status} (listening on {addr})"));
+            }
+            if metrics_answer(addr) {
+                return Ok(exporter);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("/metrics on {addr} did not answer within 30 s"))
+    }
+
+    /// The full URL of its `/metrics`, as a host's `scrape_url`.
+    pub fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+}
+
+impl Drop for NodeExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `GET /metrics` on `addr` answers 200 (plain HTTP/1.0, so no client or runtime is needed).
+fn metrics_answer(addr: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head.ends_with(b" 200")
+}

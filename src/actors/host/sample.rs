@@ -22,6 +22,9 @@ pub struct PushBody {
     /// Seconds between the agent's samples, so the server knows when the host is late.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval_s: Option<u32>,
+    /// Labels for alert rules and silences; a change re-registers the host with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
     /// CPU figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuBody>,
@@ -139,7 +142,9 @@ pub fn validate_hostname(name: &str) -> Result<(), String> {
     for label in name.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -153,9 +158,10 @@ pub fn validate_hostname(name: &str) -> Result<(), String> {
 
 fn percent(field: &str, value: Option<f64>) -> Result<(), InvalidSample> {
     match value {
-        Some(v) if !v.is_finite() || !(0.0..=100.0).contains(&v) => {
-            Err(invalid(field, format!("{v} is not a percentage from 0 to 100")))
-        }
+        Some(v) if !v.is_finite() || !(0.0..=100.0).contains(&v) => Err(invalid(
+            field,
+            format!("{v} is not a percentage from 0 to 100"),
+        )),
         _ => Ok(()),
     }
 }
@@ -174,6 +180,14 @@ impl PushBody {
                 ));
             }
         }
+        for (i, tag) in self.tags.iter().flatten().enumerate() {
+            if tag.is_empty() || tag.len() > 64 {
+                return Err(invalid(
+                    format!("tags[{i}]"),
+                    "a tag has 1 to 64 characters",
+                ));
+            }
+        }
         if self.interval_s == Some(0) {
             return Err(invalid("interval_s", "an interval is at least 1 second"));
         }
@@ -182,7 +196,11 @@ impl PushBody {
             for (i, v) in cpu.cpu_percent_per_core.iter().flatten().enumerate() {
                 percent(&format!("cpu.cpu_percent_per_core[{i}]"), Some(*v))?;
             }
-            if cpu.cpu_percent_per_core.as_ref().is_some_and(|c| c.len() > 4096) {
+            if cpu
+                .cpu_percent_per_core
+                .as_ref()
+                .is_some_and(|c| c.len() > 4096)
+            {
                 return Err(invalid("cpu.cpu_percent_per_core", "more than 4096 cores"));
             }
             for (i, v) in cpu.load_average.iter().flatten().enumerate() {
@@ -251,10 +269,12 @@ impl PushBody {
         let rates = rates(counters, sampled_at, previous);
         let cpu = self.cpu.unwrap_or_default();
         let mem = self.memory.unwrap_or_default();
-        let memory_percent = mem.memory_percent.or(match (mem.memory_total, mem.memory_used) {
-            (Some(total), Some(used)) if total > 0 => Some(used as f64 * 100.0 / total as f64),
-            _ => None,
-        });
+        let memory_percent = mem
+            .memory_percent
+            .or(match (mem.memory_total, mem.memory_used) {
+                (Some(total), Some(used)) if total > 0 => Some(used as f64 * 100.0 / total as f64),
+                _ => None,
+            });
         let disks = self
             .disk
             .unwrap_or_default()

@@ -1,0 +1,536 @@
+//! The actor that owns one host: it records the samples pushed to it or scraped from its
+//! node_exporter (with rates from the previous sample), and trips the dead man's switch
+//! when the host has been silent for its window.
+
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use futures_util::FutureExt;
+use prometheus::IntCounter;
+
+use super::sample::PushBody;
+use super::scrape::Scraper;
+use super::state::{HostState, HostStatus};
+use crate::events::{
+    Actor as EventActor, Event, EventStore, ExpectedVersion, HostRef, HostRegistered,
+    HostScrapeFailed, HostWentStale, NewEvent, Position, StoreError, StreamId, StreamVersion,
+};
+use crate::projections::{Hosts, ProjectionHandle};
+
+/// Most bytes read from a node_exporter's answer.
+const MAX_SCRAPE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a host command or push was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// `If-Match` named another version than the host's.
+    #[error("the host is at version {actual}, not {expected}")]
+    Conflict {
+        /// The version the caller expected.
+        expected: u64,
+        /// The host's version.
+        actual: u64,
+    },
+    /// The host exists already.
+    #[error("the host {0} exists already")]
+    Exists(String),
+    /// No such host (or it was deleted).
+    #[error("no such host")]
+    NotFound,
+    /// The log refused the events.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The host's actor is gone.
+    #[error("the host's actor is not running")]
+    Unavailable,
+}
+
+/// The hosts' figures for `/metrics`.
+#[derive(Clone)]
+pub struct HostMetrics {
+    /// Samples recorded, pushed or scraped.
+    pub samples: IntCounter,
+    /// Pushes ignored because the host already had a sample that new.
+    pub duplicates: IntCounter,
+    /// Scrapes that failed.
+    pub scrape_failures: IntCounter,
+}
+
+impl HostMetrics {
+    /// New, unregistered figures.
+    pub fn new() -> HostMetrics {
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(name, help).unwrap_or_else(|_| unreachable!("valid metric name"))
+        };
+        HostMetrics {
+            samples: counter(
+                "watchfire_host_samples_total",
+                "Host samples recorded, pushed or scraped",
+            ),
+            duplicates: counter(
+                "watchfire_host_duplicate_samples_total",
+                "Pushed samples ignored because the host already had one as new",
+            ),
+            scrape_failures: counter(
+                "watchfire_host_scrape_failures_total",
+                "node_exporter scrapes that failed",
+            ),
+        }
+    }
+
+    /// Adds the figures to a registry.
+    pub fn register(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.samples.clone()))?;
+        registry.register(Box::new(self.duplicates.clone()))?;
+        registry.register(Box::new(self.scrape_failures.clone()))
+    }
+}
+
+impl Default for HostMetrics {
+    fn default() -> HostMetrics {
+        HostMetrics::new()
+    }
+}
+
+/// What every host actor shares.
+#[derive(Clone)]
+pub struct HostDeps {
+    /// The log.
+    pub store: EventStore,
+    /// Where a restarted actor rehydrates from.
+    pub hosts: ProjectionHandle<Hosts>,
+    /// Scrapes node_exporters.
+    pub client: reqwest::Client,
+    /// Sample counts.
+    pub metrics: HostMetrics,
+}
+
+/// A host's state after a push or command, and the position of its last event.
+#[derive(Clone, Debug)]
+pub struct HostApplied {
+    /// The state after it.
+    pub state: HostState,
+    /// The position of the last event it appended (or of the sample it repeated).
+    pub position: Position,
+    /// Whether the push repeated a sample the host already had (nothing was appended).
+    pub duplicate: bool,
+}
+
+/// A sample pushed by an agent.
+#[derive(Message)]
+#[rtype(result = "Result<HostApplied, HostError>")]
+pub struct Push {
+    /// The validated body.
+    pub body: PushBody,
+    /// Who pushed it.
+    pub by: EventActor,
+}
+
+/// Deletes the host; its history stays in the log.
+#[derive(Message)]
+#[rtype(result = "Result<HostApplied, HostError>")]
+pub struct Delete {
+    /// The version the caller saw (`If-Match`), if it sent one.
+    pub if_match: Option<u64>,
+    /// Who asks.
+    pub by: EventActor,
+}
+
+/// A scrape finished (or panicked) in the background.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ScrapeDone {
+    /// The exposition text, or why it could not be fetched.
+    result: Result<String, String>,
+}
+
+/// The actor of one host.
+pub struct HostActor {
+    state: HostState,
+    deps: HostDeps,
+    /// When the host was last heard from (or the actor started).
+    last_heard: Instant,
+    stale_timer: Option<SpawnHandle>,
+    scraper: Scraper,
+    scraping: bool,
+}
+
+/// Appends a sample (and what it implies) to the host's stream, starting from `shadow`.
+async fn record_sample(
+    store: EventStore,
+    mut shadow: HostState,
+    body: PushBody,
+    by: EventActor,
+) -> (HostState, Result<HostApplied, HostError>) {
+    let sampled_at = body.timestamp.unwrap_or_else(Utc::now);
+    if let Some(latest) = &shadow.latest {
+        if sampled_at <= latest.sampled_at {
+            let position = Position(shadow.latest_position);
+            let applied = HostApplied {
+                state: shadow.clone(),
+                position,
+                duplicate: true,
+            };
+            return (shadow, Ok(applied));
+        }
+    }
+    let mut events = Vec::with_capacity(2);
+    let interval_changed = body.interval_s.is_some() && body.interval_s != shadow.interval_s;
+    let tags_changed = body.tags.as_ref().is_some_and(|t| *t != shadow.tags);
+    if shadow.scrape_url.is_none() && (interval_changed || tags_changed) {
+        // The agent tells its interval and tags: the dead man's switch and the rules follow them.
+        events.push(Event::HostRegistered(HostRegistered {
+            hostname: shadow.hostname.clone(),
+            scrape_url: None,
+            interval_s: body.interval_s.or(shadow.interval_s),
+            stale_after_s: shadow.stale_after_s,
+            tags: body.tags.clone().unwrap_or_else(|| shadow.tags.clone()),
+        }));
+    }
+    let sample = body.into_event(shadow.hostname.clone(), sampled_at, shadow.latest.as_ref());
+    events.push(Event::HostMetricsReported(Box::new(sample)));
+    let stream = StreamId::host(&shadow.hostname);
+    let new = events
+        .iter()
+        .map(|e| NewEvent::new(e.clone(), by.clone()))
+        .collect();
+    let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
+    let out = match store.append(stream.clone(), expected, new).await {
+        Ok(out) => out,
+        Err(e) => return (shadow, Err(e.into())),
+    };
+    let first_version = out.stream_version.0 + 1 - events.len() as u64;
+    for (i, e) in events.iter().enumerate() {
+        let i = i as u64;
+        shadow.apply_at(
+            e,
+            out.first_position.0 + i,
+            first_version + i,
+            out.timestamp,
+        );
+    }
+    let mut position = out.last_position;
+    if shadow.status == HostStatus::Stale {
+        let recovered = Event::HostRecovered(HostRef {
+            hostname: shadow.hostname.clone(),
+        });
+        let new = NewEvent::new(recovered.clone(), EventActor::system()).caused_by(position);
+        let expected = ExpectedVersion::Exact(out.stream_version);
+        match store.append(stream, expected, vec![new]).await {
+            Ok(out) => {
+                shadow.apply_at(
+                    &recovered,
+                    out.last_position.0,
+                    out.stream_version.0,
+                    out.timestamp,
+                );
+                position = out.last_position;
+            }
+            Err(e) => {
+                tracing::warn!(host = %shadow.hostname, error = %e, "cannot record a recovery")
+            }
+        }
+    }
+    let applied = HostApplied {
+        state: shadow.clone(),
+        position,
+        duplicate: false,
+    };
+    (shadow, Ok(applied))
+}
+
+impl HostActor {
+    /// An actor for a host in `state`.
+    pub fn new(state: HostState, deps: HostDeps) -> HostActor {
+        HostActor {
+            state,
+            deps,
+            last_heard: Instant::now(),
+            stale_timer: None,
+            scraper: Scraper::new(),
+            scraping: false,
+        }
+    }
+
+    fn stream(&self) -> StreamId {
+        StreamId::host(&self.state.hostname)
+    }
+
+    fn window(&self) -> Duration {
+        Duration::from_secs(u64::from(self.state.window_s()))
+    }
+
+    /// Arms the dead man's switch to look again in `wait`, unless it is armed already.
+    fn arm_stale(&mut self, ctx: &mut Context<Self>, wait: Duration) {
+        if self.stale_timer.is_some() || self.state.deleted {
+            return;
+        }
+        self.stale_timer = Some(ctx.run_later(wait, |act, ctx| {
+            act.stale_timer = None;
+            act.check_stale(ctx);
+        }));
+    }
+
+    fn check_stale(&mut self, ctx: &mut Context<Self>) {
+        if self.state.status == HostStatus::Stale || self.state.deleted {
+            return;
+        }
+        let window = self.window();
+        let silent = self.last_heard.elapsed();
+        if silent < window {
+            self.arm_stale(ctx, window - silent);
+            return;
+        }
+        let event = Event::HostWentStale(HostWentStale {
+            hostname: self.state.hostname.clone(),
+            last_seen: self.state.last_seen,
+            window_s: self.state.window_s(),
+        });
+        tracing::info!(host = %self.state.hostname, window_s = self.state.window_s(), "host went stale");
+        self.append_then_fold(ctx, event);
+    }
+
+    fn append_then_fold(&mut self, ctx: &mut Context<Self>, event: Event) {
+        let store = self.deps.store.clone();
+        let stream = self.stream();
+        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
+        let new = NewEvent::new(event.clone(), EventActor::system());
+        let fut = async move { store.append(stream, expected, vec![new]).await };
+        ctx.wait(fut.into_actor(self).map(move |result, act, _| match result {
+            Ok(out) => act.state.apply_at(
+                &event,
+                out.last_position.0,
+                out.stream_version.0,
+                out.timestamp,
+            ),
+            Err(e) => tracing::warn!(host = %act.state.hostname, error = %e, "cannot record a host event"),
+        }));
+    }
+
+    /// After a sample was recorded: the host was heard from.
+    fn heard(&mut self, ctx: &mut Context<Self>) {
+        self.last_heard = Instant::now();
+        self.deps.metrics.samples.inc();
+        let window = self.window();
+        self.arm_stale(ctx, window);
+    }
+
+    fn scrape(&mut self, ctx: &mut Context<Self>) {
+        let Some(url) = self.state.scrape_url.clone() else {
+            return;
+        };
+        if self.scraping || self.state.deleted {
+            return;
+        }
+        self.scraping = true;
+        let client = self.deps.client.clone();
+        let interval = Duration::from_secs(u64::from(self.state.interval_s.unwrap_or(15).max(1)));
+        let timeout = interval.min(Duration::from_secs(10));
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let fetch = async {
+                let res = client
+                    .get(&url)
+                    .timeout(timeout)
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot scrape {url}: {e}"))?;
+                if !res.status().is_success() {
+                    return Err(format!("{url} answered {}", res.status()));
+                }
+                if res
+                    .content_length()
+                    .is_some_and(|n| n > MAX_SCRAPE_BYTES as u64)
+                {
+                    return Err(format!("{url} answered more than {MAX_SCRAPE_BYTES} bytes"));
+                }
+                let bytes = res
+                    .bytes()
+                    .await
+                    .map_err(|e| format!("cannot read {url}: {e}"))?;
+                if bytes.len() > MAX_SCRAPE_BYTES {
+                    return Err(format!("{url} answered more than {MAX_SCRAPE_BYTES} bytes"));
+                }
+                String::from_utf8(bytes.to_vec())
+                    .map_err(|_| format!("{url} answered non-UTF-8 text"))
+            };
+            let result = AssertUnwindSafe(fetch)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err("scrape panicked".to_owned()));
+            let _ = addr.send(ScrapeDone { result }).await;
+        });
+    }
+
+    /// Rehydrates from the read model and the tail of the stream after it (blocking).
+    fn rehydrate(hostname: &str, deps: &HostDeps) -> Result<Option<HostState>, StoreError> {
+        let mut state = deps.hosts.read().hosts.get(hostname).cloned();
+        let Some(s) = state.as_mut() else {
+            return Ok(None);
+        };
+        let tail = deps.store.read_stream(
+            &StreamId::host(hostname),
+            StreamVersion(s.version + 1),
+            usize::MAX,
+        )?;
+        for e in &tail {
+            s.apply(e);
+        }
+        Ok(state)
+    }
+}
+
+impl Actor for HostActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(256);
+        if self.state.deleted {
+            return;
+        }
+        // A full window after start: agents that buffered through a restart get to catch up.
+        self.last_heard = Instant::now();
+        let window = self.window();
+        self.arm_stale(ctx, window);
+        if self.state.scrape_url.is_some() {
+            let interval =
+                Duration::from_secs(u64::from(self.state.interval_s.unwrap_or(15).max(1)));
+            // Spread the first scrapes over one interval.
+            let first = interval.mul_f64(rand::random::<f64>());
+            ctx.run_later(first, move |act, ctx| {
+                act.scrape(ctx);
+                ctx.run_interval(interval, |act, ctx| act.scrape(ctx));
+            });
+        }
+    }
+}
+
+impl Supervised for HostActor {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.stale_timer = None;
+        self.scraping = false;
+        match Self::rehydrate(&self.state.hostname, &self.deps) {
+            Ok(Some(state)) => self.state = state,
+            Ok(None) => self.state.deleted = true,
+            Err(e) => {
+                tracing::warn!(host = %self.state.hostname, error = %e, "rehydrating from the read model only")
+            }
+        }
+    }
+}
+
+impl Handler<Push> for HostActor {
+    type Result = AtomicResponse<Self, Result<HostApplied, HostError>>;
+
+    fn handle(&mut self, msg: Push, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.state.deleted {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(HostError::NotFound))));
+        }
+        let fut = record_sample(
+            self.deps.store.clone(),
+            self.state.clone(),
+            msg.body,
+            msg.by,
+        );
+        AtomicResponse::new(Box::pin(fut.into_actor(self).map(
+            |(state, result), act, ctx| {
+                act.state = state;
+                match &result {
+                    Ok(applied) if applied.duplicate => act.deps.metrics.duplicates.inc(),
+                    Ok(_) => act.heard(ctx),
+                    Err(_) => {}
+                }
+                result
+            },
+        )))
+    }
+}
+
+impl Handler<ScrapeDone> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ScrapeDone, ctx: &mut Context<Self>) {
+        self.scraping = false;
+        if self.state.deleted {
+            return;
+        }
+        let body = msg.result.and_then(|text| {
+            let scraper = &mut self.scraper;
+            std::panic::catch_unwind(AssertUnwindSafe(|| scraper.sample(&text, Utc::now())))
+                .map_err(|_| "parsing the scrape panicked".to_owned())?
+                .map_err(|e| e.to_string())
+        });
+        match body {
+            Ok(body) => {
+                let fut = record_sample(
+                    self.deps.store.clone(),
+                    self.state.clone(),
+                    body,
+                    EventActor::system(),
+                );
+                ctx.wait(fut.into_actor(self).map(|(state, result), act, ctx| {
+                    act.state = state;
+                    match result {
+                        Ok(_) => act.heard(ctx),
+                        Err(e) => tracing::warn!(host = %act.state.hostname, error = %e, "cannot record a scrape"),
+                    }
+                }));
+            }
+            Err(error) => {
+                self.deps.metrics.scrape_failures.inc();
+                tracing::debug!(host = %self.state.hostname, %error, "scrape failed");
+                let event = Event::HostScrapeFailed(HostScrapeFailed {
+                    hostname: self.state.hostname.clone(),
+                    error,
+                });
+                self.append_then_fold(ctx, event);
+            }
+        }
+    }
+}
+
+impl Handler<Delete> for HostActor {
+    type Result = AtomicResponse<Self, Result<HostApplied, HostError>>;
+
+    fn handle(&mut self, msg: Delete, _ctx: &mut Context<Self>) -> Self::Result {
+        let refused = |e| AtomicResponse::new(Box::pin(fut::ready(Err(e))));
+        if self.state.deleted {
+            return refused(HostError::NotFound);
+        }
+        if let Some(expected) = msg.if_match {
+            if expected != self.state.version {
+                return refused(HostError::Conflict {
+                    expected,
+                    actual: self.state.version,
+                });
+            }
+        }
+        let event = Event::HostDeleted(HostRef {
+            hostname: self.state.hostname.clone(),
+        });
+        let store = self.deps.store.clone();
+        let stream = self.stream();
+        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
+        let new = NewEvent::new(event.clone(), msg.by);
+        let append = async move { store.append(stream, expected, vec![new]).await };
+        AtomicResponse::new(Box::pin(append.into_actor(self).map(
+            move |result, act, ctx| {
+                let out = result?;
+                act.state.apply_at(
+                    &event,
+                    out.last_position.0,
+                    out.stream_version.0,
+                    out.timestamp,
+                );
+                ctx.stop();
+                Ok(HostApplied {
+                    state: act.state.clone(),
+                    position: out.last_position,
+                    duplicate: false,
+                })
+            },
+        )))
+    }
+}

@@ -1,0 +1,953 @@
+//! The alerting API: rules, alerts (with their timeline and causation chain) and their
+//! acknowledgement, silences, and notification channels with a test send. Secrets of
+//! channels are never answered.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::params::{by, from_json, if_match, invalid, parse_time, wait_min_position};
+use super::{auth, AppState, Problem};
+use crate::actors::alert::condition::{op_str, parse_op};
+use crate::actors::alert::notifier::channel_kind;
+use crate::actors::alert::AlertError;
+use crate::events::{
+    AlertRule, AlertRuleDefined, ChannelConfig, ChannelCreated, ChannelType, Condition,
+    ConditionKind, Event, ExpectedVersion, IdRef, NewEvent, Position, Role, Severity,
+    SilenceCreated, StreamId, StreamVersion,
+};
+use crate::notify::{ChannelKind, Notification, NotificationState};
+use crate::projections::{severity_str, AlertStatus, AlertView};
+
+/// Repeat notifications every four hours unless a rule says otherwise.
+const DEFAULT_REPEAT_S: u32 = 4 * 3600;
+/// Most alerts one list answers.
+const MAX_ALERTS: usize = 1000;
+/// How far back a causation chain is followed.
+const MAX_CHAIN: usize = 8;
+
+fn stream(kind: &str, id: Uuid) -> StreamId {
+    StreamId::new(format!("{kind}-{id}")).unwrap_or_else(|_| StreamId::system())
+}
+
+fn not_found(what: &str) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, format!("no such {what}"))
+}
+
+fn id_of(path: &str, what: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(path).map_err(|_| not_found(what))
+}
+
+fn store_problem(e: crate::events::StoreError) -> Problem {
+    match e {
+        crate::events::StoreError::Conflict { .. } => {
+            Problem::new(StatusCode::CONFLICT, e.to_string())
+        }
+        crate::events::StoreError::Unavailable(_) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        other => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+/// Appends one event and answers with `ETag` and `Watchfire-Position`.
+async fn command(
+    state: &AppState,
+    stream: StreamId,
+    expected: ExpectedVersion,
+    event: Event,
+    who: &crate::projections::TokenEntry,
+) -> Result<(u64, Position), Problem> {
+    let out = state
+        .store
+        .append(stream, expected, vec![NewEvent::new(event, by(who))])
+        .await
+        .map_err(store_problem)?;
+    Ok((out.stream_version.0, out.last_position))
+}
+
+fn answered(
+    status: StatusCode,
+    version: u64,
+    position: Position,
+    location: Option<String>,
+    body: Value,
+) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, format!("\"{version}\"")));
+    res.insert_header(("Watchfire-Position", position.0.to_string()));
+    if let Some(l) = location {
+        res.insert_header((header::LOCATION, l));
+    }
+    res.json(body)
+}
+
+/// The expected version of a change: `If-Match` if sent, else the current one.
+fn expected(req: &HttpRequest, current: u64) -> Result<ExpectedVersion, Problem> {
+    Ok(ExpectedVersion::Exact(StreamVersion(
+        if_match(req)?.unwrap_or(current),
+    )))
+}
+
+/// Lets the read model catch up with the log before a command reads it.
+async fn fresh(state: &AppState) {
+    let durable = state.store.durable_position();
+    let _ = super::params::caught_up(&state.alerting, durable).await;
+}
+
+// ---- rules ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleInput {
+    name: Option<String>,
+    severity: Option<String>,
+    condition: Option<ConditionInput>,
+    channels: Option<Vec<String>>,
+    repeat_interval_s: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConditionInput {
+    kind: String,
+    monitor: Option<String>,
+    host: Option<String>,
+    tag: Option<String>,
+    metric: Option<String>,
+    op: Option<String>,
+    threshold: Option<f64>,
+    for_s: Option<u32>,
+    after_s: Option<u32>,
+    days: Option<u32>,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, Problem> {
+    match s {
+        "critical" => Ok(Severity::Critical),
+        "warning" => Ok(Severity::Warning),
+        "info" => Ok(Severity::Info),
+        other => Err(invalid(
+            "severity",
+            format!("{other:?}: use critical, warning or info"),
+        )),
+    }
+}
+
+fn condition(state: &AppState, c: ConditionInput) -> Result<Condition, Problem> {
+    let kind = match c.kind.as_str() {
+        "monitor_down" => ConditionKind::MonitorDown,
+        "host_metric" => ConditionKind::HostMetric,
+        "host_stale" => ConditionKind::HostStale,
+        "cert_expiry" => ConditionKind::CertExpiry,
+        other => {
+            return Err(invalid(
+                "condition.kind",
+                format!("{other:?}: use monitor_down, host_metric, host_stale or cert_expiry"),
+            ))
+        }
+    };
+    let about_monitors = matches!(kind, ConditionKind::MonitorDown | ConditionKind::CertExpiry);
+    let (one, field) = if about_monitors {
+        (c.monitor.is_some(), "condition.monitor")
+    } else {
+        (c.host.is_some(), "condition.host")
+    };
+    if one == c.tag.is_some() {
+        return Err(invalid(
+            field,
+            "name one subject, or give condition.tag instead (not both)",
+        ));
+    }
+    if about_monitors && c.host.is_some() {
+        return Err(invalid(
+            "condition.host",
+            "this kind is about monitors: use condition.monitor",
+        ));
+    }
+    if !about_monitors && c.monitor.is_some() {
+        return Err(invalid(
+            "condition.monitor",
+            "this kind is about hosts: use condition.host",
+        ));
+    }
+    let monitor = match &c.monitor {
+        None => None,
+        Some(m) => {
+            let id = Uuid::parse_str(m)
+                .map_err(|_| invalid("condition.monitor", "is not a monitor id"))?;
+            if !state.monitors.read().monitors.contains_key(&id) {
+                return Err(invalid("condition.monitor", "no such monitor"));
+            }
+            Some(id)
+        }
+    };
+    if let Some(tag) = &c.tag {
+        if tag.is_empty() || tag.len() > 64 {
+            return Err(invalid("condition.tag", "a tag has 1 to 64 characters"));
+        }
+    }
+    let mut out = Condition {
+        kind,
+        monitor,
+        host: c.host.map(|h| h.to_ascii_lowercase()),
+        tag: c.tag,
+        metric: None,
+        op: None,
+        threshold: None,
+        for_s: c.for_s.unwrap_or(0),
+        after_s: None,
+        days: None,
+    };
+    if out.for_s > 7 * 86_400 {
+        return Err(invalid("condition.for_s", "at most a week"));
+    }
+    match kind {
+        ConditionKind::HostMetric => {
+            let metric = c
+                .metric
+                .ok_or_else(|| invalid("condition.metric", "is required"))?;
+            if !super::hosts::is_series_metric(&metric) {
+                return Err(invalid(
+                    "condition.metric",
+                    format!("unknown metric {metric:?}"),
+                ));
+            }
+            let op =
+                c.op.ok_or_else(|| invalid("condition.op", "is required: >, >=, < or <="))?;
+            out.op =
+                Some(parse_op(&op).ok_or_else(|| {
+                    invalid("condition.op", format!("{op:?}: use >, >=, < or <="))
+                })?);
+            let threshold = c
+                .threshold
+                .ok_or_else(|| invalid("condition.threshold", "is required"))?;
+            if !threshold.is_finite() {
+                return Err(invalid("condition.threshold", "must be a finite number"));
+            }
+            out.metric = Some(metric);
+            out.threshold = Some(threshold);
+        }
+        ConditionKind::HostStale => out.after_s = Some(c.after_s.unwrap_or(0)),
+        ConditionKind::CertExpiry => {
+            let days = c.days.unwrap_or(14);
+            if !(1..=365).contains(&days) {
+                return Err(invalid("condition.days", "must be 1 to 365"));
+            }
+            out.days = Some(days);
+        }
+        ConditionKind::MonitorDown => {}
+    }
+    Ok(out)
+}
+
+fn channels(state: &AppState, ids: Vec<String>) -> Result<Vec<Uuid>, Problem> {
+    let view = state.alerting.read();
+    ids.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Uuid::parse_str(s)
+                .ok()
+                .filter(|id| view.channels.contains_key(id))
+                .ok_or_else(|| invalid(&format!("channels[{i}]"), "no such channel"))
+        })
+        .collect()
+}
+
+fn merge_rule(
+    state: &AppState,
+    input: RuleInput,
+    base: Option<AlertRule>,
+) -> Result<AlertRule, Problem> {
+    let name = input
+        .name
+        .or_else(|| base.as_ref().map(|b| b.name.clone()))
+        .ok_or_else(|| invalid("name", "is required"))?;
+    if name.trim().is_empty() || name.len() > 200 {
+        return Err(invalid("name", "a name has 1 to 200 characters"));
+    }
+    let severity = match input.severity {
+        Some(s) => parse_severity(&s)?,
+        None => base.as_ref().map_or(Severity::Warning, |b| b.severity),
+    };
+    let condition = match input.condition {
+        Some(c) => condition(state, c)?,
+        None => base
+            .as_ref()
+            .map(|b| b.condition.clone())
+            .ok_or_else(|| invalid("condition", "is required"))?,
+    };
+    let channels = match input.channels {
+        Some(c) => channels(state, c)?,
+        None => base
+            .as_ref()
+            .map(|b| b.channels.clone())
+            .unwrap_or_default(),
+    };
+    let repeat_interval_s = input
+        .repeat_interval_s
+        .or(base.as_ref().map(|b| b.repeat_interval_s))
+        .unwrap_or(DEFAULT_REPEAT_S);
+    if repeat_interval_s > 30 * 86_400 {
+        return Err(invalid(
+            "repeat_interval_s",
+            "0 for no repeats, else at most 30 days",
+        ));
+    }
+    Ok(AlertRule {
+        name,
+        severity,
+        condition,
+        channels,
+        repeat_interval_s,
+    })
+}
+
+fn rule_json(id: Uuid, r: &AlertRule, version: u64) -> Value {
+    let c = &r.condition;
+    let mut cond = Map::new();
+    let kind = match c.kind {
+        ConditionKind::MonitorDown => "monitor_down",
+        ConditionKind::HostMetric => "host_metric",
+        ConditionKind::HostStale => "host_stale",
+        ConditionKind::CertExpiry => "cert_expiry",
+    };
+    cond.insert("kind".into(), json!(kind));
+    let optional = [
+        ("monitor", c.monitor.map(|m| json!(m))),
+        ("host", c.host.as_ref().map(|h| json!(h))),
+        ("tag", c.tag.as_ref().map(|t| json!(t))),
+        ("metric", c.metric.as_ref().map(|m| json!(m))),
+        ("op", c.op.map(|o| json!(op_str(o)))),
+        ("threshold", c.threshold.map(|t| json!(t))),
+        ("after_s", c.after_s.map(|a| json!(a))),
+        ("days", c.days.map(|d| json!(d))),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            cond.insert(k.into(), v);
+        }
+    }
+    cond.insert("for_s".into(), json!(c.for_s));
+    json!({
+        "id": id, "name": r.name, "severity": severity_str(r.severity),
+        "condition": cond, "channels": r.channels, "repeat_interval_s": r.repeat_interval_s,
+        "version": version,
+    })
+}
+
+/// `POST /api/v1/alert-rules`.
+pub async fn create_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let input: RuleInput = from_json(body.into_inner())?;
+    fresh(&state).await;
+    let rule = merge_rule(&state, input, None)?;
+    let rule_id = Uuid::new_v4();
+    let event = Event::AlertRuleCreated(AlertRuleDefined {
+        rule_id,
+        rule: rule.clone(),
+    });
+    let (version, position) = command(
+        &state,
+        stream("rule", rule_id),
+        ExpectedVersion::NoStream,
+        event,
+        &who,
+    )
+    .await?;
+    Ok(answered(
+        StatusCode::CREATED,
+        version,
+        position,
+        Some(format!("/api/v1/alert-rules/{rule_id}")),
+        rule_json(rule_id, &rule, version),
+    ))
+}
+
+/// `GET /api/v1/alert-rules`.
+pub async fn list_rules(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Viewer)?;
+    wait_min_position(&req, &state.alerting).await?;
+    let view = state.alerting.read();
+    let rules: Vec<Value> = view
+        .rules
+        .iter()
+        .map(|(id, r)| rule_json(*id, &r.rule, r.version))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"rules": rules})))
+}
+
+/// `GET /api/v1/alert-rules/{id}`.
+pub async fn get_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Viewer)?;
+    wait_min_position(&req, &state.alerting).await?;
+    let id = id_of(&path, "rule")?;
+    let view = state.alerting.read();
+    let r = view.rules.get(&id).ok_or_else(|| not_found("rule"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{}\"", r.version)))
+        .json(rule_json(id, &r.rule, r.version)))
+}
+
+/// `PATCH /api/v1/alert-rules/{id}`.
+pub async fn patch_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let id = id_of(&path, "rule")?;
+    let input: RuleInput = from_json(body.into_inner())?;
+    fresh(&state).await;
+    let (base, version) = {
+        let view = state.alerting.read();
+        let r = view.rules.get(&id).ok_or_else(|| not_found("rule"))?;
+        (r.rule.clone(), r.version)
+    };
+    let rule = merge_rule(&state, input, Some(base))?;
+    let event = Event::AlertRuleUpdated(AlertRuleDefined {
+        rule_id: id,
+        rule: rule.clone(),
+    });
+    let (version, position) = command(
+        &state,
+        stream("rule", id),
+        expected(&req, version)?,
+        event,
+        &who,
+    )
+    .await?;
+    Ok(answered(
+        StatusCode::OK,
+        version,
+        position,
+        None,
+        rule_json(id, &rule, version),
+    ))
+}
+
+/// `DELETE /api/v1/alert-rules/{id}`: its open alerts resolve.
+pub async fn delete_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let id = id_of(&path, "rule")?;
+    fresh(&state).await;
+    let version = state
+        .alerting
+        .read()
+        .rules
+        .get(&id)
+        .map(|r| r.version)
+        .ok_or_else(|| not_found("rule"))?;
+    let event = Event::AlertRuleDeleted(IdRef { id });
+    let (version, position) = command(
+        &state,
+        stream("rule", id),
+        expected(&req, version)?,
+        event,
+        &who,
+    )
+    .await?;
+    Ok(answered(
+        StatusCode::OK,
+        version,
+        position,
+        None,
+        json!({"id": id, "deleted": true}),
+    ))
+}
+
+// ---- alerts ----
+
+fn alert_json(a: &AlertView) -> Value {
+    let o = &a.opened;
+    json!({
+        "id": o.alert_id, "rule_id": o.rule_id, "rule": o.rule_name,
+        "severity": severity_str(o.severity), "state": a.status.as_str(),
+        "subject": {"kind": o.subject_kind, "id": o.subject_id, "name": o.subject_name, "tags": o.tags},
+        "cause": a.cause, "opened_at": a.opened_at, "fired_at": a.fired_at,
+        "acknowledged_at": a.acknowledged_at, "resolved_at": a.resolved_at,
+        "notified": a.notified, "repeats": a.repeats, "version": a.version,
+    })
+}
+
+/// `GET /api/v1/alerts?state=firing,acknowledged&since=&limit=`: newest first.
+pub async fn list_alerts(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Viewer)?;
+    wait_min_position(&req, &state.alerting).await?;
+    #[derive(Deserialize)]
+    struct Q {
+        state: Option<String>,
+        since: Option<String>,
+        limit: Option<usize>,
+        #[allow(dead_code)]
+        min_position: Option<u64>,
+    }
+    let q = web::Query::<Q>::from_query(req.query_string())
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let states: Option<Vec<AlertStatus>> = q
+        .state
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(|one| {
+                    AlertStatus::parse(one.trim()).ok_or_else(|| {
+                        Problem::new(StatusCode::BAD_REQUEST, format!("unknown state {one:?}: use pending, firing, acknowledged or resolved"))
+                    })
+                })
+                .collect()
+        })
+        .transpose()?;
+    let since = parse_time("since", q.since.as_deref())?;
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_ALERTS);
+    let view = state.alerting.read();
+    let mut alerts: Vec<&AlertView> = view
+        .alerts
+        .values()
+        .filter(|a| states.as_ref().is_none_or(|s| s.contains(&a.status)))
+        .filter(|a| since.is_none_or(|t| a.opened_at >= t))
+        .collect();
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.opened_at));
+    let items: Vec<Value> = alerts.into_iter().take(limit).map(alert_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"alerts": items})))
+}
+
+/// The events behind `position`, following causation back (newest first).
+fn causation_chain(state: &AppState, mut position: Option<u64>) -> Vec<Value> {
+    let mut chain = Vec::new();
+    while let Some(p) = position.filter(|p| *p > 0) {
+        if chain.len() >= MAX_CHAIN {
+            break;
+        }
+        let Ok(mut events) = state.store.read_all(Position(p - 1), 1) else {
+            break;
+        };
+        let Some(e) = events.pop().filter(|e| e.position.0 == p) else {
+            chain.push(json!({"position": p, "expired": true}));
+            break;
+        };
+        chain.push(json!({
+            "position": p, "type": e.event_type(), "stream": e.stream.as_str(),
+            "at": e.timestamp, "data": e.event.payload_json(),
+        }));
+        position = e.causation.map(|c| c.0);
+    }
+    chain
+}
+
+/// `GET /api/v1/alerts/{id}`: the alert, its timeline, and what caused it down to the check or sample.
+pub async fn get_alert(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Viewer)?;
+    wait_min_position(&req, &state.alerting).await?;
+    let id = id_of(&path, "alert")?;
+    let (mut body, timeline, first_cause) =
+        {
+            let view = state.alerting.read();
+            let a = view.alerts.get(&id).ok_or_else(|| not_found("alert"))?;
+            let timeline: Vec<Value> = a.timeline.iter().map(|t| json!({
+            "position": t.position, "at": t.at, "event": t.event, "causation": t.causation,
+            "actor": t.actor, "detail": t.detail,
+        })).collect();
+            let fired = a
+                .timeline
+                .iter()
+                .find(|t| t.event == "AlertFired")
+                .or(a.timeline.first());
+            (alert_json(a), timeline, fired.map(|t| t.position))
+        };
+    let chain = causation_chain(&state, first_cause);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("timeline".into(), json!(timeline));
+        obj.insert("causation_chain".into(), json!(chain));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `POST /api/v1/alerts/{id}/ack` `{"comment"}`.
+pub async fn ack_alert(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Option<web::Json<Value>>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let id = id_of(&path, "alert")?;
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct AckInput {
+        comment: Option<String>,
+    }
+    let input: AckInput = match body {
+        Some(b) => from_json(b.into_inner())?,
+        None => AckInput::default(),
+    };
+    if input.comment.as_ref().is_some_and(|c| c.len() > 2000) {
+        return Err(invalid("comment", "at most 2000 characters"));
+    }
+    let (status, position) = state
+        .alert_handles
+        .ack(id, input.comment, by(&who))
+        .await
+        .map_err(|e| match e {
+            AlertError::NotFound => not_found("open alert"),
+            AlertError::NotFiring(_) => Problem::new(StatusCode::CONFLICT, e.to_string()),
+            AlertError::Store(s) => store_problem(s),
+            AlertError::Unavailable => {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        })?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Watchfire-Position", position.0.to_string()))
+        .json(json!({"id": id, "state": status.as_str()})))
+}
+
+// ---- silences ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SilenceInput {
+    matchers: Option<BTreeMap<String, String>>,
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: Option<DateTime<Utc>>,
+    comment: Option<String>,
+}
+
+fn silence_json(s: &crate::projections::SilenceView, now: DateTime<Utc>) -> Value {
+    let x = &s.silence;
+    json!({
+        "id": x.silence_id, "matchers": x.matchers, "starts_at": x.starts_at, "ends_at": x.ends_at,
+        "comment": x.comment, "active": s.active_at(now), "lifted_at": s.lifted_at,
+    })
+}
+
+/// `POST /api/v1/silences`.
+pub async fn create_silence(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let input: SilenceInput = from_json(body.into_inner())?;
+    let matchers = input.matchers.ok_or_else(|| {
+        invalid(
+            "matchers",
+            "is required: tag, monitor, host, rule or severity",
+        )
+    })?;
+    if matchers.is_empty() {
+        return Err(invalid("matchers", "a silence needs at least one matcher"));
+    }
+    for (k, v) in &matchers {
+        if !matches!(k.as_str(), "tag" | "monitor" | "host" | "rule" | "severity") {
+            return Err(invalid(
+                &format!("matchers.{k}"),
+                "use tag, monitor, host, rule or severity",
+            ));
+        }
+        if v.is_empty() || v.len() > 200 {
+            return Err(invalid(
+                &format!("matchers.{k}"),
+                "a value has 1 to 200 characters",
+            ));
+        }
+    }
+    let now = Utc::now();
+    let starts_at = input.starts_at.unwrap_or(now);
+    let ends_at = input
+        .ends_at
+        .ok_or_else(|| invalid("ends_at", "is required"))?;
+    if ends_at <= starts_at {
+        return Err(invalid("ends_at", "must be after starts_at"));
+    }
+    let silence = SilenceCreated {
+        silence_id: Uuid::new_v4(),
+        matchers,
+        starts_at,
+        ends_at,
+        comment: input.comment.unwrap_or_default(),
+    };
+    let id = silence.silence_id;
+    let view = crate::projections::SilenceView {
+        silence: silence.clone(),
+        lifted_at: None,
+    };
+    let (version, position) = command(
+        &state,
+        stream("silence", id),
+        ExpectedVersion::NoStream,
+        Event::SilenceCreated(silence),
+        &who,
+    )
+    .await?;
+    Ok(answered(
+        StatusCode::CREATED,
+        version,
+        position,
+        Some(format!("/api/v1/silences/{id}")),
+        silence_json(&view, now),
+    ))
+}
+
+/// `GET /api/v1/silences`.
+pub async fn list_silences(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Viewer)?;
+    wait_min_position(&req, &state.alerting).await?;
+    let now = Utc::now();
+    let view = state.alerting.read();
+    let items: Vec<Value> = view
+        .silences
+        .values()
+        .map(|s| silence_json(s, now))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"silences": items})))
+}
+
+/// `DELETE /api/v1/silences/{id}`: lifts it now.
+pub async fn delete_silence(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let id = id_of(&path, "silence")?;
+    fresh(&state).await;
+    let lifted = state
+        .alerting
+        .read()
+        .silences
+        .get(&id)
+        .map(|s| s.lifted_at.is_some())
+        .ok_or_else(|| not_found("silence"))?;
+    if lifted {
+        return Err(not_found("silence"));
+    }
+    let (version, position) = command(
+        &state,
+        stream("silence", id),
+        ExpectedVersion::Exact(StreamVersion(1)),
+        Event::SilenceDeleted(IdRef { id }),
+        &who,
+    )
+    .await?;
+    Ok(answered(
+        StatusCode::OK,
+        version,
+        position,
+        None,
+        json!({"id": id, "lifted": true}),
+    ))
+}
+
+// ---- channels ----
+
+fn channel_json(
+    id: Uuid,
+    c: &ChannelConfig,
+    view: Option<&crate::projections::ChannelView>,
+) -> Value {
+    let mut body = serde_json::to_value(channel_kind(c).redacted()).unwrap_or(Value::Null);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("id".into(), json!(id));
+        obj.insert("name".into(), json!(c.name));
+        if let Some(v) = view {
+            obj.insert("sent".into(), json!(v.sent));
+            obj.insert("failed".into(), json!(v.failed));
+            obj.insert("owed".into(), json!(v.owed.len()));
+            obj.insert("last_error".into(), json!(v.last_error));
+        }
+    }
+    body
+}
+
+/// `POST /api/v1/channels`.
+pub async fn create_channel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let mut value = body.into_inner();
+    let name = match value.as_object_mut().map(|o| o.remove("name")) {
+        None => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the body must be a JSON object",
+            ))
+        }
+        Some(None) => return Err(invalid("name", "is required")),
+        Some(Some(Value::String(n))) if !n.trim().is_empty() && n.len() <= 200 => n,
+        Some(Some(_)) => return Err(invalid("name", "a name is a string of 1 to 200 characters")),
+    };
+    if value.get("kind").is_none() {
+        return Err(invalid(
+            "kind",
+            "is required: email, webhook, slack or discord",
+        ));
+    }
+    let kind: ChannelKind = from_json(value)?;
+    kind.validate()
+        .map_err(|(field, why)| invalid(&field, why))?;
+    let config = match kind {
+        ChannelKind::Email { to } => ChannelConfig {
+            name,
+            kind: ChannelType::Email,
+            to,
+            url: None,
+            secret: None,
+        },
+        ChannelKind::Webhook { url, secret } => ChannelConfig {
+            name,
+            kind: ChannelType::Webhook,
+            to: Vec::new(),
+            url: Some(url),
+            secret,
+        },
+        ChannelKind::Slack { webhook_url } => ChannelConfig {
+            name,
+            kind: ChannelType::Slack,
+            to: Vec::new(),
+            url: Some(webhook_url),
+            secret: None,
+        },
+        ChannelKind::Discord { webhook_url } => ChannelConfig {
+            name,
+            kind: ChannelType::Discord,
+            to: Vec::new(),
+            url: Some(webhook_url),
+            secret: None,
+        },
+    };
+    let channel_id = Uuid::new_v4();
+    let event = Event::ChannelCreated(ChannelCreated {
+        channel_id,
+        config: config.clone(),
+    });
+    let (version, position) = command(
+        &state,
+        stream("channel", channel_id),
+        ExpectedVersion::NoStream,
+        event,
+        &who,
+    )
+    .await?;
+    state.notifiers.spawn(channel_id, &config);
+    Ok(answered(
+        StatusCode::CREATED,
+        version,
+        position,
+        Some(format!("/api/v1/channels/{channel_id}")),
+        channel_json(channel_id, &config, None),
+    ))
+}
+
+/// `GET /api/v1/channels`.
+pub async fn list_channels(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Viewer)?;
+    wait_min_position(&req, &state.alerting).await?;
+    let view = state.alerting.read();
+    let items: Vec<Value> = view
+        .channels
+        .iter()
+        .map(|(id, c)| channel_json(*id, &c.config, Some(c)))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"channels": items})))
+}
+
+/// `DELETE /api/v1/channels/{id}`.
+pub async fn delete_channel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let id = id_of(&path, "channel")?;
+    fresh(&state).await;
+    if !state.alerting.read().channels.contains_key(&id) {
+        return Err(not_found("channel"));
+    }
+    let (version, position) = command(
+        &state,
+        stream("channel", id),
+        ExpectedVersion::Any,
+        Event::ChannelDeleted(IdRef { id }),
+        &who,
+    )
+    .await?;
+    state.notifiers.remove(id);
+    Ok(answered(
+        StatusCode::OK,
+        version,
+        position,
+        None,
+        json!({"id": id, "deleted": true}),
+    ))
+}
+
+/// `POST /api/v1/channels/{id}/test`: one delivery now; 200, or 502 with the channel's error.
+pub async fn test_channel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let id = id_of(&path, "channel")?;
+    let name = state
+        .alerting
+        .read()
+        .channels
+        .get(&id)
+        .map(|c| c.config.name.clone());
+    let name = name.ok_or_else(|| not_found("channel"))?;
+    let n = Notification {
+        alert_id: Uuid::nil(),
+        rule_name: "test notification".to_owned(),
+        severity: "info".to_owned(),
+        subject: format!("channel {name}"),
+        state: NotificationState::Test,
+        cause: format!("a test sent by token {}", who.name),
+        at: Utc::now(),
+        link: state.notifiers.link_base.to_string(),
+        repeat: 0,
+    };
+    match state.notifiers.test(id, n).await {
+        None => Err(not_found("channel")),
+        Some(Ok(())) => Ok(HttpResponse::Ok().json(json!({"id": id, "delivered": true}))),
+        Some(Err(e)) => Err(Problem::new(
+            StatusCode::BAD_GATEWAY,
+            format!("the channel could not deliver: {e}"),
+        )),
+    }
+}
