@@ -671,13 +671,35 @@ impl Event {
         Ok(event)
     }
 
-    /// The payload as JSON, for replay output and the audit API.
+    /// The payload as JSON, for replay output and the audit API; channel secrets redacted.
     pub fn payload_json(&self) -> serde_json::Value {
-        match serde_json::to_value(self) {
+        let redacted;
+        let event = match self {
+            Event::ChannelCreated(c) => {
+                let mut c = c.clone();
+                c.config.secret = c.config.secret.map(|_| "<redacted>".to_owned());
+                c.config.url = c.config.url.map(|u| redact_url(&u));
+                redacted = Event::ChannelCreated(c);
+                &redacted
+            }
+            other => other,
+        };
+        match serde_json::to_value(event) {
             Ok(serde_json::Value::Object(mut map)) => {
                 map.remove("data").unwrap_or(serde_json::Value::Null)
             }
             _ => serde_json::Value::Null,
         }
+    }
+}
+
+/// A URL cut after its host (webhook URLs carry their credential in the path).
+fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{host}/…")
+        }
+        None => "<redacted>".to_owned(),
     }
 }

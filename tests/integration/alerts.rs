@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
 use super::helpers::{free_port, Server};
+use super::notify::{part, Mode, SmtpServer};
 use super::targets::{HttpTarget, SeenRequest};
 
 /// Retries fast enough for a test: 4 attempts, 500 ms then doubling.
@@ -675,4 +676,155 @@ fn bad_alerting_requests_get_their_status_and_change_nothing() {
         .expect(200, "a test send");
     let (_, body) = wait_for("the test notification", || bodies(&hook).into_iter().next());
     assert_eq!(body["state"], "test");
+}
+
+#[test]
+fn a_monitor_that_goes_down_emails_once_and_emails_again_when_it_recovers() {
+    let smtp = SmtpServer::start(Mode::Plain, false);
+    let port = smtp.port.to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(
+        dir.path(),
+        &[
+            ("WATCHFIRE_SMTP__HOST", "127.0.0.1"),
+            ("WATCHFIRE_SMTP__PORT", &port),
+            ("WATCHFIRE_SMTP__FROM", "watchfire@example.com"),
+            ("WATCHFIRE_PUBLIC_URL", "https://watchfire.example"),
+        ],
+    );
+    let api = Api::new(&server);
+    let target = HttpTarget::start();
+    let mail = api.create_id(
+        "/api/v1/channels",
+        &json!({"name": "ops", "kind": "email", "to": ["ops@example.com"]}),
+    );
+    let monitor = api.create_id(
+        "/api/v1/monitors",
+        &json!({"name": "shop", "kind": "http", "url": target.url("/"), "interval_s": 1, "timeout_ms": 900}),
+    );
+    api.create_id(
+        "/api/v1/alert-rules",
+        &json!({"name": "shop down", "severity": "critical",
+                "condition": {"kind": "monitor_down", "monitor": monitor},
+                "channels": [mail], "repeat_interval_s": 0}),
+    );
+    wait_for("the monitor to be up", || {
+        (api.get(&format!("/api/v1/monitors/{monitor}")).json()["status"] == "up").then_some(())
+    });
+    target.set_status(500);
+    let firing = smtp.next_message();
+    let subject = firing["subject"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        subject.contains("FIRING") && subject.contains("shop down"),
+        "{subject}"
+    );
+    assert_eq!(firing["to"], "ops@example.com");
+    let text = part(&firing, "text/plain");
+    for needle in [
+        "monitor shop",
+        "firing",
+        "critical",
+        "status 500",
+        "https://watchfire.example/#/alerts/",
+    ] {
+        assert!(text.contains(needle), "the text names {needle:?}:\n{text}");
+    }
+    assert!(part(&firing, "text/html").contains("monitor shop"));
+    target.set_status(200);
+    let resolved = smtp.next_message();
+    let subject = resolved["subject"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        subject.contains("RESOLVED"),
+        "the second email is the resolution: {subject}"
+    );
+    let sent = events_of(dir.path(), &["NotificationSent"]);
+    assert_eq!(sent.len(), 2, "one firing and one resolved email: {sent:?}");
+}
+
+#[test]
+fn a_stale_host_and_an_expiring_certificate_fire_and_resolve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), &[]);
+    let api = Api::new(&server);
+    let hook = HttpTarget::start();
+    let hook_id = api.webhook(&hook.url("/h"), "secret-secret");
+    let https = super::targets::HttpsTarget::start(3);
+    let monitor = api.create_id(
+        "/api/v1/monitors",
+        &json!({"name": "tls", "kind": "http", "url": https.url("/"), "interval_s": 1, "timeout_ms": 900,
+                "ignore_tls_errors": true, "tags": ["edge"]}),
+    );
+    let cert_rule = api.create_id(
+        "/api/v1/alert-rules",
+        &json!({"name": "cert soon", "condition": {"kind": "cert_expiry", "tag": "edge", "days": 14},
+                "channels": [hook_id], "repeat_interval_s": 0}),
+    );
+    let stale_rule = api.create_id(
+        "/api/v1/alert-rules",
+        &json!({"name": "host gone", "condition": {"kind": "host_stale", "host": "quiet-1"},
+                "channels": [hook_id], "repeat_interval_s": 0}),
+    );
+    let push = |n: u64| {
+        let body =
+            json!({"timestamp": Utc::now(), "interval_s": 1, "io": {"network": {"bytes_sent": n}}});
+        api.send(
+            "POST",
+            "/api/v1/hosts/quiet-1/metrics",
+            Some(ADMIN_TOKEN),
+            &[],
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .expect(200, "a push");
+    };
+    push(1);
+    let firing = wait_for("both alerts to fire", || {
+        let a = api.alerts("state=firing");
+        (a.len() == 2).then_some(a)
+    });
+    let subjects: Vec<&str> = firing
+        .iter()
+        .filter_map(|a| a["subject"]["name"].as_str())
+        .collect();
+    assert!(
+        subjects.contains(&"tls") && subjects.contains(&"quiet-1"),
+        "{firing:?}"
+    );
+    let cert = firing
+        .iter()
+        .find(|a| a["rule_id"] == cert_rule.as_str())
+        .expect("the certificate alert");
+    assert!(
+        cert["cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("days left"),
+        "{cert}"
+    );
+    let stale = firing
+        .iter()
+        .find(|a| a["rule_id"] == stale_rule.as_str())
+        .expect("the stale alert");
+    let stale_id = stale["id"].as_str().unwrap_or_default().to_owned();
+    push(2);
+    wait_for("the stale alert to resolve", || {
+        (api.get(&format!("/api/v1/alerts/{stale_id}")).json()["state"] == "resolved").then_some(())
+    });
+    // A rule changed to a threshold the certificate clears resolves its alert.
+    api.command(
+        "PATCH",
+        &format!("/api/v1/alert-rules/{cert_rule}"),
+        Some(&json!({"condition": {"kind": "cert_expiry", "monitor": monitor, "days": 1}})),
+        Some(99),
+    )
+    .expect(409, "a stale If-Match");
+    api.command(
+        "PATCH",
+        &format!("/api/v1/alert-rules/{cert_rule}"),
+        Some(&json!({"condition": {"kind": "cert_expiry", "monitor": monitor, "days": 1}})),
+        None,
+    )
+    .expect(200, "changing the rule");
+    wait_for("the certificate alert to resolve", || {
+        api.alerts("state=firing").is_empty().then_some(())
+    });
 }

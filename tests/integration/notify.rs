@@ -102,7 +102,7 @@ asyncio.run(main())
 
 /// How an [`SmtpServer`] secures its connections.
 #[derive(Clone, Copy)]
-enum Mode {
+pub enum Mode {
     Plain,
     Starttls,
     Tls,
@@ -110,16 +110,16 @@ enum Mode {
 
 /// aiosmtpd on a free loopback port, with a self-signed certificate for 127.0.0.1 when
 /// it speaks TLS; killed when dropped.
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
-    port: u16,
+    pub port: u16,
     messages: mpsc::Receiver<Value>,
     cert_pem: String,
     dir: tempfile::TempDir,
 }
 
 impl SmtpServer {
-    fn start(mode: Mode, auth: bool) -> SmtpServer {
+    pub fn start(mode: Mode, auth: bool) -> SmtpServer {
         let dir = tempfile::tempdir().expect("a temp dir");
         let key = rcgen::KeyPair::generate().expect("a key pair");
         let params =
@@ -212,7 +212,7 @@ impl SmtpServer {
     }
 
     /// The next message the server accepted, as Python's email package read it.
-    fn next_message(&self) -> Value {
+    pub fn next_message(&self) -> Value {
         match self.messages.recv_timeout(GENEROUS) {
             Ok(message) => message,
             Err(_) => panic!(
@@ -266,7 +266,7 @@ fn email(to: &[&str]) -> ChannelKind {
 }
 
 /// The decoded body of the part of `content_type`.
-fn part<'a>(message: &'a Value, content_type: &str) -> &'a str {
+pub fn part<'a>(message: &'a Value, content_type: &str) -> &'a str {
     message["parts"]
         .as_array()
         .and_then(|parts| parts.iter().find(|p| p["content_type"] == content_type))
