@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::alerting::*;
+use super::people::*;
 use super::chain::Chain;
 use super::codec::{self, CodecError};
 
@@ -469,6 +470,14 @@ pub enum Event {
     NotificationSent(NotificationSent),
     /// See [`NotificationFailed`].
     NotificationFailed(NotificationFailed),
+    /// See [`UserCreated`].
+    UserCreated(UserCreated),
+    /// A user was deleted; their sessions end.
+    UserDeleted(UserRef),
+    /// See [`SessionOpened`].
+    SessionOpened(SessionOpened),
+    /// A session ended: its user logged out.
+    SessionClosed(IdRef),
 }
 
 /// Every event type name with its current schema version, for tools and golden tests.
@@ -510,6 +519,10 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("NotificationRequested", 1),
     ("NotificationSent", 1),
     ("NotificationFailed", 1),
+    ("UserCreated", 1),
+    ("UserDeleted", 1),
+    ("SessionOpened", 1),
+    ("SessionClosed", 1),
 ];
 
 impl Event {
@@ -553,6 +566,10 @@ impl Event {
             Event::NotificationRequested(_) => "NotificationRequested",
             Event::NotificationSent(_) => "NotificationSent",
             Event::NotificationFailed(_) => "NotificationFailed",
+            Event::UserCreated(_) => "UserCreated",
+            Event::UserDeleted(_) => "UserDeleted",
+            Event::SessionOpened(_) => "SessionOpened",
+            Event::SessionClosed(_) => "SessionClosed",
         }
     }
 
@@ -616,6 +633,10 @@ impl Event {
             Event::NotificationRequested(p) => codec::encode_payload(p),
             Event::NotificationSent(p) => codec::encode_payload(p),
             Event::NotificationFailed(p) => codec::encode_payload(p),
+            Event::UserCreated(p) => codec::encode_payload(p),
+            Event::UserDeleted(p) => codec::encode_payload(p),
+            Event::SessionOpened(p) => codec::encode_payload(p),
+            Event::SessionClosed(p) => codec::encode_payload(p),
         }
     }
 
@@ -661,6 +682,10 @@ impl Event {
             ("NotificationRequested", 1) => Event::NotificationRequested(d(payload)?),
             ("NotificationSent", 1) => Event::NotificationSent(d(payload)?),
             ("NotificationFailed", 1) => Event::NotificationFailed(d(payload)?),
+            ("UserCreated", 1) => Event::UserCreated(d(payload)?),
+            ("UserDeleted", 1) => Event::UserDeleted(d(payload)?),
+            ("SessionOpened", 1) => Event::SessionOpened(d(payload)?),
+            ("SessionClosed", 1) => Event::SessionClosed(d(payload)?),
             (name, schema) => {
                 return Err(CodecError::UnknownType {
                     type_name: name.to_owned(),

@@ -6,6 +6,7 @@ mod chain;
 mod codec;
 mod datadir;
 mod event;
+mod people;
 pub mod remote;
 mod store;
 mod subscription;
@@ -21,6 +22,7 @@ pub use codec::{
 };
 pub use datadir::{DataDir, DataDirError};
 pub use event::*;
+pub use people::*;
 pub use store::{EventStore, RetentionOutcome, StoreError, StoreMetrics, StoreOptions};
 pub use subscription::Subscription;
 pub use types::*;

@@ -230,6 +230,21 @@ fn sample(type_name: &str) -> Event {
             error: "connection refused".into(),
             gave_up: true,
         }),
+        "UserCreated" => Event::UserCreated(UserCreated {
+            username: "ada".into(),
+            role: Role::Operator,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        }),
+        "UserDeleted" => Event::UserDeleted(UserRef {
+            username: "ada".into(),
+        }),
+        "SessionOpened" => Event::SessionOpened(SessionOpened {
+            session_id: id,
+            username: "ada".into(),
+            token_hash: "ab".repeat(32),
+            expires_at: at("2026-11-07T10:00:00Z"),
+        }),
+        "SessionClosed" => Event::SessionClosed(IdRef { id }),
         "MonitorCreated" => Event::MonitorCreated(Box::new(MonitorCreated {
             monitor_id: id,
             config: sample_monitor_config(),
