@@ -25,7 +25,29 @@ if [ ! -x /usr/bin/prometheus-node-exporter ]; then
         install_exporter 2>/dev/null || { apt-get update -qq && install_exporter; }
     )
 fi
+# The /metrics test checks the exposition with promtool: Debian's prometheus package,
+# installed once if missing, with the same policy-rc.d so its service does not start.
+if ! command -v promtool >/dev/null; then
+    echo "installing prometheus (for promtool) for the /metrics test" >&2
+    (
+        policy=/usr/sbin/policy-rc.d
+        if [ ! -e "$policy" ]; then
+            trap 'rm -f "$policy"' EXIT
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod +x "$policy"
+        fi
+        install_prometheus() {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                prometheus >/dev/null
+        }
+        install_prometheus 2>/dev/null || { apt-get update -qq && install_prometheus; }
+    )
+fi
 # The notification tests run a real SMTP server: Python's aiosmtpd (STARTTLS, TLS, AUTH).
 python3 -c 'import aiosmtpd' 2>/dev/null ||
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'aiosmtpd==1.4.6'
+# The OpenAPI test validates /api/v1/openapi.json, and the live answers against its schemas,
+# with Python's openapi-spec-validator (it brings openapi-schema-validator); offline once installed.
+python3 -c 'import openapi_spec_validator, openapi_schema_validator' 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'openapi-spec-validator==0.9.0'
 cargo test --locked

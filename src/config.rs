@@ -25,6 +25,8 @@ const SETTINGS_KEYS: &[&str] = &[
     "smtp",
     "public_url",
     "notifications",
+    "auth",
+    "websocket",
 ];
 
 /// A setting that is missing, malformed or out of range.
@@ -89,6 +91,10 @@ pub struct Settings {
     /// The dashboard's address as people reach it, for links in notifications
     /// (`http://<listen>` when unset).
     pub public_url: Option<String>,
+    /// Sessions and login throttling.
+    pub auth: AuthSettings,
+    /// WebSocket heartbeat and outbox.
+    pub websocket: WebsocketSettings,
 }
 
 impl Default for Settings {
@@ -105,6 +111,8 @@ impl Default for Settings {
             smtp: SmtpSettings::default(),
             public_url: None,
             notifications: NotificationSettings::default(),
+            auth: AuthSettings::default(),
+            websocket: WebsocketSettings::default(),
         }
     }
 }
@@ -187,6 +195,53 @@ impl Default for NotificationSettings {
             max_attempts: 6,
             first_retry_ms: 1_000,
             max_retry_ms: 300_000,
+        }
+    }
+}
+
+/// `[auth]`: the session cookie and how failed logins are throttled.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Mark the session cookie `Secure` (set it when people reach the server over HTTPS).
+    pub secure_cookie: bool,
+    /// Hours a login session lasts.
+    pub session_hours: u32,
+    /// Failed logins per client address or per username within the window before 429.
+    pub login_attempts: u32,
+    /// The window failed logins are counted in, in seconds.
+    pub login_window_s: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> AuthSettings {
+        AuthSettings {
+            secure_cookie: false,
+            session_hours: 24,
+            login_attempts: 5,
+            login_window_s: 60,
+        }
+    }
+}
+
+/// `[websocket]`: how `/ws` sessions are kept alive and how far one may fall behind.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebsocketSettings {
+    /// Seconds between the server's pings.
+    pub ping_s: u64,
+    /// A session that sends no frame (pongs included) for this many seconds is closed.
+    pub timeout_s: u64,
+    /// Frames a session may have waiting; past that its backlog is dropped for a snapshot.
+    pub outbox: usize,
+}
+
+impl Default for WebsocketSettings {
+    fn default() -> WebsocketSettings {
+        WebsocketSettings {
+            ping_s: 15,
+            timeout_s: 45,
+            outbox: 1024,
         }
     }
 }
@@ -285,6 +340,36 @@ impl Settings {
             (10..=3_600_000).contains(&self.notifications.first_retry_ms)
                 && self.notifications.first_retry_ms <= self.notifications.max_retry_ms,
             "must be between 10 and 3600000, and at most notifications.max_retry_ms",
+        )?;
+        range(
+            "auth.session_hours",
+            (1..=8_760).contains(&self.auth.session_hours),
+            "must be between 1 and 8760 (a year)",
+        )?;
+        range(
+            "auth.login_attempts",
+            (1..=1_000).contains(&self.auth.login_attempts),
+            "must be between 1 and 1000",
+        )?;
+        range(
+            "auth.login_window_s",
+            (1..=86_400).contains(&self.auth.login_window_s),
+            "must be between 1 and 86400",
+        )?;
+        range(
+            "websocket.ping_s",
+            (1..=3_600).contains(&self.websocket.ping_s),
+            "must be between 1 and 3600",
+        )?;
+        range(
+            "websocket.timeout_s",
+            self.websocket.timeout_s > self.websocket.ping_s && self.websocket.timeout_s <= 86_400,
+            "must be more than websocket.ping_s and at most 86400",
+        )?;
+        range(
+            "websocket.outbox",
+            (16..=1_048_576).contains(&self.websocket.outbox),
+            "must be between 16 and 1048576",
         )?;
         self.smtp
             .validate()

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 use watchfire::config::{FlagOverrides, LogFormat, Settings};
 use watchfire::events::remote::{LogReader, ReadError};
 use watchfire::events::{decode_record, Position, RecordedEvent, Role};
-use watchfire::projections::{self, Overview, Projection};
+use watchfire::projections::{self, Dashboard, Overview, Projection};
 
 /// Self-hosted monitoring with a tamper-evident event log.
 #[derive(Parser)]
@@ -290,12 +290,14 @@ fn replay(
         projections::rebuild::<projections::Monitors>(store).map_err(|e| e.to_string())?;
         projections::rebuild::<projections::Hosts>(store).map_err(|e| e.to_string())?;
         projections::rebuild::<projections::Alerting>(store).map_err(|e| e.to_string())?;
+        projections::rebuild::<Dashboard>(store).map_err(|e| e.to_string())?;
         projections::rebuild_rollups(store).map_err(|e| e.to_string())?;
         eprintln!("watchfire: dropped {dropped} read models and rebuilt them from the log");
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut state = Overview::default();
+    // The dashboard view, folded as the server folds it: at a position both give the same state.
+    let mut state = Dashboard::default();
     let mut after = Position::START;
     if format == Format::Table {
         let _ = writeln!(

@@ -29,7 +29,8 @@ use crate::events::{
 use crate::http::{self, AppState};
 use crate::notify::Notifier;
 use crate::projections::{
-    Alerting, HostRollups, Hosts, LagSource, Monitors, Overview, ProjectionHandle, Tokens,
+    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, Overview, ProjectionHandle,
+    Tokens,
 };
 
 /// The version of this build.
@@ -99,6 +100,7 @@ pub async fn run(
     let monitors = ProjectionHandle::<Monitors>::start(store.clone())?;
     let hosts = ProjectionHandle::<Hosts>::start(store.clone())?;
     let alerting = ProjectionHandle::<Alerting>::start(store.clone())?;
+    let dashboard = ProjectionHandle::<Dashboard>::start(store.clone())?;
     let host_rollups = HostRollups::start(store.clone())?;
     // Serving before the read models hold the log would answer with stale auth and state,
     // and monitor actors rehydrate from their read model.
@@ -108,6 +110,7 @@ pub async fn run(
     monitors.caught_up(start_position).await;
     hosts.caught_up(start_position).await;
     alerting.caught_up(start_position).await;
+    dashboard.caught_up(start_position).await;
     let projections: Vec<Arc<dyn LagSource>> = vec![
         Arc::new(tokens.clone()),
         Arc::new(overview),
@@ -115,6 +118,7 @@ pub async fn run(
         Arc::new(hosts.clone()),
         Arc::new(alerting.clone()),
         Arc::new(host_rollups.clone()),
+        Arc::new(dashboard.clone()),
     ];
     let monitor_metrics = MonitorMetrics::new();
     let monitor_registry = MonitorRegistry::start(MonitorDeps {
@@ -185,6 +189,16 @@ pub async fn run(
     store.metrics().register(&registry)?;
     monitor_metrics.register(&registry)?;
     host_metrics.register(&registry)?;
+    let ws_metrics = http::WsMetrics::new()?;
+    ws_metrics.register(&registry)?;
+    let ws_stall_limit = Duration::from_secs(settings.websocket.timeout_s);
+    let ws_hub = http::ws::Hub::start(
+        store.clone(),
+        settings.websocket.outbox,
+        ws_metrics.outbox_drops.clone(),
+    );
+    let http_metrics = http::HttpMetrics::new()?;
+    http_metrics.register(&registry)?;
     let state = web::Data::new(AppState {
         store: store.clone(),
         tokens,
@@ -199,15 +213,23 @@ pub async fn run(
         notifiers,
         projections,
         registry,
+        dashboard,
+        ws_metrics,
+        ws_hub,
         settings: Arc::new(settings),
     });
     let socket_listener = events::remote::bind_socket(&dir_path);
-    let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
-        .workers(2)
-        .disable_signals()
-        .shutdown_timeout(10)
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(http_metrics.clone())
+            .configure(http::configure(state.clone()))
+    })
+    .on_connect(http::ws::drop_stalled_connections(ws_stall_limit))
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
     let handle = server.handle();
 
     let (socket_stop, socket_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::alerting::*;
-use super::people::*;
 use super::chain::Chain;
 use super::codec::{self, CodecError};
+use super::people::*;
 
 /// What a token or user may do; ordered from least to most powerful.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -754,7 +754,7 @@ pub async fn delete_silence(
     let (version, position) = command(
         &state,
         stream("silence", id),
-        ExpectedVersion::Exact(StreamVersion(1)),
+        ExpectedVersion::Exact(StreamVersion(0)),
         Event::SilenceDeleted(IdRef { id }),
         &who,
     )

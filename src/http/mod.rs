@@ -2,18 +2,23 @@
 //! `application/problem+json`. Only this module knows the API's JSON field names.
 
 mod alerts;
+mod audit;
 mod auth;
 mod hosts;
 mod monitors;
+mod openapi;
 mod ops;
 mod params;
 mod problem;
+mod users;
+pub mod ws;
 
 use std::sync::Arc;
 
 use actix_web::web;
 
 pub use auth::hash_token;
+pub use ops::{HttpMetrics, WsMetrics};
 pub use problem::Problem;
 
 use crate::actors::alert::{AlertHandles, NotifierRegistry};
@@ -23,7 +28,7 @@ use crate::actors::ReadinessProbe;
 use crate::config::Settings;
 use crate::events::EventStore;
 use crate::projections::{
-    Alerting, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, Tokens,
+    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, Tokens,
 };
 
 /// What every handler may use.
@@ -54,6 +59,12 @@ pub struct AppState {
     pub projections: Vec<Arc<dyn LagSource>>,
     /// Prometheus figures.
     pub registry: prometheus::Registry,
+    /// The dashboard view, live.
+    pub dashboard: ProjectionHandle<Dashboard>,
+    /// The WebSocket sessions' figures, for the session code to keep.
+    pub ws_metrics: WsMetrics,
+    /// The live feed every WebSocket session follows.
+    pub ws_hub: ws::Hub,
     /// The settings the server runs with.
     pub settings: Arc<Settings>,
 }
@@ -70,8 +81,10 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .route("/health", web::get().to(ops::health))
             .route("/health/ready", web::get().to(ops::ready))
             .route("/metrics", web::get().to(ops::metrics))
+            .route("/ws", web::get().to(ws::connect))
             .service(
                 web::scope("/api/v1")
+                    .route("/openapi.json", web::get().to(openapi::serve))
                     .route("/monitors", web::post().to(monitors::create))
                     .route("/monitors", web::get().to(monitors::list))
                     .route("/monitors/{id}", web::get().to(monitors::get))
@@ -102,6 +115,18 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .route("/channels", web::get().to(alerts::list_channels))
                     .route("/channels/{id}", web::delete().to(alerts::delete_channel))
                     .route("/channels/{id}/test", web::post().to(alerts::test_channel))
+                    .route("/login", web::post().to(users::login))
+                    .route("/logout", web::post().to(users::logout))
+                    .route("/users", web::post().to(users::create_user))
+                    .route("/users", web::get().to(users::list_users))
+                    .route("/users/{name}", web::delete().to(users::delete_user))
+                    .route("/tokens", web::post().to(users::create_token))
+                    .route("/tokens", web::get().to(users::list_tokens))
+                    .route("/tokens/{id}", web::delete().to(users::revoke_token))
+                    .route("/dashboard", web::get().to(audit::dashboard))
+                    .route("/events", web::get().to(audit::events))
+                    .route("/audit/state", web::get().to(audit::state_at))
+                    .route("/audit/verify", web::get().to(audit::verify))
                     .route("/push/{token}", web::get().to(monitors::push))
                     .route("/push/{token}", web::post().to(monitors::push)),
             )

@@ -315,7 +315,7 @@ fn host_field(c: &MonitorConfig) -> Result<(), Problem> {
 }
 
 /// The JSON of a monitor: its settings, status and figures.
-fn monitor_json(state: &MonitorState, rollups: Option<&Rollups>) -> Value {
+pub(crate) fn monitor_json(state: &MonitorState, rollups: Option<&Rollups>) -> Value {
     let c = &state.config;
     let now = Utc::now();
     let json_path = c.expect.json_path.as_ref().map(|j| {

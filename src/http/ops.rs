@@ -1,8 +1,17 @@
-//! Operations routes: liveness, readiness and Prometheus metrics.
+//! Operations routes: liveness, readiness and Prometheus metrics, and the figures the
+//! HTTP edge keeps for them (requests by route, WebSocket sessions).
 
-use actix_web::http::StatusCode;
+use std::future::Ready;
+use std::time::Instant;
+
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use prometheus::{Encoder, TextEncoder};
+use futures_util::future::LocalBoxFuture;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 use serde_json::json;
 
 use super::{auth, AppState, Problem};
@@ -104,4 +113,152 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, Problem> {
         StatusCode::NOT_FOUND,
         format!("no route for {} {}", req.method(), req.path()),
     ))
+}
+
+/// The WebSocket sessions' figures for `/metrics`; the session code keeps them.
+#[derive(Clone)]
+pub struct WsMetrics {
+    /// Sessions open now.
+    pub sessions: IntGauge,
+    /// Times a session's outbox overflowed and its queued deltas were dropped.
+    pub outbox_drops: IntCounter,
+}
+
+impl WsMetrics {
+    /// New, unregistered figures.
+    pub fn new() -> prometheus::Result<WsMetrics> {
+        Ok(WsMetrics {
+            sessions: IntGauge::new("watchfire_ws_sessions", "WebSocket sessions open.")?,
+            outbox_drops: IntCounter::new(
+                "watchfire_ws_outbox_drops_total",
+                "Times a WebSocket session's outbox overflowed and its queued deltas were dropped.",
+            )?,
+        })
+    }
+
+    /// Registers the figures.
+    pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.sessions.clone()))?;
+        registry.register(Box::new(self.outbox_drops.clone()))?;
+        Ok(())
+    }
+}
+
+/// Requests by method, route pattern and status, with their latency: an actix-web
+/// middleware (`App::wrap`). Routes are the matched patterns (`/api/v1/monitors/{id}`),
+/// never raw paths, so ids do not multiply the series.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+}
+
+/// The route label of a request no route matched.
+const UNMATCHED: &str = "unmatched";
+
+impl HttpMetrics {
+    /// New, unregistered figures.
+    pub fn new() -> prometheus::Result<HttpMetrics> {
+        Ok(HttpMetrics {
+            requests: IntCounterVec::new(
+                Opts::new(
+                    "watchfire_http_requests_total",
+                    "HTTP requests answered, by method, route pattern and status.",
+                ),
+                &["method", "route", "status"],
+            )?,
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "watchfire_http_request_duration_seconds",
+                    "Time to answer an HTTP request, by method and route pattern.",
+                ),
+                &["method", "route"],
+            )?,
+        })
+    }
+
+    /// Registers the figures.
+    pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.requests.clone()))?;
+        registry.register(Box::new(self.duration.clone()))?;
+        Ok(())
+    }
+
+    fn observe(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
+        self.requests
+            .with_label_values(&[method, route, status.as_str()])
+            .inc();
+        self.duration
+            .with_label_values(&[method, route])
+            .observe(seconds);
+    }
+}
+
+/// A method as a label: the standard ones by name, any other as `OTHER` (it is client input).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for HttpMetrics
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = MeteredService<S>;
+    type InitError = ();
+    type Future = Ready<Result<MeteredService<S>, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(MeteredService {
+            service,
+            metrics: self.clone(),
+        }))
+    }
+}
+
+/// The service [`HttpMetrics`] wraps around the app.
+pub struct MeteredService<S> {
+    service: S,
+    metrics: HttpMetrics,
+}
+
+impl<S, B> Service<ServiceRequest> for MeteredService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<ServiceResponse<B>, actix_web::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let method = method_label(req.method());
+        let route = req.match_pattern();
+        let metrics = self.metrics.clone();
+        let answer = self.service.call(req);
+        Box::pin(async move {
+            let answer = answer.await;
+            let status = match &answer {
+                Ok(res) => res.status(),
+                Err(e) => e.as_response_error().status_code(),
+            };
+            let route = route.as_deref().unwrap_or(UNMATCHED);
+            metrics.observe(method, route, status, started.elapsed().as_secs_f64());
+            answer
+        })
+    }
 }

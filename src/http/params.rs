@@ -55,9 +55,9 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<u64>, Problem> {
     })
 }
 
-/// The event actor of an authenticated token.
+/// The event actor of an authenticated caller: `user:<name>` for a session, else the token.
 pub fn by(entry: &TokenEntry) -> EventActor {
-    EventActor::token(entry.id)
+    entry.actor()
 }
 
 /// An RFC 3339 time from a query parameter.

@@ -3,6 +3,7 @@
 //! time comes from the events.
 
 mod alerting;
+mod dashboard;
 mod hosts;
 mod monitors;
 mod overview;
@@ -14,6 +15,10 @@ pub use alerting::{
     open_key, severity_str, silence_matches, AlertStatus, AlertView, Alerting, ChannelView, Owed,
     RuleView, SilenceView, TimelineEntry,
 };
+pub use dashboard::{
+    dashboard_at, position_at, AlertCard, AlertCounts, Counts, Dashboard, HealthCard, HostCard,
+    HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,
+};
 pub use hosts::{host_of, Hosts};
 pub use monitors::{monitor_of, Bucket, MonitorView, Monitors, Rollups};
 pub use overview::Overview;
@@ -22,4 +27,4 @@ pub use rollups::{
     Series, UnknownLevel, DISK_PERCENT_PREFIX, HOST_METRICS,
 };
 pub use runner::{fold, rebuild, LagSource, Projection, ProjectionHandle};
-pub use tokens::{TokenEntry, Tokens};
+pub use tokens::{Refusal, SessionEntry, TokenEntry, Tokens, UserEntry};

@@ -58,7 +58,8 @@ fn add(buckets: &mut VecDeque<Bucket>, width: i64, keep: usize, at: i64, ok: boo
 }
 
 impl Rollups {
-    fn record(&mut self, at: DateTime<Utc>, ok: bool, latency_ms: f64) {
+    /// Counts one check (or heartbeat) recorded at `at` in its hourly and daily buckets.
+    pub fn record(&mut self, at: DateTime<Utc>, ok: bool, latency_ms: f64) {
         let t = at.timestamp();
         add(&mut self.hourly, 3600, HOURS_KEPT, t, ok, latency_ms);
         add(&mut self.daily, 86_400, DAYS_KEPT, t, ok, latency_ms);

@@ -1,5 +1,5 @@
-//! The dashboard's view of the system as the log tells it: server, health, tokens,
-//! observation counts and retention. `replay --until` prints it as it was at a point.
+//! watchfire's own story as the log tells it: server, health, tokens, observation counts
+//! and retention. (What the dashboard shows, and `replay --until` prints, is `Dashboard`.)
 
 use std::collections::BTreeMap;
 

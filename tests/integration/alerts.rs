@@ -456,6 +456,23 @@ fn a_silence_mutes_an_alert_and_it_notifies_when_the_silence_ends() {
         time(&requested[0]) >= ends,
         "it notified only once the silence ended"
     );
+    // A silence lifted early is listed as lifted, and lifting it again finds nothing.
+    let later = Utc::now() + chrono::Duration::hours(1);
+    let id = api.create_id(
+        "/api/v1/silences",
+        &json!({"matchers": {"host": "web-1"}, "ends_at": later}),
+    );
+    api.command("DELETE", &format!("/api/v1/silences/{id}"), None, None)
+        .expect(200, "lifting a silence");
+    api.command("DELETE", &format!("/api/v1/silences/{id}"), None, None)
+        .expect(404, "lifting it twice");
+    let listed = api.get("/api/v1/silences").json();
+    let lifted = listed["silences"]
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["id"] == id.as_str()).cloned())
+        .unwrap_or_default();
+    assert_eq!(lifted["active"], false, "{lifted}");
+    assert!(lifted["lifted_at"].is_string(), "{lifted}");
 }
 
 #[test]

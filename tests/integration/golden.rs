@@ -233,7 +233,8 @@ fn sample(type_name: &str) -> Event {
         "UserCreated" => Event::UserCreated(UserCreated {
             username: "ada".into(),
             role: Role::Operator,
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                .into(),
         }),
         "UserDeleted" => Event::UserDeleted(UserRef {
             username: "ada".into(),

@@ -3,6 +3,8 @@
 mod agent;
 mod alerts;
 mod api;
+mod audit;
+mod auth;
 mod checks;
 mod cli;
 mod crash;
@@ -12,7 +14,9 @@ mod hosts;
 mod monitor_state;
 mod monitors;
 mod notify;
+mod openapi;
 mod rollups;
 mod store;
 mod tamper;
 mod targets;
+mod ws;

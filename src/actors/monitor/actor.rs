@@ -262,6 +262,10 @@ impl MonitorActor {
         let store = self.deps.store.clone();
         let stream = self.stream();
         let mut shadow = self.state.clone();
+        let checked = match &event {
+            Event::MonitorChecked(c) => Some((c.ok, c.latency_ms)),
+            _ => None,
+        };
         let fut = async move {
             let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
             let new = NewEvent::new(event.clone(), EventActor::system());
@@ -297,8 +301,15 @@ impl MonitorActor {
         };
         ctx.wait(fut.into_actor(self).map(move |(state, error, recorded), act, ctx| {
             act.state = state;
-            if recorded {
-                act.deps.metrics.checks.inc();
+            if let (true, Some((ok, latency_ms))) = (recorded, checked) {
+                act.deps.metrics.count_check(ok);
+                // A push monitor's missed heartbeat is a check that took no time.
+                if act.state.config.kind != MonitorKind::Push {
+                    act.deps
+                        .metrics
+                        .check_duration
+                        .observe(latency_ms / 1000.0);
+                }
             }
             if let Some(e) = error {
                 tracing::warn!(monitor = %act.state.id, error = %e, "cannot record a check");
@@ -518,6 +529,7 @@ impl Handler<Heartbeat> for MonitorActor {
             return refused(MonitorError::WrongKind("not a push monitor".to_owned()));
         }
         let monitor_id = self.state.id;
+        let msg_up = msg.up;
         let event = Event::HeartbeatReceived(HeartbeatReceived {
             monitor_id,
             up: msg.up,
@@ -534,7 +546,7 @@ impl Handler<Heartbeat> for MonitorActor {
             move |result, act, ctx| {
                 let out = result?;
                 act.fold(&event, &out);
-                act.deps.metrics.checks.inc();
+                act.deps.metrics.count_check(msg_up);
                 let position = out.last_position;
                 if !paused {
                     let window =
