@@ -6,12 +6,11 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
 #[path = "common/process.rs"]
 mod process;
-use process::{free_port, usage, ServerProcess};
+use process::{free_port, start_target, usage, ServerProcess};
 
 const TOKEN: &str = "loadgen-admin-token-0123456789";
 
@@ -24,25 +23,6 @@ fn arguments() -> (usize, u32, u64) {
     let interval = numbers.next().unwrap_or(10).max(1) as u32;
     let seconds = numbers.next().unwrap_or(150).max(10);
     (monitors, interval, seconds)
-}
-
-/// A fast local HTTP target answering `ok` on every path, on its own thread.
-fn start_target() -> u16 {
-    let port = free_port();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(|| {
-                App::new().default_service(web::to(|| async { HttpResponse::Ok().body("ok") }))
-            })
-            .workers(1)
-            .bind(("127.0.0.1", port))
-            .expect("target binds")
-            .run()
-            .await
-            .expect("target runs");
-        });
-    });
-    port
 }
 
 /// A metric's value (summed over its series) from Prometheus text.

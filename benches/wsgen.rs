@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
 use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -25,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[path = "common/process.rs"]
 mod process;
-use process::{free_port, usage, ServerProcess};
+use process::{free_port, start_target, usage, ServerProcess};
 
 const TOKEN: &str = "wsgen-admin-token-0123456789";
 
@@ -38,25 +37,6 @@ fn arguments() -> (usize, usize, u64) {
     let monitors = numbers.next().unwrap_or(500) as usize;
     let seconds = numbers.next().unwrap_or(60).max(10);
     (sessions, monitors, seconds)
-}
-
-/// A fast local HTTP target answering `ok` on every path, on its own thread.
-fn start_target() -> u16 {
-    let port = free_port();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(|| {
-                App::new().default_service(web::to(|| async { HttpResponse::Ok().body("ok") }))
-            })
-            .workers(1)
-            .bind(("127.0.0.1", port))
-            .expect("target binds")
-            .run()
-            .await
-            .expect("target runs");
-        });
-    });
-    port
 }
 
 /// Delays in buckets: 10 µs wide up to 10 ms, 1 ms up to 1 s, 100 ms up to 100 s.

@@ -2,6 +2,8 @@
 //! RSS and CPU read from /proc.
 
 use std::net::TcpListener;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
 use std::process::Child;
 
 /// A free loopback port.
@@ -39,4 +41,24 @@ pub fn usage(pid: u32) -> (u64, f64) {
         .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
         .sum();
     (rss, ticks / 100.0)
+}
+
+/// A fast local HTTP target answering `ok` on every path, on its own thread.
+#[allow(dead_code)] // the agent benchmark has no target to check
+pub fn start_target() -> u16 {
+    let port = free_port();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(|| {
+                App::new().default_service(web::to(|| async { HttpResponse::Ok().body("ok") }))
+            })
+            .workers(1)
+            .bind(("127.0.0.1", port))
+            .expect("target binds")
+            .run()
+            .await
+            .expect("target runs");
+        });
+    });
+    port
 }

@@ -479,7 +479,8 @@ pub async fn delete_rule(
 
 // ---- alerts ----
 
-fn alert_json(a: &AlertView) -> Value {
+/// An alert as the alert API (and the WebSocket `alerts` topic) shows it.
+pub(crate) fn alert_json(a: &AlertView) -> Value {
     let o = &a.opened;
     json!({
         "id": o.alert_id, "rule_id": o.rule_id, "rule": o.rule_name,

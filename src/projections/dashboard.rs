@@ -254,7 +254,8 @@ fn hour_of(at: DateTime<Utc>) -> i64 {
 }
 
 impl MonitorCard {
-    fn of(state: MonitorState) -> MonitorCard {
+    /// The card of a monitor in `state`, before any check is folded into its figures.
+    pub fn of(state: MonitorState) -> MonitorCard {
         MonitorCard {
             id: state.id,
             name: state.config.name,

@@ -13,13 +13,14 @@ use super::protocol::{time_text, update_frame, Topic, WsError};
 use crate::actors::host::HostStatus;
 use crate::actors::monitor::{LastCheck, MonitorState, Status};
 use crate::events::{Event, Position, RecordedEvent};
+use crate::http::alerts::alert_json;
 use crate::http::hosts::host_json;
 use crate::http::monitors::monitor_json;
 use crate::http::params::caught_up;
 use crate::http::AppState;
 use crate::projections::{
-    host_of, monitor_of, severity_str, AlertCard, AlertStatus, AlertView, Alerting, HealthCard,
-    HostFigures, LagSource, MonitorCard, Rollups, Uptime,
+    host_of, monitor_of, AlertCard, AlertStatus, AlertView, Alerting, HealthCard, HostFigures,
+    LagSource, MonitorCard,
 };
 
 /// Every topic `event` may update (the dashboard only if [`dashboard_delta`] has something).
@@ -91,22 +92,7 @@ pub(super) fn dashboard_delta(e: &RecordedEvent) -> Option<Value> {
     Some(match &e.event {
         Event::MonitorCreated(c) => {
             let state = MonitorState::start(e)?;
-            let card = MonitorCard {
-                id: state.id,
-                name: state.config.name,
-                kind: state.config.kind,
-                tags: state.config.tags,
-                status: state.status,
-                status_since: state.status_since,
-                down_reason: state.down_reason,
-                last_check: state.last_check,
-                cert_expires_at: state.cert_expires_at,
-                uptime: Uptime::default(),
-                avg_latency_ms_24h: None,
-                rollups: Rollups::default(),
-                created_at: state.created_at,
-                version: state.version,
-            };
+            let card = MonitorCard::of(state);
             monitor(&c.monitor_id, serde_json::to_value(card).ok()?)
         }
         Event::MonitorUpdated(c) => monitor(
@@ -216,19 +202,6 @@ pub(super) fn dashboard_delta(e: &RecordedEvent) -> Option<Value> {
             since: Some(at),
         }}),
         _ => return None,
-    })
-}
-
-/// An alert as the alert API lists it.
-fn alert_json(a: &AlertView) -> Value {
-    let o = &a.opened;
-    json!({
-        "id": o.alert_id, "rule_id": o.rule_id, "rule": o.rule_name,
-        "severity": severity_str(o.severity), "state": a.status.as_str(),
-        "subject": {"kind": o.subject_kind, "id": o.subject_id, "name": o.subject_name, "tags": o.tags},
-        "cause": a.cause, "opened_at": a.opened_at, "fired_at": a.fired_at,
-        "acknowledged_at": a.acknowledged_at, "resolved_at": a.resolved_at,
-        "notified": a.notified, "repeats": a.repeats, "version": a.version,
     })
 }
 
