@@ -27,6 +27,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "notifications",
     "auth",
     "websocket",
+    "web_dir",
 ];
 
 /// A setting that is missing, malformed or out of range.
@@ -95,6 +96,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// WebSocket heartbeat and outbox.
     pub websocket: WebsocketSettings,
+    /// Serve the dashboard from this directory (a `vite build` output) instead of
+    /// the build embedded in the binary: for working on `web/`.
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -113,6 +117,7 @@ impl Default for Settings {
             notifications: NotificationSettings::default(),
             auth: AuthSettings::default(),
             websocket: WebsocketSettings::default(),
+            web_dir: None,
         }
     }
 }

@@ -10,6 +10,7 @@ mod openapi;
 mod ops;
 mod params;
 mod problem;
+mod site;
 mod users;
 pub mod ws;
 
@@ -78,6 +79,9 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .limit(1024 * 1024)
                     .error_handler(problem::json_error),
             )
+            .route("/", web::get().to(site::index))
+            .route("/favicon.svg", web::get().to(site::favicon))
+            .route("/assets/{file}", web::get().to(site::asset))
             .route("/health", web::get().to(ops::health))
             .route("/health/ready", web::get().to(ops::ready))
             .route("/metrics", web::get().to(ops::metrics))
@@ -117,6 +121,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .route("/channels/{id}/test", web::post().to(alerts::test_channel))
                     .route("/login", web::post().to(users::login))
                     .route("/logout", web::post().to(users::logout))
+                    .route("/me", web::get().to(users::me))
                     .route("/users", web::post().to(users::create_user))
                     .route("/users", web::get().to(users::list_users))
                     .route("/users/{name}", web::delete().to(users::delete_user))

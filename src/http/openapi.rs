@@ -519,6 +519,10 @@ fn path_parameter(name: &str) -> Value {
         ),
         "token" => (string(), "The push monitor's push token."),
         "name" => (text(1, 64), "The username."),
+        "file" => (
+            string(),
+            "A file of the dashboard's build, named by its content hash.",
+        ),
         _ => (string(), "A path segment."),
     };
     json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
@@ -530,6 +534,16 @@ fn operations() -> Vec<Op> {
     let since = || time().doc("From this time on (RFC 3339).");
     let until = || time().doc("Up to this time (RFC 3339); now when absent.");
     vec![
+        // ---- the dashboard ----
+        op("getDashboardPage", "get", "/", "operations", "The dashboard web app")
+            .detail("The single-page dashboard; it signs in with `POST /api/v1/login`.")
+            .answers_with(200, "The dashboard's HTML page.", "text/html", string()),
+        op("getFavicon", "get", "/favicon.svg", "operations", "The dashboard's icon")
+            .answers_with(200, "An SVG icon.", "image/svg+xml", string()),
+        op("getDashboardAsset", "get", "/assets/{file}", "operations", "A file of the dashboard")
+            .detail("Scripts and style sheets of the dashboard's build; cached for a year.")
+            .answers_with(200, "The file.", "application/octet-stream", string())
+            .errors(&[404]),
         // ---- operations ----
         op("getHealth", "get", "/health", "operations", "Liveness")
             .answers(200, "The process answers.", "Health"),
@@ -768,6 +782,10 @@ fn operations() -> Vec<Op> {
             .answers_empty(204, "Logged out.")
             .header_inline("Set-Cookie", "Clears the session cookie.")
             .command(),
+        op("getMe", "get", "/api/v1/me", "users", "Who this credential is")
+            .role(Agent)
+            .detail("The session's user or the API token, with its role.")
+            .answers(200, "The caller.", "Me"),
         op("createUser", "post", "/api/v1/users", "users", "Create a user who may log in")
             .role(Admin)
             .body("UserCreate")
@@ -1270,6 +1288,7 @@ fn schemas() -> Value {
             ("title", string().doc("A short summary of the kind.")),
             ("status", int(100, 599).doc("The HTTP status.")),
             ("detail", string().doc("What went wrong this time; for a 422, the field first.")),
+            ("field", string().doc("For a 422, the request body's field at fault, such as `expect.status[1]`.")),
         ], &["type", "title", "status", "detail"]).doc("An RFC 9457 problem: every error answer.")),
         ("Health", object(vec![("status", json!({"const": "ok"}))], &["status"])),
         ("Readiness", object(vec![
@@ -1511,6 +1530,15 @@ fn schemas() -> Value {
         ("Session", object(
             vec![("username", string()), ("role", role()), ("expires_at", time())],
             &["username", "role", "expires_at"],
+        )),
+        ("Me", object(
+            vec![
+                ("kind", one_of(&["session", "token"]).doc("A login session or an API token.")),
+                ("name", string().doc("The user's name, or the token's.")),
+                ("role", role()),
+                ("expires_at", json!({"type": ["string", "null"], "format": "date-time"})),
+            ],
+            &["kind", "name", "role", "expires_at"],
         )),
         ("UserCreate", closed(vec![
             ("username", json!({"type": "string", "pattern": "^[a-z0-9._-]{1,64}$"})),

@@ -19,10 +19,13 @@ pub const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
 
 /// A 422 whose detail names the field.
 pub fn invalid(field: &str, detail: impl std::fmt::Display) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        format!("{field}: {detail}"),
-    )
+    Problem {
+        field: Some(field.to_owned()),
+        ..Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{field}: {detail}"),
+        )
+    }
 }
 
 /// Reads a JSON object into `T`, with a 422 naming the field it cannot take.

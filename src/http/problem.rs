@@ -17,6 +17,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong this time.
     pub detail: String,
+    /// The request body's field at fault, for a 422 (an extension member, as RFC 9457 allows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl Problem {
@@ -31,6 +34,7 @@ impl Problem {
             title,
             status: status.as_u16(),
             detail: detail.into(),
+            field: None,
         }
     }
 }

@@ -708,6 +708,22 @@ pub async fn create_token(
     )
 }
 
+/// `GET /api/v1/me`: who the credential is (any role): the user of a session or the
+/// API token, with its role, so a client such as the dashboard knows what it may offer.
+pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let entry = auth::authenticate(&req, &state)?;
+    let (kind, name) = match &entry.user {
+        Some(user) => ("session", user.clone()),
+        None => ("token", entry.name.clone()),
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "kind": kind,
+        "name": name,
+        "role": entry.role.as_str(),
+        "expires_at": entry.expires_at,
+    })))
+}
+
 /// `GET /api/v1/tokens`: every API token, never its value or hash (admin).
 pub async fn list_tokens(
     req: HttpRequest,

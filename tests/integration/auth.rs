@@ -75,6 +75,8 @@ const fn case(
 /// `every_route_of_configure_is_in_the_role_matrix` fails until you do.
 #[rustfmt::skip]
 const ROUTE_ACCESS: &[RouteCase] = &[
+    case("GET", "/", "/", "", Public),
+    case("GET", "/favicon.svg", "/favicon.svg", "", Public),
     case("GET", "/health", "/health", "", Public),
     case("GET", "/health/ready", "/health/ready", "", Public),
     case("GET", "/metrics", "/metrics", "", AtLeast(Viewer)),
@@ -120,6 +122,7 @@ const ROUTE_ACCESS: &[RouteCase] = &[
     // people and credentials
     case("POST", "/api/v1/login", "/api/v1/login", "{}", Public),
     case("POST", "/api/v1/logout", "/api/v1/logout", "", Session),
+    case("GET", "/api/v1/me", "/api/v1/me", "", AtLeast(Agent)),
     case("POST", "/api/v1/users", "/api/v1/users", r#"{"username": "Not Valid"}"#, AtLeast(Admin)),
     case("GET", "/api/v1/users", "/api/v1/users", "", AtLeast(Admin)),
     case("DELETE", "/api/v1/users/{name}", "/api/v1/users/{user}", "", AtLeast(Admin)),
@@ -138,6 +141,8 @@ const ROUTE_ACCESS: &[RouteCase] = &[
 const NOT_IN_MATRIX: &[&str] = &[
     // A WebSocket upgrade; `/ws` authenticates in its own tests.
     "/ws",
+    // Named by the build's content hashes; `site::` fetches them from the page.
+    "/assets/{file}",
 ];
 
 /// A credential a request of the matrix is sent with.

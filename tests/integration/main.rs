@@ -16,6 +16,7 @@ mod monitors;
 mod notify;
 mod openapi;
 mod rollups;
+mod site;
 mod store;
 mod tamper;
 mod targets;

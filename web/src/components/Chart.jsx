@@ -1,0 +1,69 @@
+// A time-series chart (uPlot): fits its container's width, redraws on theme change.
+
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { cssVar, onTheme } from '../lib/theme.js';
+
+const PALETTE = ['--chart-1', '--chart-2', '--chart-3', '--chart-4', '--chart-5'];
+
+/**
+ * `x`: times in seconds since the epoch; `series`: `[{label, values, color?}]` (null gaps
+ * allowed); `format(v)`: a value's label; `yRange`: `[min, max]` to fix the axis.
+ */
+export function Chart({ x, series, format = (v) => String(v), height = 220, yRange, title }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return undefined;
+    const build = () => {
+      plot.current?.destroy();
+      const fg = cssVar('--muted');
+      const grid = cssVar('--border');
+      const opts = {
+        width: Math.max(200, el.clientWidth),
+        height,
+        title,
+        cursor: { drag: { x: true, y: false } },
+        legend: { show: true },
+        scales: { x: { time: true }, y: yRange ? { range: yRange } : { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+        axes: [
+          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 70, values: (u, vals) => vals.map(format) },
+        ],
+        series: [
+          {},
+          ...series.map((s, i) => ({
+            label: s.label,
+            stroke: s.color || cssVar(PALETTE[i % PALETTE.length]),
+            width: 1.5,
+            spanGaps: false,
+            points: { show: false },
+            value: (u, v) => (v === null || v === undefined ? '—' : format(v)),
+          })),
+        ],
+      };
+      plot.current = new uPlot(opts, [x, ...series.map((s) => s.values)], el);
+    };
+    build();
+    const resize = new ResizeObserver(() => {
+      if (plot.current && el.clientWidth > 0) plot.current.setSize({ width: el.clientWidth, height });
+    });
+    resize.observe(el);
+    const off = onTheme(build);
+    return () => {
+      off();
+      resize.disconnect();
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, [series.length, height, title, yRange?.[0], yRange?.[1]]);
+
+  useEffect(() => {
+    plot.current?.setData([x, ...series.map((s) => s.values)]);
+  }, [x, series]);
+
+  return <div class="chart" ref={box} role="img" aria-label={title || series.map((s) => s.label).join(', ')} />;
+}

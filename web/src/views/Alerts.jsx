@@ -1,0 +1,6 @@
+// The Alerts view.
+
+/** The Alerts view. */
+export function Alerts() {
+  return <h1>Alerts</h1>;
+}

@@ -1,0 +1,6 @@
+// The MonitorDetail view.
+
+/** The MonitorDetail view. */
+export function MonitorDetail() {
+  return <h1>MonitorDetail</h1>;
+}

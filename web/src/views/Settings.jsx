@@ -1,0 +1,6 @@
+// The Settings view.
+
+/** The Settings view. */
+export function Settings() {
+  return <h1>Settings</h1>;
+}
