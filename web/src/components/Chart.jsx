@@ -8,8 +8,9 @@ import { cssVar, onTheme } from '../lib/theme.js';
 const PALETTE = ['--chart-1', '--chart-2', '--chart-3', '--chart-4', '--chart-5'];
 
 /**
- * `x`: times in seconds since the epoch; `series`: `[{label, values, color?}]` (null gaps
- * allowed); `format(v)`: a value's label; `yRange`: `[min, max]` to fix the axis.
+ * `x`: times in seconds since the epoch; `series`: `[{label, values, color?, dots?}]` (null gaps
+ * allowed; `color` a CSS colour or a theme variable such as `--bad`; `dots`: drawn as dots,
+ * no line); `format(v)`: a value's label; `yRange`: `[min, max]` to fix the axis.
  */
 export function Chart({ x, series, format = (v) => String(v), height = 220, yRange, title }) {
   const box = useRef(null);
@@ -35,14 +36,18 @@ export function Chart({ x, series, format = (v) => String(v), height = 220, yRan
         ],
         series: [
           {},
-          ...series.map((s, i) => ({
-            label: s.label,
-            stroke: s.color || cssVar(PALETTE[i % PALETTE.length]),
-            width: 1.5,
-            spanGaps: false,
-            points: { show: false },
-            value: (u, v) => (v === null || v === undefined ? '—' : format(v)),
-          })),
+          ...series.map((s, i) => {
+            const stroke = s.color ? (s.color.startsWith('--') ? cssVar(s.color) : s.color) : cssVar(PALETTE[i % PALETTE.length]);
+            return {
+              label: s.label,
+              stroke,
+              width: 1.5,
+              spanGaps: false,
+              points: s.dots ? { show: true, size: 7, width: 0, fill: stroke } : { show: false },
+              ...(s.dots ? { paths: () => null } : {}),
+              value: (u, v) => (v === null || v === undefined ? '—' : format(v)),
+            };
+          }),
         ],
       };
       plot.current = new uPlot(opts, [x, ...series.map((s) => s.values)], el);

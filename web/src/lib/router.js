@@ -16,9 +16,12 @@ export function currentRoute() {
 /** The current route, re-rendering on navigation. */
 export function useRoute() {
   const [route, setRoute] = useState(currentRoute);
+  const [rendered] = useState(() => location.hash);
   useEffect(() => {
     const on = () => setRoute(currentRoute());
     window.addEventListener('hashchange', on);
+    // A hash change between the first render and now had no listener yet.
+    if (location.hash !== rendered) on();
     return () => window.removeEventListener('hashchange', on);
   }, []);
   return route;
