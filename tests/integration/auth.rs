@@ -980,3 +980,28 @@ fn no_secret_reaches_responses_logs_or_replay() {
         }
     }
 }
+
+#[test]
+fn me_names_the_session_user_or_the_token_with_its_role() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(dir.path(), &[]);
+    let api = Api::new(&server);
+    add_user(&api, "ann", PASSWORD, "operator");
+    let session = session_of(&login(&api, "ann", PASSWORD).expect(200, "logging in"));
+
+    let me = call(&api, "GET", "/api/v1/me", None, Some(&session), None)
+        .expect(200, "a session asks who it is")
+        .json();
+    assert_eq!(me["kind"], "session", "{me}");
+    assert_eq!(me["name"], "ann", "{me}");
+    assert_eq!(me["role"], "operator", "{me}");
+    assert!(me["expires_at"].is_string(), "a session expires: {me}");
+
+    let me = api.get("/api/v1/me").expect(200, "the admin token").json();
+    assert_eq!(me["kind"], "token", "{me}");
+    assert_eq!(me["role"], "admin", "{me}");
+
+    call(&api, "GET", "/api/v1/me", Some("not-a-token"), None, None)
+        .expect(401, "an unknown token");
+    call(&api, "GET", "/api/v1/me", None, None, None).expect(401, "no credentials");
+}
