@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, and every test (unit, property, crash,
-# tamper, golden, and the real binary in child processes).
+# tamper, golden, the real binary in child processes, and the dashboard in Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --check
@@ -50,4 +50,16 @@ python3 -c 'import aiosmtpd' 2>/dev/null ||
 # with Python's openapi-spec-validator (it brings openapi-schema-validator); offline once installed.
 python3 -c 'import openapi_spec_validator, openapi_schema_validator' 2>/dev/null ||
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'openapi-spec-validator==0.9.0'
+# The dashboard's browser tests drive Debian's Chromium (headless) with playwright-core.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "installing chromium for the dashboard's browser tests" >&2
+    install_chromium() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            chromium fonts-dejavu-core >/dev/null
+    }
+    install_chromium 2>/dev/null || { apt-get update -qq && install_chromium; }
+fi
+# cargo's build script installs web/'s locked npm packages and builds the dashboard.
 cargo test --locked
+# The dashboard end to end: the debug binary cargo test built, a real browser.
+(cd web && npm run --silent e2e)

@@ -1,0 +1,268 @@
+// The dashboard in a real headless Chromium against the real server: sign-in, live
+// monitor states, alerts, hosts, audit, settings errors, theme, reconnection, phone width.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ADMIN_TOKEN, launchBrowser, signInWithToken, startServer, startTarget, until } from './harness.mjs';
+
+const PASSWORD = 'correct horse battery staple';
+/** Generous: checks run every second, but the test machine is slow and shared. */
+const LIVE_MS = 30000;
+
+let server;
+let target;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  target = await startTarget();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await target?.close();
+  await server?.destroy();
+});
+
+/** A new page signed in with the admin token, failing the test on any page error. */
+async function adminPage(options = {}) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, ...options });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.errors = errors;
+  await signInWithToken(page, server.url);
+  return page;
+}
+
+/** Creates a monitor through the API and returns it. */
+async function createMonitor(body) {
+  const res = await server.api('POST', '/monitors', { interval_s: 1, retries: 0, recover_after: 1, timeout_ms: 800, ...body });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** A host sample for `POST /hosts/{h}/metrics` at `at`. */
+function sample(hostname, at, cpu) {
+  return {
+    hostname,
+    timestamp: at.toISOString(),
+    cpu: { cpu_percent_total: cpu, cpu_count_logical: 2, load_average: [cpu / 50, 1, 1] },
+    memory: { memory_total: 8 * 2 ** 30, memory_used: 3 * 2 ** 30, memory_percent: 37.5 },
+    disk: { partitions: [{ mountpoint: '/', total: 100 * 2 ** 30, used: 42 * 2 ** 30, percent: 42 }] },
+  };
+}
+
+describe('the dashboard', () => {
+  test('signs in with a username and password and shows who is signed in', async () => {
+    const created = await server.api('POST', '/users', { username: 'ada', password: PASSWORD, role: 'operator' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.getByLabel('Username').fill('ada');
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: /password/i }).waitFor();
+
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    assert.match(await page.locator('header').innerText(), /ada/);
+
+    // The cookie keeps the session across a reload; signing out ends it.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.close();
+  });
+
+  test('a monitor made in settings goes down and up live, with the count in the title', async () => {
+    const page = await adminPage();
+    await page.goto(`${server.url}/#/settings/monitors`);
+    await page.getByRole('button', { name: 'Add monitor' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('shop');
+    await page.getByLabel('URL').fill(target.url);
+    await page.getByLabel('Interval (s)').fill('1');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('settings-row').filter({ hasText: 'shop' }).waitFor();
+
+    await page.goto(`${server.url}/#/`);
+    await page.evaluate(() => {
+      window.__sameDocument = true;
+    });
+    const row = page.getByTestId('monitor-row').filter({ hasText: 'shop' });
+    await row.and(page.locator('[data-status="up"]')).waitFor({ timeout: LIVE_MS });
+
+    target.setStatus(500);
+    await row.and(page.locator('[data-status="down"]')).waitFor({ timeout: LIVE_MS });
+    await until(async () => (await page.title()).startsWith('(1 down)'), LIVE_MS, 'the title to count the monitor down');
+    const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+    assert.match(icon, /^data:image\/svg\+xml/, 'the favicon is redrawn');
+
+    target.setStatus(200);
+    await row.and(page.locator('[data-status="up"]')).waitFor({ timeout: LIVE_MS });
+    await until(async () => !(await page.title()).includes('down'), LIVE_MS, 'the title to clear');
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload happened');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('a bad value in a settings form shows the API error at its field and saves nothing', async () => {
+    const before = (await server.api('GET', '/monitors')).body;
+    const page = await adminPage();
+    await page.goto(`${server.url}/#/settings/monitors`);
+    await page.getByRole('button', { name: 'Add monitor' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('bad interval');
+    await page.getByLabel('URL').fill(target.url);
+    await page.getByLabel('Interval (s)').fill('0');
+    await page.getByRole('button', { name: 'Save' }).click();
+    const field = page.getByLabel('Interval (s)');
+    await until(async () => (await field.getAttribute('aria-invalid')) === 'true', 10000, 'the interval field to be marked');
+    const described = await field.getAttribute('aria-describedby');
+    const message = await page.locator(`[id="${described}"]`).innerText();
+    assert.match(message, /86400|second/i, message);
+    const after = (await server.api('GET', '/monitors')).body;
+    assert.equal(JSON.stringify(after.monitors?.length ?? after.length), JSON.stringify(before.monitors?.length ?? before.length));
+    await page.close();
+  });
+
+  test('an alert fires live and is acknowledged from the alerts view', async () => {
+    const monitor = await createMonitor({ name: 'api', kind: 'http', url: target.url.replace('/health', '/api') });
+    const rule = await server.api('POST', '/alert-rules', {
+      name: 'api down',
+      severity: 'critical',
+      condition: { kind: 'monitor_down', monitor: monitor.id },
+      channels: [],
+    });
+    assert.equal(rule.status, 201, JSON.stringify(rule.body));
+    const page = await adminPage();
+    await page.goto(`${server.url}/#/alerts`);
+    await page.getByRole('heading', { name: 'Alerts', exact: true }).waitFor();
+
+    target.setStatus(503);
+    const row = page.getByTestId('alert-row').filter({ hasText: 'api down' });
+    await row.and(page.locator('[data-state="firing"]')).waitFor({ timeout: LIVE_MS });
+    await row.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.getByLabel('Comment').fill('looking into it');
+    await page.getByRole('button', { name: /^(Acknowledge|Confirm|Save)/ }).last().click();
+    await row.and(page.locator('[data-state="acknowledged"]')).waitFor({ timeout: LIVE_MS });
+
+    const alerts = (await server.api('GET', '/alerts?state=acknowledged')).body;
+    const list = alerts.alerts ?? alerts;
+    assert.ok(list.some((a) => a.rule === 'api down' && a.state === 'acknowledged'), JSON.stringify(alerts));
+    target.setStatus(200);
+    await row.waitFor({ state: 'detached', timeout: LIVE_MS });
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('a host page draws its CPU, memory, disk, network and disk I/O charts', async () => {
+    const now = Date.now();
+    for (let i = 10; i >= 0; i -= 1) {
+      const res = await server.api('POST', '/hosts/web-1/metrics', sample('web-1', new Date(now - i * 60000), 20 + i * 3));
+      assert.ok(res.status < 300, JSON.stringify(res.body));
+    }
+    const page = await adminPage();
+    await page.goto(`${server.url}/#/`);
+    await page.getByTestId('host-card').filter({ hasText: 'web-1' }).click();
+    await page.getByRole('heading', { name: 'web-1' }).waitFor();
+    for (const title of ['CPU', 'Memory', 'Disk', 'Network', 'Disk I/O']) {
+      await page.getByRole('heading', { name: title, exact: true }).first().waitFor();
+      await page.getByRole('img', { name: title, exact: true }).first().waitFor();
+    }
+    assert.ok((await page.locator('.uplot canvas').count()) >= 5, 'five charts are drawn');
+    await page.getByLabel('Range').first().waitFor();
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('the audit view shows the dashboard as it was before a monitor existed', async () => {
+    const page = await adminPage();
+    const beforeMonitor = new Date(Date.now() - 1000);
+    await new Promise((r) => setTimeout(r, 1500));
+    await createMonitor({ name: 'later', kind: 'push' });
+    await page.goto(`${server.url}/#/audit`);
+    await page.getByRole('heading', { name: 'Audit' }).waitFor();
+
+    const picker = page.getByLabel('Dashboard as it was at');
+    const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+    await picker.fill(local(beforeMonitor));
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByTestId('monitor-row').filter({ hasText: 'shop' }).waitFor();
+    assert.equal(await page.getByTestId('monitor-row').filter({ hasText: 'later' }).count(), 0, 'not yet created then');
+
+    await picker.fill(local(new Date(Date.now() + 1000)));
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByTestId('monitor-row').filter({ hasText: 'later' }).waitFor();
+    // The event log lists what happened, newest events included.
+    await page.getByText('MonitorCreated').first().waitFor();
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('the theme follows the system and can be switched', async () => {
+    const page = await adminPage({ colorScheme: 'dark' });
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await until(async () => (await page.evaluate(() => document.documentElement.dataset.theme)) === 'light', 5000, 'the light theme');
+    const button = page.getByTestId('theme');
+    for (let i = 0; i < 3 && (await page.evaluate(() => document.documentElement.dataset.theme)) !== 'dark'; i += 1) await button.click();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(bg, 'rgb(246, 247, 249)', 'the dark background is drawn');
+    await page.close();
+  });
+
+  test('the header and views are reachable by keyboard', async () => {
+    const page = await adminPage();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    let reached = false;
+    for (let i = 0; i < 6 && !reached; i += 1) {
+      reached = (await page.evaluate(() => document.activeElement?.textContent)) === 'Alerts';
+      if (!reached) await page.keyboard.press('Tab');
+    }
+    assert.ok(reached, 'Tab reaches the Alerts link');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Alerts', exact: true }).waitFor();
+    await page.close();
+  });
+
+  test('the overview fits a phone screen', async () => {
+    const page = await adminPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await page.getByTestId('monitor-row').first().waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 392, `no sideways scrolling: ${width}px`);
+    await page.close();
+  });
+
+  test('a dropped connection shows reconnecting and resumes with what was missed', async () => {
+    const page = await adminPage();
+    const row = page.getByTestId('monitor-row').filter({ hasText: 'shop' });
+    await row.and(page.locator('[data-status="up"]')).waitFor({ timeout: LIVE_MS });
+    await page.evaluate(() => {
+      window.__sameDocument = true;
+    });
+    await server.stop();
+    await page.getByText(/Reconnecting/).first().waitFor({ timeout: LIVE_MS });
+    target.setStatus(500);
+    server = await server.restart();
+    await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: LIVE_MS });
+    await row.and(page.locator('[data-status="down"]')).waitFor({ timeout: LIVE_MS });
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload happened');
+    target.setStatus(200);
+    await page.close();
+  });
+
+  test('the admin token signs in too, and a wrong one is refused at the field', async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'Use an API token' }).click();
+    await page.getByLabel('API token').fill('wrong-token-wrong-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').first().waitFor();
+    assert.ok(ADMIN_TOKEN.length > 16);
+    await page.close();
+  });
+});
