@@ -665,18 +665,26 @@ pub async fn create_silence(
     if matchers.is_empty() {
         return Err(invalid("matchers", "a silence needs at least one matcher"));
     }
-    for (k, v) in &matchers {
-        if !matches!(k.as_str(), "tag" | "monitor" | "host" | "rule" | "severity") {
-            return Err(invalid(
-                &format!("matchers.{k}"),
-                "use tag, monitor, host, rule or severity",
-            ));
-        }
+    let mut matchers = matchers;
+    for (k, v) in matchers.iter_mut() {
+        let field = format!("matchers.{k}");
         if v.is_empty() || v.len() > 200 {
-            return Err(invalid(
-                &format!("matchers.{k}"),
-                "a value has 1 to 200 characters",
-            ));
+            return Err(invalid(&field, "a value has 1 to 200 characters"));
+        }
+        match k.as_str() {
+            "tag" | "host" => {}
+            // Ids are matched as the log spells them: parse, then store the canonical form.
+            "monitor" | "rule" => {
+                let id = Uuid::parse_str(v)
+                    .map_err(|_| invalid(&field, format!("is not a {k} id (a UUID)")))?;
+                *v = id.to_string();
+            }
+            "severity" => {
+                if !matches!(v.as_str(), "info" | "warning" | "critical") {
+                    return Err(invalid(&field, "use info, warning or critical"));
+                }
+            }
+            _ => return Err(invalid(&field, "use tag, monitor, host, rule or severity")),
         }
     }
     let now = Utc::now();

@@ -632,6 +632,21 @@ fn bad_alerting_requests_get_their_status_and_change_nothing() {
             json!({"matchers": {"colour": "red"}, "ends_at": "2999-01-01T00:00:00Z"}),
             "matchers.colour",
         ),
+        (
+            "/api/v1/silences",
+            json!({"matchers": {"severity": "loud"}, "ends_at": "2999-01-01T00:00:00Z"}),
+            "matchers.severity",
+        ),
+        (
+            "/api/v1/silences",
+            json!({"matchers": {"monitor": "shop"}, "ends_at": "2999-01-01T00:00:00Z"}),
+            "matchers.monitor",
+        ),
+        (
+            "/api/v1/silences",
+            json!({"matchers": {"rule": "api down"}, "ends_at": "2999-01-01T00:00:00Z"}),
+            "matchers.rule",
+        ),
     ];
     for (path, body, field) in cases {
         let reply = api.post(path, &body);
