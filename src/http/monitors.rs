@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::params::{
-    by, from_json, if_match, invalid, parse_time, wait_min_position, MIN_POSITION_WAIT,
+    by, from_json, if_match, invalid, parse_time, present, wait_min_position, MIN_POSITION_WAIT,
 };
 use super::{auth, AppState, Problem};
 use crate::actors::monitor::checks;
@@ -37,10 +37,15 @@ const MAX_CHECKS: usize = 1000;
 pub struct MonitorInput {
     name: Option<String>,
     kind: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     host: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     port: Option<Option<u16>>,
+    #[serde(default, deserialize_with = "present")]
     record_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     resolver: Option<Option<String>>,
     interval_s: Option<u32>,
     timeout_ms: Option<u32>,
@@ -48,10 +53,12 @@ pub struct MonitorInput {
     recover_after: Option<u32>,
     method: Option<String>,
     headers: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "present")]
     body: Option<Option<String>>,
     follow_redirects: Option<bool>,
     ignore_tls_errors: Option<bool>,
     expect: Option<ExpectInput>,
+    #[serde(default, deserialize_with = "present")]
     cert_expiry_days: Option<Option<u32>>,
     grace_s: Option<u32>,
     tags: Option<Vec<String>>,
@@ -63,10 +70,15 @@ pub struct MonitorInput {
 #[serde(deny_unknown_fields)]
 pub struct ExpectInput {
     status: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     body_contains: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     body_regex: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
     json_path: Option<Option<JsonPathInput>>,
+    #[serde(default, deserialize_with = "present")]
     max_latency_ms: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
     contains: Option<Option<String>>,
 }
 

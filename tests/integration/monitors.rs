@@ -357,7 +357,41 @@ fn http_monitor_lifecycle_answers_with_location_etag_and_position_and_reads_its_
         target.url("/health"),
         "a patch keeps what it does not name"
     );
-    position = patched.position();
+    // In a patch, null clears an optional field, and a field not sent is kept.
+    let limited = api
+        .command(
+            "PATCH",
+            &format!("{MONITORS}/{id}"),
+            Some(&json!({"expect": {"max_latency_ms": 5000}, "cert_expiry_days": 10})),
+            None,
+        )
+        .expect(200, "setting optional fields");
+    assert_eq!(limited.json()["expect"]["max_latency_ms"], 5000);
+    assert_eq!(limited.json()["cert_expiry_days"], 10);
+    let cleared = api
+        .command(
+            "PATCH",
+            &format!("{MONITORS}/{id}"),
+            Some(&json!({"expect": {"max_latency_ms": null}, "cert_expiry_days": null})),
+            None,
+        )
+        .expect(200, "clearing optional fields with null");
+    assert!(
+        cleared.json()["expect"]["max_latency_ms"].is_null(),
+        "{}",
+        cleared.json()
+    );
+    assert!(
+        cleared.json()["cert_expiry_days"].is_null(),
+        "{}",
+        cleared.json()
+    );
+    assert_eq!(
+        cleared.json()["name"],
+        "shop-renamed",
+        "what is not sent is kept"
+    );
+    position = cleared.position();
     let seen = api
         .get(&format!("{MONITORS}/{id}?min_position={position}"))
         .expect(200, "reading after the patch");
@@ -427,6 +461,8 @@ fn http_monitor_lifecycle_answers_with_location_etag_and_position_and_reads_its_
         kinds,
         [
             "MonitorCreated",
+            "MonitorUpdated",
+            "MonitorUpdated",
             "MonitorUpdated",
             "MonitorPaused",
             "MonitorResumed",
