@@ -13,8 +13,8 @@ use crate::events::{Event, RecordedEvent};
 
 /// Hourly buckets kept: two days.
 const HOURS_KEPT: usize = 48;
-/// Daily buckets kept: a month and a day.
-const DAYS_KEPT: usize = 31;
+/// Daily buckets kept: 90 days and today, what the dashboard's uptime bar shows.
+const DAYS_KEPT: usize = 91;
 
 /// Checks in one time bucket.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
