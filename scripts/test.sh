@@ -61,5 +61,6 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 # cargo's build script installs web/'s locked npm packages and builds the dashboard.
 cargo test --locked
-# The dashboard end to end: the debug binary cargo test built, a real browser.
-(cd web && npm run --silent e2e)
+# The dashboard's own unit tests, then the dashboard end to end: the debug binary cargo
+# test built, a real browser.
+(cd web && npm run --silent test && npm run --silent e2e)

@@ -7,6 +7,16 @@ import { cssVar, onTheme } from '../lib/theme.js';
 
 const PALETTE = ['--chart-1', '--chart-2', '--chart-3', '--chart-4', '--chart-5'];
 
+/** The y axis's width: its longest label measured in the axis's font, plus ticks and gap. */
+function fitLabels(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
+  u.ctx.font = axis.font[0];
+  const text = longest ? u.ctx.measureText(longest).width / devicePixelRatio : 0;
+  return Math.ceil(axis.ticks.size + axis.gap + text + 4);
+}
+
 /**
  * `x`: times in seconds since the epoch; `series`: `[{label, values, color?, dots?}]` (null gaps
  * allowed; `color` a CSS colour or a theme variable such as `--bad`; `dots`: drawn as dots,
@@ -32,7 +42,7 @@ export function Chart({ x, series, format = (v) => String(v), height = 220, yRan
         scales: { x: { time: true }, y: yRange ? { range: yRange } : { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
         axes: [
           { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 70, values: (u, vals) => vals.map(format) },
+          { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: fitLabels, values: (u, vals) => vals.map(format) },
         ],
         series: [
           {},

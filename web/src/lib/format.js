@@ -57,8 +57,9 @@ export function duration(seconds) {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  const [big, small, bigUnit, smallUnit] =
+    s < 86400 ? [Math.floor(s / 3600), Math.floor((s % 3600) / 60), 'h', 'min'] : [Math.floor(s / 86400), Math.floor((s % 86400) / 3600), 'd', 'h'];
+  return small ? `${big} ${bigUnit} ${small} ${smallUnit}` : `${big} ${bigUnit}`;
 }
 
 /** Days until `time` (negative when past), or null. */
