@@ -153,6 +153,18 @@ describe('the dashboard', () => {
     assert.ok(list.some((a) => a.rule === 'api down' && a.state === 'acknowledged'), JSON.stringify(alerts));
     target.setStatus(200);
     await row.waitFor({ state: 'detached', timeout: LIVE_MS });
+
+    // Resolved, it is in the history; its page tells the timeline and the cause.
+    const past = page.getByTestId('alert-history-row').filter({ hasText: 'api down' });
+    await past.waitFor({ timeout: LIVE_MS });
+    await past.getByRole('link', { name: 'api down' }).click();
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    await until(async () => (await page.getByTestId('alert-step').count()) >= 3, 10000, 'the timeline steps');
+    const steps = await page.getByRole('list', { name: 'Timeline' }).innerText();
+    assert.match(steps, /acknowledged/i, steps);
+    assert.match(steps, /looking into it/, steps);
+    assert.match(steps, /resolved/i, steps);
+    assert.match(await page.locator('.alert-cause').innerText(), /503/);
     assert.deepEqual(page.errors, []);
     await page.close();
   });

@@ -54,7 +54,8 @@ export function AlertDetail({ id }) {
           {a.acknowledged_at && <div><dt>Acknowledged</dt><dd>{dateTime(a.acknowledged_at)}</dd></div>}
           {ended && <div><dt>Resolved</dt><dd>{dateTime(a.resolved_at)} (after {duration((ended - opened) / 1000)})</dd></div>}
           <div><dt>Notified</dt><dd>{a.notified ? `yes${a.repeats ? `, ${a.repeats} repeats` : ''}` : 'no'}</dd></div>
-          <div class="alert-cause"><dt>Cause</dt><dd>{a.cause}</dd></div>
+          <div class="alert-cause"><dt>Cause</dt><dd>{firstCause(a)}</dd></div>
+          {a.state === 'resolved' && <div><dt>Resolved because</dt><dd>{a.cause}</dd></div>}
         </dl>
         {a.state === 'firing' && can(me.role, 'operator') && <AlertAck alertId={a.id} onAcked={reloadAt} />}
       </section>
@@ -72,4 +73,11 @@ export function AlertDetail({ id }) {
       </div>
     </>
   );
+}
+
+/** Why the alert fired (or opened): the first step's detail; `cause` is the latest one. */
+function firstCause(a) {
+  const steps = a.timeline || [];
+  const step = steps.find((s) => s.event === 'AlertFired') || steps.find((s) => s.event === 'AlertOpened');
+  return step?.detail || a.cause;
 }

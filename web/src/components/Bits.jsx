@@ -11,13 +11,18 @@ export function Status({ status }) {
 /** A latency sparkline from values (nulls skipped), as an inline SVG. */
 export const Sparkline = memo(function Sparkline({ values, width = 100, height = 24, label }) {
   const points = values.map((v, i) => [i, v]).filter(([, v]) => v !== null && v !== undefined);
-  if (points.length < 2) return <svg class="sparkline" width={width} height={height} aria-label={label || 'no latency yet'} role="img" />;
+  if (points.length === 0) return <svg class="sparkline" width={width} height={height} aria-label={label || 'no latency yet'} role="img" />;
   const max = Math.max(...points.map(([, v]) => v)) || 1;
   const step = width / Math.max(1, values.length - 1);
-  const d = points.map(([i, v], k) => `${k ? 'L' : 'M'}${(i * step).toFixed(1)},${(height - 2 - (v / max) * (height - 4)).toFixed(1)}`).join('');
+  const at = ([i, v]) => [(i * step).toFixed(1), (height - 2 - (v / max) * (height - 4)).toFixed(1)];
+  const d = points.map((p, k) => `${k ? 'L' : 'M'}${at(p).join(',')}`).join('');
+  // The latest value is marked, so one hour of checks still shows as a dot.
+  const [lx, y] = at(points[points.length - 1]);
+  const ly = points.length === 1 ? height / 2 : y;
   return (
     <svg class="sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label || 'latency'}>
-      <path d={d} />
+      {points.length > 1 && <path d={d} />}
+      <circle cx={Math.min(Number(lx), width - 2)} cy={ly} r="2" />
     </svg>
   );
 });
