@@ -25,7 +25,7 @@ const base = `http://127.0.0.1:${target.address().port}`;
 
 const server = await startServer();
 const monitor = async (body) => {
-  const res = await server.api('POST', '/monitors', { interval_s: 2, retries: 1, timeout_ms: 3000, ...body });
+  const res = await server.api('POST', '/monitors', { interval_s: 2, retries: 1, timeout_ms: 1500, ...body });
   if (res.status !== 201) throw new Error(JSON.stringify(res.body));
   return res.body;
 };
