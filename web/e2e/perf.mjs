@@ -57,7 +57,8 @@ try {
 
   const loads = [];
   for (let run = 0; run < 3; run += 1) {
-    await page.goto(`${server.url}/#/`);
+    // A new document each run (a query differs): a hash change alone would not reload.
+    await page.goto(`${server.url}/?run=${run}#/`);
     const at = await until(() => page.evaluate(() => window.__rowsPaintedAt), 60000, 'every row');
     const nav = await page.evaluate(() => {
       const n = performance.getEntriesByType('navigation')[0];
