@@ -478,6 +478,10 @@ pub enum Event {
     SessionOpened(SessionOpened),
     /// A session ended: its user logged out.
     SessionClosed(IdRef),
+    /// A channel's settings changed: the whole new settings, as [`ChannelCreated`] has them.
+    ChannelUpdated(ChannelCreated),
+    /// A user's role or password changed: the whole user, as [`UserCreated`] has it.
+    UserUpdated(UserCreated),
 }
 
 /// Every event type name with its current schema version, for tools and golden tests.
@@ -523,6 +527,8 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("UserDeleted", 1),
     ("SessionOpened", 1),
     ("SessionClosed", 1),
+    ("ChannelUpdated", 1),
+    ("UserUpdated", 1),
 ];
 
 impl Event {
@@ -570,6 +576,8 @@ impl Event {
             Event::UserDeleted(_) => "UserDeleted",
             Event::SessionOpened(_) => "SessionOpened",
             Event::SessionClosed(_) => "SessionClosed",
+            Event::ChannelUpdated(_) => "ChannelUpdated",
+            Event::UserUpdated(_) => "UserUpdated",
         }
     }
 
@@ -637,6 +645,8 @@ impl Event {
             Event::UserDeleted(p) => codec::encode_payload(p),
             Event::SessionOpened(p) => codec::encode_payload(p),
             Event::SessionClosed(p) => codec::encode_payload(p),
+            Event::ChannelUpdated(p) => codec::encode_payload(p),
+            Event::UserUpdated(p) => codec::encode_payload(p),
         }
     }
 
@@ -686,6 +696,8 @@ impl Event {
             ("UserDeleted", 1) => Event::UserDeleted(d(payload)?),
             ("SessionOpened", 1) => Event::SessionOpened(d(payload)?),
             ("SessionClosed", 1) => Event::SessionClosed(d(payload)?),
+            ("ChannelUpdated", 1) => Event::ChannelUpdated(d(payload)?),
+            ("UserUpdated", 1) => Event::UserUpdated(d(payload)?),
             (name, schema) => {
                 return Err(CodecError::UnknownType {
                     type_name: name.to_owned(),
@@ -700,11 +712,23 @@ impl Event {
     pub fn payload_json(&self) -> serde_json::Value {
         let redacted;
         let event = match self {
-            Event::ChannelCreated(c) => {
+            Event::ChannelCreated(c) | Event::ChannelUpdated(c) => {
                 let mut c = c.clone();
                 c.config.secret = c.config.secret.map(|_| "<redacted>".to_owned());
                 c.config.url = c.config.url.map(|u| redact_url(&u));
-                redacted = Event::ChannelCreated(c);
+                redacted = match self {
+                    Event::ChannelUpdated(_) => Event::ChannelUpdated(c),
+                    _ => Event::ChannelCreated(c),
+                };
+                &redacted
+            }
+            Event::UserCreated(u) | Event::UserUpdated(u) => {
+                let mut u = u.clone();
+                u.password_hash = "<redacted>".to_owned();
+                redacted = match self {
+                    Event::UserUpdated(_) => Event::UserUpdated(u),
+                    _ => Event::UserCreated(u),
+                };
                 &redacted
             }
             other => other,

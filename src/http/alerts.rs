@@ -798,14 +798,8 @@ fn channel_json(
     body
 }
 
-/// `POST /api/v1/channels`.
-pub async fn create_channel(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Json<Value>,
-) -> Result<HttpResponse, Problem> {
-    let who = auth::require(&req, &state, Role::Operator)?;
-    let mut value = body.into_inner();
+/// A channel's settings from a JSON object: `name`, `kind` and the kind's fields, validated.
+fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
     let name = match value.as_object_mut().map(|o| o.remove("name")) {
         None => {
             return Err(Problem::new(
@@ -826,7 +820,7 @@ pub async fn create_channel(
     let kind: ChannelKind = from_json(value)?;
     kind.validate()
         .map_err(|(field, why)| invalid(&field, why))?;
-    let config = match kind {
+    Ok(match kind {
         ChannelKind::Email { to } => ChannelConfig {
             name,
             kind: ChannelType::Email,
@@ -855,7 +849,17 @@ pub async fn create_channel(
             url: Some(webhook_url),
             secret: None,
         },
-    };
+    })
+}
+
+/// `POST /api/v1/channels`.
+pub async fn create_channel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let config = channel_config(body.into_inner())?;
     let channel_id = Uuid::new_v4();
     let event = Event::ChannelCreated(ChannelCreated {
         channel_id,
@@ -876,6 +880,101 @@ pub async fn create_channel(
         position,
         Some(format!("/api/v1/channels/{channel_id}")),
         channel_json(channel_id, &config, None),
+    ))
+}
+
+/// The fields a channel of `kind` takes, beside `name` and `kind`.
+fn channel_fields(kind: ChannelType) -> &'static [&'static str] {
+    match kind {
+        ChannelType::Email => &["to"],
+        ChannelType::Webhook => &["url", "secret"],
+        ChannelType::Slack | ChannelType::Discord => &["webhook_url"],
+    }
+}
+
+/// `PATCH /api/v1/channels/{id}`: changes the fields sent (`null` clears a webhook's secret);
+/// the kind stays.
+pub async fn patch_channel(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Operator)?;
+    let id = id_of(&path, "channel")?;
+    let Value::Object(patch) = body.into_inner() else {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body must be a JSON object",
+        ));
+    };
+    fresh(&state).await;
+    let (current, version) = {
+        let view = state.alerting.read();
+        let c = view.channels.get(&id).ok_or_else(|| not_found("channel"))?;
+        (c.config.clone(), c.version)
+    };
+    let mut merged = match serde_json::to_value(channel_kind(&current)) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return Err(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the channel's settings cannot be read",
+            ))
+        }
+    };
+    merged.insert("name".into(), json!(current.name));
+    let fields = channel_fields(current.kind);
+    for (key, value) in patch {
+        match key.as_str() {
+            "kind" if value == merged["kind"] => {}
+            "kind" => {
+                return Err(invalid(
+                    "kind",
+                    "cannot change: create a new channel instead",
+                ))
+            }
+            "name" => {
+                merged.insert(key, value);
+            }
+            k if fields.contains(&k) => {
+                if value.is_null() {
+                    merged.remove(k);
+                } else {
+                    merged.insert(key, value);
+                }
+            }
+            _ => {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "is not a field of this channel: use name, {}",
+                        fields.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    let config = channel_config(Value::Object(merged))?;
+    let event = Event::ChannelUpdated(ChannelCreated {
+        channel_id: id,
+        config: config.clone(),
+    });
+    let (version, position) = command(
+        &state,
+        stream("channel", id),
+        expected(&req, version)?,
+        event,
+        &who,
+    )
+    .await?;
+    state.notifiers.reconfigure(id, &config);
+    Ok(answered(
+        StatusCode::OK,
+        version,
+        position,
+        None,
+        channel_json(id, &config, None),
     ))
 }
 

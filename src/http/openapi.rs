@@ -758,6 +758,13 @@ fn operations() -> Vec<Op> {
             .role(Viewer)
             .reads()
             .answers(200, "The channels, secrets redacted.", "ChannelList"),
+        op("patchChannel", "patch", "/api/v1/channels/{id}", "alerts", "Change a notification channel")
+            .role(Operator)
+            .detail("The fields sent change, the rest stay; `null` clears a webhook's secret. The kind cannot change.")
+            .body("ChannelPatch")
+            .if_match()
+            .answers(200, "Changed.", "Channel")
+            .command(),
         op("deleteChannel", "delete", "/api/v1/channels/{id}", "alerts", "Delete a notification channel")
             .role(Operator)
             .answers(200, "Deleted.", "Deleted")
@@ -796,6 +803,13 @@ fn operations() -> Vec<Op> {
             .role(Admin)
             .reads()
             .answers(200, "The users, without password hashes.", "UserList"),
+        op("patchUser", "patch", "/api/v1/users/{name}", "users", "Change a user's role or password")
+            .role(Admin)
+            .detail("A new role applies to the user's sessions at once; a new password ends the user's other sessions.")
+            .body("UserPatch")
+            .if_match()
+            .answers(200, "Changed.", "User")
+            .command(),
         op("deleteUser", "delete", "/api/v1/users/{name}", "users", "Delete a user")
             .role(Admin)
             .detail("The user may no longer log in, and their sessions end.")
@@ -1513,6 +1527,14 @@ fn schemas() -> Value {
                 "discord": "#/components/schemas/ChannelDiscord",
             }},
         })),
+        ("ChannelPatch", closed(vec![
+            ("name", text(1, 200)),
+            ("kind", one_of(&["email", "webhook", "slack", "discord"]).doc("If sent, the channel's own kind.")),
+            ("to", array(string()).doc("An email channel's recipients.")),
+            ("url", uri().doc("A webhook's URL.")),
+            ("secret", text(1, 256).or_null().doc("A webhook's signing key; null removes it.")),
+            ("webhook_url", uri().doc("A Slack or Discord webhook URL.")),
+        ], &[]).doc("The fields to change; the rest stay.")),
         ("Channel", object(vec![
             ("id", uuid()), ("name", string()),
             ("kind", one_of(&["email", "webhook", "slack", "discord"])),
@@ -1545,6 +1567,7 @@ fn schemas() -> Value {
             ("password", text(12, 1024)),
             ("role", role()),
         ], &["username", "password", "role"])),
+        ("UserPatch", closed(vec![("password", text(12, 1024)), ("role", role())], &[]).doc("A role, a password, or both.")),
         ("User", object(vec![("username", string()), ("role", role()), ("created_at", time())], &["username", "role"])),
         ("UserList", object(vec![("users", array(reference("User")))], &["users"])),
         ("UserDeleted", object(vec![("username", string()), ("deleted", json!({"const": true}))], &["username", "deleted"])),

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::auth::{self, hash_token, session_clear_cookie, session_cookie, session_set_cookie};
-use super::params::{caught_up, from_json, invalid, wait_min_position};
+use super::params::{caught_up, from_json, if_match, invalid, wait_min_position};
 use super::{AppState, Problem};
 use crate::config::AuthSettings;
 use crate::events::{
@@ -592,6 +592,110 @@ pub async fn list_users(
     wait_min_position(&req, &state.tokens).await?;
     let users: Vec<Value> = state.tokens.read().users().map(user_json).collect();
     Ok(HttpResponse::Ok().json(json!({"users": users})))
+}
+
+/// The body of `PATCH /api/v1/users/{name}`; its `Debug` shows no password.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    password: Option<SecretString>,
+    role: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{name}`: a new role, a new password, or both (admin). A new password
+/// ends the user's other sessions.
+#[tracing::instrument(skip_all, fields(username = %path.as_str()))]
+pub async fn patch_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    let who = auth::require(&req, &state, Role::Admin)?;
+    let username = path.into_inner();
+    if !is_username(&username) {
+        return Err(not_found("user"));
+    }
+    let input: UserPatch = from_json(body.into_inner())?;
+    if input.password.is_none() && input.role.is_none() {
+        return Err(invalid("role", "send a role, a password, or both"));
+    }
+    if let Some(password) = &input.password {
+        let length = password.expose_secret().chars().count();
+        if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&length) {
+            return Err(invalid(
+                "password",
+                format!("must have {MIN_PASSWORD} to {MAX_PASSWORD} characters"),
+            ));
+        }
+    }
+    let role = input.role.map(|r| role_of(Some(r))).transpose()?;
+    fresh(&state).await;
+    let (current, version) = state
+        .tokens
+        .read()
+        .user(&username)
+        .map(|u| ((u.role, u.password_hash.clone()), u.version))
+        .ok_or_else(|| not_found("user"))?;
+    let new_password = input.password.is_some();
+    let password_hash = match input.password {
+        Some(password) => hash_password(password).await?,
+        None => current.1,
+    };
+    let event = Event::UserUpdated(UserCreated {
+        username: username.clone(),
+        role: role.unwrap_or(current.0),
+        password_hash,
+    });
+    let (version, position) = record(
+        &state,
+        stream_of("user", &username)?,
+        ExpectedVersion::Exact(StreamVersion(if_match(&req)?.unwrap_or(version))),
+        event,
+        who.actor(),
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Conflict { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            format!("the user {username} changed meanwhile: read it again"),
+        ),
+        other => store_problem(other),
+    })?;
+    let mut position = position;
+    if new_password {
+        let others: Vec<Uuid> = state
+            .tokens
+            .read()
+            .open_sessions_of(&username, Utc::now())
+            .into_iter()
+            .filter(|id| who.user.is_none() || *id != who.id)
+            .collect();
+        for id in others {
+            // An open session's stream holds only its opening; a conflict means it just closed.
+            match record(
+                &state,
+                stream_of("session", &id.to_string())?,
+                ExpectedVersion::Exact(StreamVersion(0)),
+                Event::SessionClosed(IdRef { id }),
+                who.actor(),
+            )
+            .await
+            {
+                Ok((_, p)) => position = p,
+                Err(StoreError::Conflict { .. }) => {}
+                Err(other) => return Err(store_problem(other)),
+            }
+        }
+    }
+    tracing::info!(username = %username, password_changed = new_password, "user updated");
+    let body = state
+        .tokens
+        .read()
+        .user(&username)
+        .map(user_json)
+        .unwrap_or_else(|| json!({"username": username}));
+    Ok(answered(StatusCode::OK, version, position).json(body))
 }
 
 /// `DELETE /api/v1/users/{name}`: the user may no longer log in, and their sessions end (admin).

@@ -267,6 +267,12 @@ impl Projection for Alerting {
                     },
                 );
             }
+            Event::ChannelUpdated(c) => {
+                if let Some(v) = self.channels.get_mut(&c.channel_id) {
+                    v.config = c.config.clone();
+                    v.version = e.version.0;
+                }
+            }
             Event::ChannelDeleted(c) => {
                 self.channels.remove(&c.id);
             }

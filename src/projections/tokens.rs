@@ -59,7 +59,7 @@ pub struct UserEntry {
     pub created_at: DateTime<Utc>,
     /// The position of `UserCreated`: tells this user from an earlier one of the same name.
     pub created_position: u64,
-    /// The version of the user's stream after `UserCreated`.
+    /// The version of the user's stream after its last event.
     pub version: u64,
 }
 
@@ -161,6 +161,15 @@ impl Tokens {
         self.sessions.get(hash)
     }
 
+    /// The ids of `username`'s sessions still open at `now`.
+    pub fn open_sessions_of(&self, username: &str, now: DateTime<Utc>) -> Vec<Uuid> {
+        self.sessions
+            .values()
+            .filter(|s| s.username == username && s.closed_at.is_none() && s.expires_at > now)
+            .map(|s| s.session_id)
+            .collect()
+    }
+
     /// The session with this id.
     pub fn session_by_id(&self, id: Uuid) -> Option<&SessionEntry> {
         self.session_hash_of
@@ -255,6 +264,13 @@ impl Projection for Tokens {
                         version: event.version.0,
                     },
                 );
+            }
+            Event::UserUpdated(u) => {
+                if let Some(user) = self.users.get_mut(&u.username) {
+                    user.role = u.role;
+                    user.password_hash = u.password_hash.clone();
+                    user.version = event.version.0;
+                }
             }
             Event::UserDeleted(u) => {
                 self.users.remove(&u.username);

@@ -860,3 +860,88 @@ fn a_stale_host_and_an_expiring_certificate_fire_and_resolve() {
         api.alerts("state=firing").is_empty().then_some(())
     });
 }
+
+#[test]
+fn a_channel_patch_renames_it_and_sends_to_its_new_url_and_bad_patches_change_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), &[]);
+    let api = Api::new(&server);
+    let old = HttpTarget::start();
+    let new = HttpTarget::start();
+    let id = api.webhook(&old.url("/old"), "first-secret");
+    let path = format!("/api/v1/channels/{id}");
+    let changed_events = || events_of(dir.path(), &["ChannelUpdated"]).len();
+
+    // Refused: each answers its status, names the field, and appends nothing.
+    for (body, status, field) in [
+        (json!({"kind": "slack"}), 422, Some("kind")),
+        (json!({"url": "ftp://x"}), 422, Some("url")),
+        (
+            json!({"webhook_url": "https://x"}),
+            422,
+            Some("webhook_url"),
+        ),
+        (json!({"name": ""}), 422, Some("name")),
+        (json!({"name": 7}), 422, Some("name")),
+        (json!(["not", "an", "object"]), 422, None),
+    ] {
+        let reply = api.command("PATCH", &path, Some(&body), None);
+        assert_eq!(reply.status, status, "{body}: {}", reply.body);
+        if let Some(field) = field {
+            assert_eq!(reply.json()["field"], field, "{body}: {}", reply.body);
+        }
+    }
+    api.command(
+        "PATCH",
+        "/api/v1/channels/00000000-0000-0000-0000-000000000001",
+        Some(&json!({"name": "x"})),
+        None,
+    )
+    .expect(404, "patching an unknown channel");
+    api.command("PATCH", &path, Some(&json!({"name": "x"})), Some(7))
+        .expect(409, "a stale If-Match");
+    assert_eq!(changed_events(), 0, "no refused patch wrote anything");
+
+    // A new name and URL; the secret, not sent, stays.
+    let patched = api
+        .command(
+            "PATCH",
+            &path,
+            Some(&json!({"name": "on-call", "url": new.url("/new")})),
+            None,
+        )
+        .expect(200, "patching the channel");
+    assert_eq!(patched.json()["name"], "on-call");
+    assert_eq!(patched.json()["has_secret"], true, "{}", patched.body);
+    let listed = api.get("/api/v1/channels").expect(200, "listing channels");
+    assert_eq!(listed.json()["channels"][0]["name"], "on-call");
+    assert_eq!(changed_events(), 1);
+
+    api.post(&format!("{path}/test"), &json!({}))
+        .expect(200, "a test send after the patch");
+    let (seen, body) = wait_for("the test notification at the new URL", || {
+        bodies(&new).into_iter().next()
+    });
+    assert_eq!(body["state"], "test");
+    assert!(
+        seen.headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("watchfire-signature")),
+        "still signed with the secret it kept"
+    );
+    assert!(bodies(&old).is_empty(), "nothing went to the old URL");
+
+    // null removes the secret; the log shows the change with secrets redacted.
+    let unsigned = api
+        .command("PATCH", &path, Some(&json!({"secret": null})), None)
+        .expect(200, "removing the secret");
+    assert_eq!(unsigned.json()["has_secret"], false, "{}", unsigned.body);
+    let events = api
+        .get("/api/v1/events?type=ChannelUpdated")
+        .expect(200, "the log");
+    assert!(
+        !events.body.contains("first-secret") && !events.body.contains("/new"),
+        "secrets and URL paths are redacted: {}",
+        events.body
+    );
+}

@@ -118,6 +118,7 @@ const ROUTE_ACCESS: &[RouteCase] = &[
     case("POST", "/api/v1/channels", "/api/v1/channels", "{}", AtLeast(Operator)),
     case("GET", "/api/v1/channels", "/api/v1/channels", "", AtLeast(Viewer)),
     case("POST", "/api/v1/channels/{id}/test", "/api/v1/channels/{channel}/test", "{}", AtLeast(Operator)),
+    case("PATCH", "/api/v1/channels/{id}", "/api/v1/channels/{channel}", r#"{"kind": "nope"}"#, AtLeast(Operator)),
     case("DELETE", "/api/v1/channels/{id}", "/api/v1/channels/{channel}", "", AtLeast(Operator)),
     // people and credentials
     case("POST", "/api/v1/login", "/api/v1/login", "{}", Public),
@@ -125,6 +126,7 @@ const ROUTE_ACCESS: &[RouteCase] = &[
     case("GET", "/api/v1/me", "/api/v1/me", "", AtLeast(Agent)),
     case("POST", "/api/v1/users", "/api/v1/users", r#"{"username": "Not Valid"}"#, AtLeast(Admin)),
     case("GET", "/api/v1/users", "/api/v1/users", "", AtLeast(Admin)),
+    case("PATCH", "/api/v1/users/{name}", "/api/v1/users/{user}", r#"{"role": "nope"}"#, AtLeast(Admin)),
     case("DELETE", "/api/v1/users/{name}", "/api/v1/users/{user}", "", AtLeast(Admin)),
     case("POST", "/api/v1/tokens", "/api/v1/tokens", r#"{"name": "x", "role": "root"}"#, AtLeast(Admin)),
     case("GET", "/api/v1/tokens", "/api/v1/tokens", "", AtLeast(Admin)),
@@ -1004,4 +1006,97 @@ fn me_names_the_session_user_or_the_token_with_its_role() {
     call(&api, "GET", "/api/v1/me", Some("not-a-token"), None, None)
         .expect(401, "an unknown token");
     call(&api, "GET", "/api/v1/me", None, None, None).expect(401, "no credentials");
+}
+
+#[test]
+fn a_user_patch_changes_the_role_at_once_and_a_new_password_ends_the_users_sessions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(dir.path(), &[]);
+    let api = Api::new(&server);
+    add_user(&api, "kim", PASSWORD, "operator");
+    let first = session_of(&login(&api, "kim", PASSWORD).expect(200, "login"));
+    let second = session_of(&login(&api, "kim", PASSWORD).expect(200, "login"));
+    let role_of = |session: &str| {
+        call(&api, "GET", "/api/v1/me", None, Some(session), None).json()["role"].clone()
+    };
+    assert_eq!(role_of(&first), "operator");
+    let updates = || {
+        replay(dir.path(), None)
+            .iter()
+            .filter(|e| e["type"] == "UserUpdated")
+            .count()
+    };
+
+    // Refused: each names its field (or is a 404) and appends nothing.
+    for (body, field) in [
+        (json!({}), "role"),
+        (json!({"role": "chief"}), "role"),
+        (json!({"password": "short"}), "password"),
+        (json!({"password": 12345678901234_u64}), "password"),
+        (json!({"colour": "red"}), "colour"),
+    ] {
+        let reply = api.command("PATCH", "/api/v1/users/kim", Some(&body), None);
+        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert!(
+            reply.body.contains(field),
+            "{body}: the problem names {field}: {}",
+            reply.body
+        );
+    }
+    api.command(
+        "PATCH",
+        "/api/v1/users/nobody",
+        Some(&json!({"role": "viewer"})),
+        None,
+    )
+    .expect(404, "an unknown user");
+    assert_eq!(updates(), 0, "no refused patch wrote anything");
+
+    // A new role applies to the open sessions at once.
+    let viewer = api
+        .command(
+            "PATCH",
+            "/api/v1/users/kim",
+            Some(&json!({"role": "viewer"})),
+            None,
+        )
+        .expect(200, "changing the role");
+    assert_eq!(viewer.json()["role"], "viewer");
+    assert_eq!(role_of(&first), "viewer");
+    let body = json!({"name": "x", "kind": "push"}).to_string();
+    call(
+        &api,
+        "POST",
+        "/api/v1/monitors",
+        None,
+        Some(&first),
+        Some(&body),
+    )
+    .expect(403, "a viewer may no longer change monitors");
+
+    // A new password: the old one and every open session stop working.
+    let new_password = "a-much-better-passphrase";
+    api.command(
+        "PATCH",
+        "/api/v1/users/kim",
+        Some(&json!({"password": new_password})),
+        None,
+    )
+    .expect(200, "changing the password");
+    for session in [&first, &second] {
+        call(&api, "GET", "/api/v1/me", None, Some(session), None)
+            .expect(401, "a session from before the new password");
+    }
+    login(&api, "kim", PASSWORD).expect(401, "the old password");
+    let again = session_of(&login(&api, "kim", new_password).expect(200, "the new password"));
+    assert_eq!(role_of(&again), "viewer", "the role is kept");
+    assert_eq!(updates(), 2);
+    let events = api
+        .get("/api/v1/events?type=UserUpdated")
+        .expect(200, "the log");
+    assert!(
+        !events.body.contains("argon2"),
+        "no password hash in the log's JSON: {}",
+        events.body
+    );
 }

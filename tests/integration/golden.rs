@@ -265,6 +265,22 @@ fn sample(type_name: &str) -> Event {
             reason: "status 503".into(),
         }),
         "MonitorRecovered" => Event::MonitorRecovered(MonitorRef { monitor_id: id }),
+        "ChannelUpdated" => Event::ChannelUpdated(ChannelCreated {
+            channel_id: id,
+            config: ChannelConfig {
+                name: "on-call".into(),
+                kind: ChannelType::Email,
+                to: vec!["oncall@example.com".into()],
+                url: None,
+                secret: None,
+            },
+        }),
+        "UserUpdated" => Event::UserUpdated(UserCreated {
+            username: "ada".into(),
+            role: Role::Viewer,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                .into(),
+        }),
         other => panic!("no golden sample for {other}: add one here and bless it"),
     }
 }

@@ -110,6 +110,11 @@ struct Attempted {
 #[rtype(result = "Result<(), String>")]
 pub struct TestDelivery(pub Notification);
 
+/// New settings for a channel: deliveries from now on, retries included, use them.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Reconfigure(ChannelKind);
+
 /// The actor of one channel.
 pub struct ChannelActor {
     id: Uuid,
@@ -225,6 +230,14 @@ impl Handler<Attempted> for ChannelActor {
     }
 }
 
+impl Handler<Reconfigure> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reconfigure, _ctx: &mut Context<Self>) {
+        self.kind = msg.0;
+    }
+}
+
 impl Handler<TestDelivery> for ChannelActor {
     type Result = ResponseActFuture<Self, Result<(), String>>;
 
@@ -317,6 +330,17 @@ impl NotifierRegistry {
             actors.insert(id, addr.clone());
         }
         addr
+    }
+
+    /// Hands a channel's actor its changed settings.
+    pub fn reconfigure(&self, id: Uuid, config: &ChannelConfig) {
+        let addr = self.actors.read().ok().and_then(|a| a.get(&id).cloned());
+        match addr {
+            Some(addr) => addr.do_send(Reconfigure(channel_kind(config))),
+            None => {
+                self.spawn(id, config);
+            }
+        }
     }
 
     /// Stops and forgets a deleted channel's actor.
