@@ -53,6 +53,19 @@ function sample(hostname, at, cpu) {
   };
 }
 
+/** Waits for `field` to be marked invalid and returns the message it is described by. */
+async function fieldError(page, field) {
+  await until(async () => (await field.getAttribute('aria-invalid')) === 'true', 10000, 'the field to be marked invalid');
+  const described = await field.getAttribute('aria-describedby');
+  assert.ok(described, 'the field names its message');
+  return page.locator(`[id="${described}"]`).innerText();
+}
+
+/** A `datetime-local` value for `d` in the browser's (this machine's) time. */
+function localInput(d) {
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
 describe('the dashboard', () => {
   test('signs in with a username and password and shows who is signed in', async () => {
     const created = await server.api('POST', '/users', { username: 'ada', password: PASSWORD, role: 'operator' });
@@ -124,6 +137,145 @@ describe('the dashboard', () => {
     assert.match(message, /86400|second/i, message);
     const after = (await server.api('GET', '/monitors')).body;
     assert.equal(JSON.stringify(after.monitors?.length ?? after.length), JSON.stringify(before.monitors?.length ?? before.length));
+    await page.close();
+  });
+
+  test('settings create, edit and delete rules, channels, silences, tokens and users', async () => {
+    // A push monitor with a long interval stays pending, so nothing fires while it is used.
+    const monitor = await createMonitor({ name: 'beat-e2e', kind: 'push', interval_s: 3600 });
+    const page = await adminPage();
+    const rowOf = (id) => page.locator(`[data-testid="settings-row"][data-id="${id}"]`);
+    const save = () => page.getByRole('button', { name: 'Save' }).click();
+
+    // An existing monitor is renamed through its edit form.
+    await page.goto(`${server.url}/#/settings/monitors`);
+    await page.getByRole('link', { name: 'Edit beat-e2e', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit monitor “beat-e2e”' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('pulse-e2e');
+    await save();
+    await rowOf(monitor.id).filter({ hasText: 'pulse-e2e' }).waitFor();
+    assert.equal((await server.api('GET', `/monitors/${monitor.id}`)).body.name, 'pulse-e2e');
+
+    // Channels: a bad URL is refused at its field; a webhook is added.
+    await page.goto(`${server.url}/#/settings/channels`);
+    await page.getByRole('button', { name: 'Add channel' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('hook-e2e');
+    await page.getByLabel('Kind').selectOption('webhook');
+    const url = page.getByLabel('URL', { exact: true });
+    await url.fill('ftp://x');
+    await save();
+    assert.match(await fieldError(page, url), /http/i);
+    assert.ok(!(await server.api('GET', '/channels')).body.channels.some((c) => c.name === 'hook-e2e'), 'the bad channel is not saved');
+    await url.fill('http://127.0.0.1:9/hook');
+    await save();
+    // The list shows the URL's scheme, host and port only.
+    await page.getByTestId('settings-row').filter({ hasText: 'hook-e2e' }).filter({ hasText: 'http://127.0.0.1:9/…' }).waitFor();
+    const channel = (await server.api('GET', '/channels')).body.channels.find((c) => c.name === 'hook-e2e');
+    assert.equal(channel?.kind, 'webhook', JSON.stringify(channel));
+
+    // Alert rules: one on the monitor, notifying the channel; edited, then deleted.
+    await page.goto(`${server.url}/#/settings/rules`);
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('rule-e2e');
+    await page.getByLabel('Severity').selectOption('warning');
+    await page.getByLabel('Monitor', { exact: true }).selectOption({ label: 'pulse-e2e (push)' });
+    await page.getByRole('checkbox', { name: /hook-e2e/ }).check();
+    await save();
+    await page.getByTestId('settings-row').filter({ hasText: 'rule-e2e' }).filter({ hasText: 'monitor pulse-e2e down' }).waitFor();
+    const rule = (await server.api('GET', '/alert-rules')).body.rules.find((r) => r.name === 'rule-e2e');
+    assert.deepEqual([rule?.severity, rule?.condition, rule?.channels], ['warning', { kind: 'monitor_down', monitor: monitor.id, for_s: 0 }, [channel.id]], JSON.stringify(rule));
+    const ruleRow = rowOf(rule.id);
+    assert.match(await ruleRow.innerText(), /hook-e2e/);
+
+    await ruleRow.getByRole('button', { name: 'Edit rule-e2e', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit rule “rule-e2e”' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('rule-e2e-renamed');
+    await page.getByLabel('Severity').selectOption('critical');
+    await save();
+    await ruleRow.filter({ hasText: 'rule-e2e-renamed' }).locator('td[data-label="Severity"]', { hasText: 'critical' }).waitFor();
+    const edited = (await server.api('GET', `/alert-rules/${rule.id}`)).body;
+    assert.deepEqual([edited.name, edited.severity, edited.channels], ['rule-e2e-renamed', 'critical', [channel.id]]);
+
+    await ruleRow.getByRole('button', { name: 'Delete rule-e2e-renamed', exact: true }).click();
+    await ruleRow.getByRole('button', { name: 'Yes, delete' }).click();
+    await ruleRow.waitFor({ state: 'detached' });
+    const rules = (await server.api('GET', '/alert-rules')).body.rules;
+    assert.ok(!rules.some((r) => r.id === rule.id || r.name.startsWith('rule-e2e')), JSON.stringify(rules));
+
+    // The channel is deleted (the API has no way to edit one).
+    await page.goto(`${server.url}/#/settings/channels`);
+    await rowOf(channel.id).getByRole('button', { name: 'Delete hook-e2e', exact: true }).click();
+    await rowOf(channel.id).getByRole('button', { name: 'Yes, delete' }).click();
+    await rowOf(channel.id).waitFor({ state: 'detached' });
+    assert.ok(!(await server.api('GET', '/channels')).body.channels.some((c) => c.id === channel.id), 'the channel is gone');
+
+    // Silences: tag=prod for an hour, listed as active, then lifted.
+    await page.goto(`${server.url}/#/settings/silences`);
+    await page.getByRole('button', { name: 'Add silence' }).click();
+    await page.getByLabel('Tag', { exact: true }).fill('prod');
+    const ends = new Date(Date.now() + 3600000);
+    await page.getByLabel('Ends', { exact: true }).fill(localInput(ends));
+    await page.getByLabel('Comment').fill('deploy-e2e');
+    await save();
+    const silenceRow = page.getByTestId('settings-row').filter({ hasText: 'deploy-e2e' });
+    await silenceRow.filter({ hasText: 'tag = prod' }).locator('td[data-label="State"]', { hasText: 'active' }).waitFor();
+    const silence = (await server.api('GET', '/silences')).body.silences.find((s) => s.comment === 'deploy-e2e');
+    assert.deepEqual(silence?.matchers, { tag: 'prod' }, JSON.stringify(silence));
+    assert.ok(Math.abs(new Date(silence.ends_at).getTime() - ends.getTime()) < 60000, `ends in an hour: ${silence.ends_at}`);
+    await silenceRow.getByRole('button', { name: 'Delete silence', exact: true }).click();
+    await silenceRow.getByRole('button', { name: 'Yes, delete' }).click();
+    await silenceRow.locator('td[data-label="State"]', { hasText: 'lifted' }).waitFor();
+    const lifted = (await server.api('GET', '/silences')).body.silences.find((s) => s.id === silence.id);
+    assert.ok(lifted?.lifted_at, JSON.stringify(lifted));
+
+    // Tokens: the value is shown once and signs in until the token is revoked.
+    await page.goto(`${server.url}/#/settings/tokens`);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('script-e2e');
+    await page.getByLabel('Role').selectOption('viewer');
+    await save();
+    await page.getByTestId('new-token').filter({ hasText: 'script-e2e' }).waitFor();
+    const value = await page.getByTestId('token-value').inputValue();
+    assert.ok(value.length >= 16, 'a token value is shown');
+    const me = () => fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${value}` } });
+    const res = await me();
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json().then((b) => [b.name, b.role]), ['script-e2e', 'viewer']);
+    const token = (await server.api('GET', '/tokens')).body.tokens.find((t) => t.name === 'script-e2e');
+    assert.equal(JSON.stringify(token).includes(value), false, 'the list never shows the value');
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByTestId('token-value').waitFor({ state: 'detached' });
+    await rowOf(token.id).getByRole('button', { name: 'Revoke script-e2e', exact: true }).click();
+    await rowOf(token.id).getByRole('button', { name: 'Yes, revoke' }).click();
+    await rowOf(token.id).locator('td[data-label="State"]', { hasText: 'revoked' }).waitFor();
+    assert.equal((await me()).status, 401, 'the revoked token no longer signs in');
+
+    // Users: a short password is refused at its field; a user is added, then deleted.
+    await page.goto(`${server.url}/#/settings/users`);
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByLabel('Username').fill('bob');
+    const password = page.getByLabel('Password', { exact: true });
+    await password.fill('short');
+    await save();
+    assert.match(await fieldError(page, password), /12/);
+    assert.ok(!(await server.api('GET', '/users')).body.users.some((u) => u.username === 'bob'), 'bob is not saved');
+    await password.fill(PASSWORD);
+    await page.getByLabel('Role').selectOption('operator');
+    await save();
+    await rowOf('bob').locator('td[data-label="Role"]', { hasText: 'operator' }).waitFor();
+    await rowOf('bob').getByRole('button', { name: 'Delete bob', exact: true }).click();
+    await rowOf('bob').getByRole('button', { name: 'Yes, delete' }).click();
+    await rowOf('bob').waitFor({ state: 'detached' });
+    const users = (await server.api('GET', '/users')).body.users;
+    assert.ok(!users.some((u) => u.username === 'bob'), JSON.stringify(users));
+
+    // The monitor made for this test is deleted again.
+    await page.goto(`${server.url}/#/settings/monitors`);
+    await rowOf(monitor.id).getByRole('button', { name: 'Delete pulse-e2e', exact: true }).click();
+    await rowOf(monitor.id).getByRole('button', { name: 'Yes, delete' }).click();
+    await rowOf(monitor.id).waitFor({ state: 'detached' });
+    assert.equal((await server.api('GET', `/monitors/${monitor.id}`)).status, 404);
+    assert.deepEqual(page.errors, []);
     await page.close();
   });
 
