@@ -52,9 +52,19 @@ while (Date.now() - started < 75000) {
   await fetch(`${server.url}/api/v1/push/${backup.push_token}?status=up&ping=${Math.round(800 + Math.random() * 400)}`);
   await server.api('POST', '/hosts/db-1/metrics', {
     hostname: 'db-1',
-    cpu: { cpu_percent_total: 55 + 25 * Math.sin(n / 4), cpu_count_logical: 8, load_average: [3.1, 2.8, 2.5] },
+    cpu: {
+      cpu_percent_total: 55 + 25 * Math.sin(n / 4),
+      cpu_percent_per_core: Array.from({ length: 8 }, (_, c) => 50 + 30 * Math.sin(n / 4 + c)),
+      cpu_count_logical: 8,
+      load_average: [3.1, 2.8, 2.5],
+    },
     memory: { memory_total: 32 * 2 ** 30, memory_used: 26 * 2 ** 30, memory_percent: 81.2 },
     disk: { partitions: [{ mountpoint: '/', total: 200 * 2 ** 30, used: 120 * 2 ** 30, percent: 60 }, { mountpoint: '/var/lib/postgresql', total: 800 * 2 ** 30, used: 730 * 2 ** 30, percent: 91.3 }] },
+    // Counters that grow, so the server derives network and disk rates.
+    io: {
+      network: { bytes_sent: n * 4e6 + Math.round(Math.random() * 1e6), bytes_recv: n * 9e6 + Math.round(Math.random() * 2e6) },
+      disk_io: { read_bytes: n * 2e7, write_bytes: n * 6e6 + Math.round(Math.random() * 3e6) },
+    },
   });
   await sleep(2000);
 }
