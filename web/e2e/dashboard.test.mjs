@@ -156,7 +156,7 @@ describe('the dashboard', () => {
     await rowOf(monitor.id).filter({ hasText: 'pulse-e2e' }).waitFor();
     assert.equal((await server.api('GET', `/monitors/${monitor.id}`)).body.name, 'pulse-e2e');
 
-    // Channels: a bad URL is refused at its field; a webhook is added.
+    // Channels: a bad URL is refused at its field; a signed webhook is added.
     await page.goto(`${server.url}/#/settings/channels`);
     await page.getByRole('button', { name: 'Add channel' }).click();
     await page.getByLabel('Name', { exact: true }).fill('hook-e2e');
@@ -167,11 +167,32 @@ describe('the dashboard', () => {
     assert.match(await fieldError(page, url), /http/i);
     assert.ok(!(await server.api('GET', '/channels')).body.channels.some((c) => c.name === 'hook-e2e'), 'the bad channel is not saved');
     await url.fill('http://127.0.0.1:9/hook');
+    await page.getByLabel('Secret', { exact: true }).fill('e2e-signing-secret');
     await save();
     // The list shows the URL's scheme, host and port only.
     await page.getByTestId('settings-row').filter({ hasText: 'hook-e2e' }).filter({ hasText: 'http://127.0.0.1:9/…' }).waitFor();
     const channel = (await server.api('GET', '/channels')).body.channels.find((c) => c.name === 'hook-e2e');
-    assert.equal(channel?.kind, 'webhook', JSON.stringify(channel));
+    assert.deepEqual([channel?.kind, channel?.has_secret], ['webhook', true], JSON.stringify(channel));
+
+    // The channel is edited: the kind is shown but fixed, the URL and secret are left empty
+    // (kept as they are); a bad URL is refused at its field, then the name alone is changed.
+    await rowOf(channel.id).getByRole('button', { name: 'Edit hook-e2e', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit channel “hook-e2e”' }).waitFor();
+    assert.equal(await page.getByLabel('Kind').inputValue(), 'Webhook');
+    assert.equal(await page.getByLabel('Kind').isEditable(), false, 'the kind cannot be changed');
+    assert.equal(await url.inputValue(), '', 'the redacted URL is not put in the form');
+    assert.equal(await page.getByLabel('Secret', { exact: true }).inputValue(), '');
+    assert.equal(await page.getByLabel(/Remove the secret/).isChecked(), false);
+    await url.fill('ftp://y');
+    await save();
+    assert.match(await fieldError(page, url), /http/i);
+    assert.equal((await server.api('GET', '/channels')).body.channels.find((c) => c.id === channel.id)?.name, 'hook-e2e', 'the refused edit saves nothing');
+    await url.fill('');
+    await page.getByLabel('Name', { exact: true }).fill('hook-e2e-renamed');
+    await save();
+    await rowOf(channel.id).filter({ hasText: 'hook-e2e-renamed' }).filter({ hasText: 'http://127.0.0.1:9/…' }).filter({ hasText: '(signed)' }).waitFor();
+    const renamed = (await server.api('GET', '/channels')).body.channels.find((c) => c.id === channel.id);
+    assert.deepEqual([renamed?.name, renamed?.kind, renamed?.url, renamed?.has_secret], ['hook-e2e-renamed', 'webhook', channel.url, true], JSON.stringify(renamed));
 
     // Alert rules: one on the monitor, notifying the channel; edited, then deleted.
     await page.goto(`${server.url}/#/settings/rules`);
@@ -179,13 +200,13 @@ describe('the dashboard', () => {
     await page.getByLabel('Name', { exact: true }).fill('rule-e2e');
     await page.getByLabel('Severity').selectOption('warning');
     await page.getByLabel('Monitor', { exact: true }).selectOption({ label: 'pulse-e2e (push)' });
-    await page.getByRole('checkbox', { name: /hook-e2e/ }).check();
+    await page.getByRole('checkbox', { name: /hook-e2e-renamed/ }).check();
     await save();
     await page.getByTestId('settings-row').filter({ hasText: 'rule-e2e' }).filter({ hasText: 'monitor pulse-e2e down' }).waitFor();
     const rule = (await server.api('GET', '/alert-rules')).body.rules.find((r) => r.name === 'rule-e2e');
     assert.deepEqual([rule?.severity, rule?.condition, rule?.channels], ['warning', { kind: 'monitor_down', monitor: monitor.id, for_s: 0 }, [channel.id]], JSON.stringify(rule));
     const ruleRow = rowOf(rule.id);
-    assert.match(await ruleRow.innerText(), /hook-e2e/);
+    assert.match(await ruleRow.innerText(), /hook-e2e-renamed/);
 
     await ruleRow.getByRole('button', { name: 'Edit rule-e2e', exact: true }).click();
     await page.getByRole('heading', { name: 'Edit rule “rule-e2e”' }).waitFor();
@@ -202,9 +223,9 @@ describe('the dashboard', () => {
     const rules = (await server.api('GET', '/alert-rules')).body.rules;
     assert.ok(!rules.some((r) => r.id === rule.id || r.name.startsWith('rule-e2e')), JSON.stringify(rules));
 
-    // The channel is deleted (the API has no way to edit one).
+    // The channel is deleted.
     await page.goto(`${server.url}/#/settings/channels`);
-    await rowOf(channel.id).getByRole('button', { name: 'Delete hook-e2e', exact: true }).click();
+    await rowOf(channel.id).getByRole('button', { name: 'Delete hook-e2e-renamed', exact: true }).click();
     await rowOf(channel.id).getByRole('button', { name: 'Yes, delete' }).click();
     await rowOf(channel.id).waitFor({ state: 'detached' });
     assert.ok(!(await server.api('GET', '/channels')).body.channels.some((c) => c.id === channel.id), 'the channel is gone');
@@ -222,10 +243,41 @@ describe('the dashboard', () => {
     const silence = (await server.api('GET', '/silences')).body.silences.find((s) => s.comment === 'deploy-e2e');
     assert.deepEqual(silence?.matchers, { tag: 'prod' }, JSON.stringify(silence));
     assert.ok(Math.abs(new Date(silence.ends_at).getTime() - ends.getTime()) < 60000, `ends in an hour: ${silence.ends_at}`);
-    await silenceRow.getByRole('button', { name: 'Delete silence', exact: true }).click();
-    await silenceRow.getByRole('button', { name: 'Yes, delete' }).click();
-    await silenceRow.locator('td[data-label="State"]', { hasText: 'lifted' }).waitFor();
-    const lifted = (await server.api('GET', '/silences')).body.silences.find((s) => s.id === silence.id);
+
+    // Editing it replaces it: the form opens with its matchers, end and comment; a bad
+    // end is refused at its field and the old silence stays; then a new comment is saved
+    // as a new silence, and the old one is lifted.
+    await rowOf(silence.id).getByRole('button', { name: 'Edit silence', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit silence' }).waitFor();
+    await page.getByText('Saving replaces this silence with a new one').waitFor();
+    assert.deepEqual(
+      [await page.getByLabel('Tag', { exact: true }).inputValue(), await page.getByLabel('Ends', { exact: true }).inputValue(), await page.getByLabel('Comment').inputValue()],
+      ['prod', localInput(ends), 'deploy-e2e'],
+    );
+    const endsField = page.getByLabel('Ends', { exact: true });
+    await endsField.fill(localInput(new Date(Date.now() - 3600000)));
+    await save();
+    assert.match(await fieldError(page, endsField), /after/i);
+    const kept = (await server.api('GET', '/silences')).body.silences.filter((s) => s.comment.startsWith('deploy-e2e'));
+    assert.deepEqual(kept.map((s) => [s.id, s.lifted_at]), [[silence.id, null]], JSON.stringify(kept));
+    await endsField.fill(localInput(ends));
+    await page.getByLabel('Comment').fill('deploy-e2e-longer');
+    await save();
+    const replacedRow = page.getByTestId('settings-row').filter({ hasText: 'deploy-e2e-longer' });
+    await replacedRow.filter({ hasText: 'tag = prod' }).locator('td[data-label="State"]', { hasText: 'active' }).waitFor();
+    await rowOf(silence.id).locator('td[data-label="State"]', { hasText: 'lifted' }).waitFor();
+    const afterEdit = (await server.api('GET', '/silences')).body.silences.filter((s) => s.comment.startsWith('deploy-e2e'));
+    const replaced = afterEdit.filter((s) => s.active && !s.lifted_at);
+    assert.deepEqual(replaced.map((s) => [s.comment, s.matchers]), [['deploy-e2e-longer', { tag: 'prod' }]], JSON.stringify(afterEdit));
+    assert.notEqual(replaced[0].id, silence.id);
+    assert.ok(Math.abs(new Date(replaced[0].ends_at).getTime() - ends.getTime()) < 60000, `the same end: ${replaced[0].ends_at}`);
+    assert.ok(afterEdit.find((s) => s.id === silence.id)?.lifted_at, 'the old silence is lifted');
+
+    // The new silence is lifted.
+    await replacedRow.getByRole('button', { name: 'Delete silence', exact: true }).click();
+    await replacedRow.getByRole('button', { name: 'Yes, delete' }).click();
+    await replacedRow.locator('td[data-label="State"]', { hasText: 'lifted' }).waitFor();
+    const lifted = (await server.api('GET', '/silences')).body.silences.find((s) => s.id === replaced[0].id);
     assert.ok(lifted?.lifted_at, JSON.stringify(lifted));
 
     // Tokens: the value is shown once and signs in until the token is revoked.
@@ -263,6 +315,30 @@ describe('the dashboard', () => {
     await page.getByLabel('Role').selectOption('operator');
     await save();
     await rowOf('bob').locator('td[data-label="Role"]', { hasText: 'operator' }).waitFor();
+
+    // Bob's role is changed through the edit form; a short new password is refused there.
+    await rowOf('bob').getByRole('button', { name: 'Edit bob', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit user “bob”' }).waitFor();
+    assert.equal(await page.getByLabel('Role').inputValue(), 'operator');
+    const newPassword = page.getByLabel('New password');
+    assert.equal(await newPassword.inputValue(), '', 'an empty password keeps the current one');
+    await newPassword.fill('short');
+    await save();
+    assert.match(await fieldError(page, newPassword), /12/);
+    await newPassword.fill('');
+    await page.getByLabel('Role').selectOption('viewer');
+    await save();
+    await rowOf('bob').locator('td[data-label="Role"]', { hasText: 'viewer' }).waitFor();
+    const bob = (await server.api('GET', '/users')).body.users.find((u) => u.username === 'bob');
+    assert.equal(bob?.role, 'viewer', JSON.stringify(bob));
+    // The password was left alone: bob still signs in with it.
+    const login = await fetch(`${server.url}/api/v1/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'bob', password: PASSWORD }),
+    });
+    assert.equal(login.status, 200, 'the old password still signs bob in');
+
     await rowOf('bob').getByRole('button', { name: 'Delete bob', exact: true }).click();
     await rowOf('bob').getByRole('button', { name: 'Yes, delete' }).click();
     await rowOf('bob').waitFor({ state: 'detached' });

@@ -46,10 +46,13 @@ export function App() {
     setMe(null);
   };
 
+  // Reads who is signed in again, after their role changed (a 401 signs out as ever).
+  const refresh = () => get('/me').then(setMe, () => {});
+
   if (me === undefined) return <main aria-busy="true" />;
   if (me === null) return <Login onSignedIn={(m) => { live.state = 'idle'; setMe(m); }} />;
   return (
-    <SessionContext.Provider value={{ me, signOut }}>
+    <SessionContext.Provider value={{ me, signOut, refresh }}>
       <Shell />
     </SessionContext.Provider>
   );

@@ -5,10 +5,14 @@ import { useContext } from 'preact/hooks';
 
 const RANK = { agent: 0, viewer: 1, operator: 2, admin: 3 };
 
-/** `{me, signOut}`: `me` is `{kind, name, role}` from `GET /api/v1/me`. */
-export const SessionContext = createContext({ me: null, signOut: () => {} });
+/**
+ * `{me, signOut, refresh}`: `me` is `{kind, name, role}` from `GET /api/v1/me` (`kind` is
+ * `session` for a user signed in with a password, `token` for an API token); `refresh()`
+ * reads it again, as after the caller's own role changed.
+ */
+export const SessionContext = createContext({ me: null, signOut: () => {}, refresh: async () => {} });
 
-/** The signed-in caller and the sign-out action. */
+/** The signed-in caller, the sign-out action and the refresh of `me`. */
 export function useSession() {
   return useContext(SessionContext);
 }
