@@ -998,3 +998,61 @@ fn a_client_that_stops_reading_is_dropped_after_the_timeout() {
         drop(stalled);
     });
 }
+
+#[test]
+fn a_user_demoted_while_connected_loses_the_topics_of_the_old_role() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(dir.path(), &[("WATCHFIRE_WEBSOCKET__PING_S", "1")]);
+    let api = Api::new(&server);
+    let password = "correct-horse-battery";
+    api.post(
+        "/api/v1/users",
+        &json!({"username": "root", "password": password, "role": "admin"}),
+    )
+    .expect(201, "an admin user");
+    let login = api.post(
+        "/api/v1/login",
+        &json!({"username": "root", "password": password}),
+    );
+    let cookie = login
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("a session cookie: {}", login.body))
+        .to_owned();
+    let rt = runtime();
+    // The blocking API client runs between the client's steps, outside the runtime.
+    let mut client = rt.block_on(async {
+        let mut client = Client::connect(&server, &[("cookie", &cookie)]).await;
+        client.subscribe(&["events", "dashboard"], None).await;
+        client
+            .until("both snapshots", |f| {
+                is(f, "snapshot") && f["topic"] == "dashboard"
+            })
+            .await;
+        client
+    });
+    api.command(
+        "PATCH",
+        "/api/v1/users/root",
+        Some(&json!({"role": "viewer"})),
+        None,
+    )
+    .expect(200, "demoting the user");
+    rt.block_on(client.until("the events topic ended", |f| {
+        is(f, "error") && f["detail"].as_str().is_some_and(|d| d.contains("events"))
+    }));
+
+    // A change now reaches the dashboard topic, never the events topic.
+    api.post(
+        "/api/v1/monitors",
+        &json!({"name": "after", "kind": "push"}),
+    )
+    .expect(201, "a monitor");
+    let frames = rt.block_on(client.until("the dashboard update", |f| {
+        is(f, "update") && f["topic"] == "dashboard"
+    }));
+    assert!(
+        frames.iter().all(|f| f["topic"] != "events"),
+        "no events frame after the demotion: {frames:?}"
+    );
+}

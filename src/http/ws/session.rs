@@ -181,15 +181,34 @@ impl WsSession {
         Ok(())
     }
 
-    /// Looks at the credential again: a revoked token or a closed login ends the session.
+    /// Looks at the credential again: a revoked token or a closed login ends the session, and
+    /// a lower role ends the topics it may not follow.
     fn still_authenticated(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
         let Some(identity) = &self.identity else {
             return;
         };
         match auth::authenticate_token(identity.credential.expose_secret(), &self.state) {
             Ok(entry) => {
+                let role = entry.role;
                 if let Some(identity) = self.identity.as_mut() {
                     identity.entry = entry;
+                }
+                // A lower role (a user's changed) drops the topics it may no longer follow.
+                let lost: Vec<Topic> = self
+                    .topics
+                    .iter()
+                    .filter(|t| t.min_role() > role)
+                    .cloned()
+                    .collect();
+                if !lost.is_empty() {
+                    let _ = self.unsubscribe(&lost);
+                    for topic in &lost {
+                        ctx.text(error_frame(&WsError::Forbidden {
+                            what: format!("topic {topic}"),
+                            need: topic.min_role().as_str(),
+                            has: role.as_str(),
+                        }));
+                    }
                 }
             }
             Err(p) => {
