@@ -199,6 +199,8 @@ pub struct HostMetricsReported {
     pub cpu_percent: Option<f64>,
     /// CPU busy share per core.
     pub cpu_percent_per_core: Vec<f64>,
+    /// Logical CPUs, as the host said (or as many as `cpu_percent_per_core` has).
+    pub cpu_count: Option<u32>,
     /// Load averages over 1, 5 and 15 minutes.
     pub load_average: Option<[f64; 3]>,
     /// Memory size in bytes.
@@ -213,6 +215,54 @@ pub struct HostMetricsReported {
     pub counters: [Option<u64>; 4],
     /// Rates derived from the counters, bytes/s: network tx, rx, disk read, write.
     pub rates: [Option<f64>; 4],
+}
+
+/// Schema 1 of [`HostMetricsReported`], before it kept the host's CPU count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostMetricsReportedV1 {
+    /// The host.
+    pub hostname: String,
+    /// When the sample was taken, by the host's clock.
+    pub sampled_at: DateTime<Utc>,
+    /// CPU busy share over all cores, 0 to 100.
+    pub cpu_percent: Option<f64>,
+    /// CPU busy share per core.
+    pub cpu_percent_per_core: Vec<f64>,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load_average: Option<[f64; 3]>,
+    /// Memory size in bytes.
+    pub memory_total: Option<u64>,
+    /// Used memory in bytes.
+    pub memory_used: Option<u64>,
+    /// Used memory share, 0 to 100.
+    pub memory_percent: Option<f64>,
+    /// Every real filesystem.
+    pub disks: Vec<DiskUsage>,
+    /// Network and disk counters as read (bytes since boot): sent, received, read, written.
+    pub counters: [Option<u64>; 4],
+    /// Rates derived from the counters, bytes/s: network tx, rx, disk read, write.
+    pub rates: [Option<f64>; 4],
+}
+
+impl From<HostMetricsReportedV1> for HostMetricsReported {
+    fn from(v1: HostMetricsReportedV1) -> HostMetricsReported {
+        HostMetricsReported {
+            hostname: v1.hostname,
+            sampled_at: v1.sampled_at,
+            cpu_percent: v1.cpu_percent,
+            cpu_count: u32::try_from(v1.cpu_percent_per_core.len())
+                .ok()
+                .filter(|n| *n > 0),
+            cpu_percent_per_core: v1.cpu_percent_per_core,
+            load_average: v1.load_average,
+            memory_total: v1.memory_total,
+            memory_used: v1.memory_used,
+            memory_percent: v1.memory_percent,
+            disks: v1.disks,
+            counters: v1.counters,
+            rates: v1.rates,
+        }
+    }
 }
 
 /// A host was registered: by its first push, or added to be scraped.
@@ -495,7 +545,7 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("TokenRevoked", 1),
     ("MonitorChecked", 1),
     ("HeartbeatReceived", 1),
-    ("HostMetricsReported", 1),
+    ("HostMetricsReported", 2),
     ("MonitorCreated", 1),
     ("MonitorUpdated", 1),
     ("MonitorPaused", 1),
@@ -664,7 +714,10 @@ impl Event {
             ("TokenRevoked", 1) => Event::TokenRevoked(d(payload)?),
             ("MonitorChecked", 1) => Event::MonitorChecked(d(payload)?),
             ("HeartbeatReceived", 1) => Event::HeartbeatReceived(d(payload)?),
-            ("HostMetricsReported", 1) => Event::HostMetricsReported(d(payload)?),
+            ("HostMetricsReported", 1) => {
+                Event::HostMetricsReported(Box::new(d::<HostMetricsReportedV1>(payload)?.into()))
+            }
+            ("HostMetricsReported", 2) => Event::HostMetricsReported(d(payload)?),
             ("MonitorCreated", 1) => Event::MonitorCreated(d(payload)?),
             ("MonitorUpdated", 1) => Event::MonitorUpdated(d(payload)?),
             ("MonitorPaused", 1) => Event::MonitorPaused(d(payload)?),

@@ -56,7 +56,7 @@ pub fn metrics_json(m: &HostMetricsReported) -> Value {
         "cpu": {
             "cpu_percent_total": m.cpu_percent,
             "cpu_percent_per_core": m.cpu_percent_per_core,
-            "cpu_count_logical": (!m.cpu_percent_per_core.is_empty()).then_some(m.cpu_percent_per_core.len()),
+            "cpu_count_logical": m.cpu_count,
             "load_average": m.load_average,
         },
         "memory": {

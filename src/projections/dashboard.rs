@@ -643,6 +643,7 @@ mod tests {
             hostname: host.to_owned(),
             sampled_at: DateTime::from_timestamp(at_s, 0).unwrap_or_default(),
             cpu_percent: Some(cpu),
+            cpu_count: Some(2),
             cpu_percent_per_core: vec![cpu, cpu],
             load_average: Some([cpu / 10.0, 0.0, 0.0]),
             memory_total: None,

@@ -1029,6 +1029,7 @@ mod tests {
             hostname: host.to_owned(),
             sampled_at,
             cpu_percent: values[0],
+            cpu_count: None,
             cpu_percent_per_core: Vec::new(),
             load_average: values[1].map(|l| [l, 0.0, 0.0]),
             memory_total: None,

@@ -104,6 +104,7 @@ fn sample(type_name: &str) -> Event {
             sampled_at: at("2026-11-06T10:00:00Z"),
             cpu_percent: Some(45.2),
             cpu_percent_per_core: vec![40.0, 50.0],
+            cpu_count: Some(2),
             load_average: Some([1.5, 1.2, 1.0]),
             memory_total: Some(8_589_934_592),
             memory_used: Some(4_294_967_296),
@@ -297,6 +298,30 @@ fn old_sample(type_name: &str, schema: u16) -> Option<(Vec<u8>, Event)> {
                 token_hash: "ab".repeat(32),
             };
             Some((encode_payload(&v1), Event::TokenCreated(v1.into())))
+        }
+        ("HostMetricsReported", 1) => {
+            let v1 = HostMetricsReportedV1 {
+                hostname: "web-1".into(),
+                sampled_at: at("2026-11-06T10:00:00Z"),
+                cpu_percent: Some(45.2),
+                cpu_percent_per_core: vec![40.0, 50.0],
+                load_average: Some([1.5, 1.2, 1.0]),
+                memory_total: Some(8_589_934_592),
+                memory_used: Some(4_294_967_296),
+                memory_percent: Some(50.0),
+                disks: vec![DiskUsage {
+                    mountpoint: "/".into(),
+                    total: 100,
+                    used: 50,
+                    percent: 50.0,
+                }],
+                counters: [Some(1), Some(2), Some(3), None],
+                rates: [Some(10.0), None, Some(0.5), Some(0.0)],
+            };
+            Some((
+                encode_payload(&v1),
+                Event::HostMetricsReported(Box::new(v1.into())),
+            ))
         }
         _ => None,
     }

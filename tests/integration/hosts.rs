@@ -130,6 +130,15 @@ fn a_first_push_registers_the_host_and_rates_come_from_the_counters() {
         .collect();
     assert_eq!(names, ["db-1", "web-1"]);
     assert_eq!(samples(dir.path(), "web-1").len(), 3);
+
+    // A push that names its CPU count without per-core figures keeps the count.
+    let mut counted = body("db-1", t0 + TimeDelta::seconds(10), [0, 0, 0, 0]);
+    counted["cpu"] = json!({"cpu_percent_total": 12.5, "cpu_count_logical": 16});
+    api.push_as(&agent, "db-1", &counted)
+        .expect(200, "a push with a CPU count only");
+    let cpu = &api.host("db-1")["metrics"]["cpu"];
+    assert_eq!(cpu["cpu_count_logical"], 16, "{cpu}");
+    assert_eq!(cpu["cpu_percent_per_core"], json!([]), "{cpu}");
 }
 
 #[test]

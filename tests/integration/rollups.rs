@@ -54,6 +54,7 @@ fn sample(host: &str, at: DateTime<Utc>, i: u32) -> HostMetricsReported {
         hostname: host.to_owned(),
         sampled_at: at,
         cpu_percent: (!i.is_multiple_of(3)).then(|| value(0, i)),
+        cpu_count: Some(2),
         cpu_percent_per_core: vec![1.0, 2.0],
         load_average: Some([value(2, i), 0.5, 0.25]),
         memory_total: Some(1 << 30),

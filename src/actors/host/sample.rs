@@ -295,6 +295,12 @@ impl PushBody {
             hostname,
             sampled_at,
             cpu_percent: cpu.cpu_percent_total,
+            cpu_count: cpu.cpu_count_logical.or_else(|| {
+                cpu.cpu_percent_per_core
+                    .as_ref()
+                    .and_then(|c| u32::try_from(c.len()).ok())
+                    .filter(|n| *n > 0)
+            }),
             cpu_percent_per_core: cpu.cpu_percent_per_core.unwrap_or_default(),
             load_average: cpu.load_average,
             memory_total: mem.memory_total,
