@@ -41,7 +41,8 @@ export function onUnauthorized(fn) {
  */
 export async function request(method, path, body, { headers = {}, raw = false } = {}) {
   const h = { Accept: 'application/json', ...headers };
-  if (token) h.Authorization = `Bearer ${token}`;
+  const sent = token;
+  if (sent) h.Authorization = `Bearer ${sent}`;
   let payload;
   if (body !== undefined) {
     h['Content-Type'] = 'application/json';
@@ -63,7 +64,13 @@ export async function request(method, path, body, { headers = {}, raw = false } 
     }
   }
   if (!res.ok) {
-    if (res.status === 401 && path !== '/login') unauthorized.forEach((fn) => fn());
+    if (res.status === 401) {
+      // A refused token stays refused: forget it, or it would shadow a later password login
+      // (the server reads a bearer token before the session cookie).
+      // (Only the token this request sent: one entered meanwhile is not judged by it.)
+      if (sent && token === sent) setBearer(null);
+      if (path !== '/login') unauthorized.forEach((fn) => fn());
+    }
     throw new ApiError(res.status, typeof data === 'object' ? data : { detail: String(data || res.statusText) });
   }
   return raw ? { data, headers: res.headers, status: res.status } : data;

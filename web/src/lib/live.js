@@ -1,13 +1,30 @@
 // The live feed: one WebSocket to `/ws`, topics shared by every view, resumed with
 // `since` after a dropped connection, and updates applied once per animation frame.
 
-import { bearer } from './api.js';
+import { bearer, get } from './api.js';
 import { mergePatch } from './merge.js';
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
 /** How long a topic nobody watches stays subscribed (so going back to a view is instant). */
 const LINGER_MS = 30000;
+/**
+ * How long an open socket must stay open, without any frame, to count as live. The server
+ * refuses a stale session or token as soon as the first subscribe arrives (an error frame,
+ * then close 1008), so this only matters for a resumed feed with nothing new to send.
+ */
+const SETTLE_MS = 1000;
+/** The server's WebSocket close code for failed or timed-out authentication. */
+const POLICY_VIOLATION = 1008;
+/** Error frames that end the session for its credentials (a close 1008 follows). */
+const AUTH_ERROR = /^(authenticate first|authentication failed|no authentication within)/;
+/**
+ * Error frames of a failed snapshot: the server drops the topics of that subscribe (or of
+ * its recovery, possibly every topic) without naming them, so the session is resumed anew.
+ */
+const SNAPSHOT_FAILED = /read model is behind the log|cannot encode the snapshot/;
+/** How long a flush waits at most for an animation frame (none come in a hidden tab). */
+const FLUSH_MAX_MS = 250;
 
 /** One topic's latest data and who watches it. */
 class Topic {
@@ -31,7 +48,12 @@ export class Live {
     this.socket = null;
     this.retries = 0;
     this.retryTimer = null;
+    this.settleTimer = null;
+    this.failures = 0;
+    this.authCheck = null;
     this.flushScheduled = false;
+    this.flushFrame = null;
+    this.flushTimer = null;
     this.lastError = null;
     this.stats = { frames: 0, flushes: 0, reconnects: 0 };
   }
@@ -48,14 +70,18 @@ export class Live {
       const token = bearer();
       if (token) socket.send(JSON.stringify({ type: 'auth', token }));
       for (const topic of this.topics.values()) this.sendSubscribe(topic);
-      this.retries = 0;
-      this.setState('live');
+      // Not live yet: a stale session opens too, then is refused at the first subscribe.
+      clearTimeout(this.settleTimer);
+      this.settleTimer = setTimeout(() => this.socket === socket && this.settled(), SETTLE_MS);
     };
     socket.onmessage = (e) => this.receive(e.data);
-    socket.onclose = () => {
+    socket.onclose = (e) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      clearTimeout(this.settleTimer);
       if (this.state === 'stopped') return;
+      // Refused for its credentials: ask the API, whose 401 signs out (the login page).
+      if (e && e.code === POLICY_VIOLATION) this.checkAuth();
       this.setState('reconnecting');
       this.stats.reconnects += 1;
       const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.retries);
@@ -68,10 +94,30 @@ export class Live {
   stop() {
     this.setState('stopped');
     clearTimeout(this.retryTimer);
+    clearTimeout(this.settleTimer);
     const socket = this.socket;
     this.socket = null;
     if (socket) socket.close();
+    for (const topic of this.topics.values()) clearTimeout(topic.linger);
     this.topics.clear();
+    this.failures = 0;
+  }
+
+  /** The socket works (a frame came, or it stayed open): back to the shortest retry. */
+  settled() {
+    clearTimeout(this.settleTimer);
+    this.retries = 0;
+    if (this.state !== 'stopped') this.setState('live');
+  }
+
+  /** Asks `GET /me` once at a time: a 401 there signs out through the API's handlers. */
+  checkAuth() {
+    if (this.authCheck) return;
+    this.authCheck = get('/me')
+      .catch(() => {})
+      .finally(() => {
+        this.authCheck = null;
+      });
   }
 
   /** Calls `fn(state)` on every connection state change; returns the unsubscriber. */
@@ -104,8 +150,10 @@ export class Live {
     return () => {
       topic.listeners.delete(fn);
       if (topic.listeners.size === 0 && name !== 'dashboard') {
+        clearTimeout(topic.linger);
         topic.linger = setTimeout(() => {
-          if (topic.listeners.size > 0) return;
+          // A topic of the same name made since (after stop()) is not this one's to end.
+          if (topic.listeners.size > 0 || this.topics.get(name) !== topic) return;
           this.topics.delete(name);
           this.send({ type: 'unsubscribe', topics: [name] });
         }, LINGER_MS);
@@ -138,10 +186,23 @@ export class Live {
     }
     this.stats.frames += 1;
     if (frame.type === 'error') {
-      this.lastError = frame.detail;
-      console.warn('watchfire live:', frame.detail);
+      const detail = String(frame.detail ?? '');
+      this.lastError = detail;
+      console.warn('watchfire live:', detail);
+      if (AUTH_ERROR.test(detail)) {
+        this.checkAuth();
+      } else if (SNAPSHOT_FAILED.test(detail) && this.socket) {
+        // The server unsubscribed the topics whose snapshot failed: reconnect after a
+        // backoff that grows with each such failure; held topics resume with `since`.
+        this.failures = Math.min(this.failures + 1, 4);
+        this.retries = Math.max(this.retries, this.failures);
+        clearTimeout(this.settleTimer);
+        this.socket.close();
+      }
       return;
     }
+    if (frame.type !== 'snapshot' && frame.type !== 'update') return;
+    if (this.state !== 'live' && this.state !== 'stopped') this.settled();
     const topic = this.topics.get(frame.topic);
     if (!topic) return;
     if (frame.type === 'snapshot') {
@@ -149,6 +210,8 @@ export class Live {
       topic.position = frame.position;
       topic.pending = [];
       topic.fresh = true;
+      // Every topic holds a snapshot again: snapshot failures are over.
+      if (![...this.topics.values()].some((t) => t.position === null)) this.failures = 0;
     } else if (frame.type === 'update') {
       // Once each: a resumed feed never repeats what was applied.
       if (topic.position !== null && frame.position <= topic.position) return;
@@ -163,9 +226,16 @@ export class Live {
   scheduleFlush() {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const flush = () => this.flush();
-    if (document.hidden) setTimeout(flush, 250);
-    else requestAnimationFrame(flush);
+    // An animation frame, or a timer in a hidden tab (where no frame comes): the first wins.
+    const flush = () => {
+      if (this.flushFrame !== null && typeof cancelAnimationFrame === 'function') cancelAnimationFrame(this.flushFrame);
+      clearTimeout(this.flushTimer);
+      this.flushFrame = null;
+      this.flushTimer = null;
+      this.flush();
+    };
+    this.flushTimer = setTimeout(flush, FLUSH_MAX_MS);
+    if (typeof requestAnimationFrame === 'function') this.flushFrame = requestAnimationFrame(flush);
   }
 
   /** Applies every queued frame, then tells each topic's watchers once. */
@@ -188,8 +258,9 @@ export class Live {
       topic.fresh = false;
       for (const fn of topic.listeners) {
         if (fresh) fn(topic, null);
-        // The dashboard's patches are in its data already; other topics hand their events over.
-        if (frames.length > 0 && !(fresh && topic.name === 'dashboard')) fn(topic, frames);
+        // The frames after the snapshot too (the dashboard's patches are in its data already,
+        // but watchers such as the rollups fold their checks).
+        if (frames.length > 0) fn(topic, frames);
       }
     }
   }

@@ -22,6 +22,7 @@ export function Login({ onSignedIn }) {
           throw err.status === 401 ? Object.assign(new Error('that token is unknown, revoked or expired'), {}) : err;
         }
       } else {
+        setBearer(null); // a stored token would be sent, and read, before the new cookie
         await post('/login', { username: v.username.trim(), password: v.password });
         onSignedIn(await get('/me'));
       }
