@@ -372,9 +372,12 @@ describe('the dashboard', () => {
     const row = page.getByTestId('alert-row').filter({ hasText: 'api down' });
     await row.and(page.locator('[data-state="firing"]')).waitFor({ timeout: LIVE_MS });
     await row.getByRole('button', { name: 'Acknowledge' }).click();
+    const focused = (locator) => locator.evaluate((el) => el === document.activeElement);
+    await until(() => focused(page.getByLabel('Comment')), 5000, 'the focus in the comment field');
     await page.getByLabel('Comment').fill('looking into it');
     await page.getByRole('button', { name: /^(Acknowledge|Confirm|Save)/ }).last().click();
     await row.and(page.locator('[data-state="acknowledged"]')).waitFor({ timeout: LIVE_MS });
+    await until(() => focused(row), 5000, 'the focus on the acknowledged alert');
 
     const alerts = (await server.api('GET', '/alerts?state=acknowledged')).body;
     const list = alerts.alerts ?? alerts;
@@ -421,7 +424,7 @@ describe('the dashboard', () => {
     const page = await adminPage();
     const beforeMonitor = new Date(Date.now() - 1000);
     await new Promise((r) => setTimeout(r, 1500));
-    await createMonitor({ name: 'later', kind: 'push' });
+    const later = await createMonitor({ name: 'later', kind: 'push' });
     await page.goto(`${server.url}/#/audit`);
     await page.getByRole('heading', { name: 'Audit' }).waitFor();
 
@@ -437,6 +440,15 @@ describe('the dashboard', () => {
     await page.getByTestId('monitor-row').filter({ hasText: 'later' }).waitFor();
     // The event log lists what happened, newest events included.
     await page.getByText('MonitorCreated').first().waitFor();
+
+    // A push monitor's heartbeats join its check log live.
+    await page.goto(`${server.url}/#/monitors/${later.id}`);
+    await page.getByRole('heading', { name: 'Check log' }).waitFor();
+    await until(async () => {
+      assert.ok((await fetch(`${server.url}${later.push_url}?ping=12`)).ok, 'the heartbeat is taken');
+      // Missed heartbeats are failed checks (its interval is 1 s); only a heartbeat passes.
+      return page.locator('[data-testid="check-row"][data-ok="true"]').first().waitFor({ timeout: 2000 }).then(() => true, () => false);
+    }, LIVE_MS, 'the heartbeat in the check log');
     assert.deepEqual(page.errors, []);
     await page.close();
   });
@@ -466,6 +478,7 @@ describe('the dashboard', () => {
     assert.ok(reached, 'Tab reaches the Alerts link');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Alerts', exact: true }).waitFor();
+    await until(async () => (await page.evaluate(() => document.activeElement?.id)) === 'main', 5000, 'the focus on the new page');
     await page.close();
   });
 

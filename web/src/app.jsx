@@ -1,6 +1,6 @@
 // The shell: sign-in, navigation, the connection state, the theme, and the views.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, post, bearer, setBearer, onUnauthorized } from './lib/api.js';
 import { live } from './lib/live.js';
 import { useConnection, useTopic } from './lib/hooks.js';
@@ -70,6 +70,16 @@ function Shell() {
   const current = VIEWS.find((v) => v.match(route.parts));
   useEffect(() => showDown(down, current?.label), [down, current?.label]);
 
+  // A new page (not the first, nor only new query parameters) takes the focus to its
+  // content, so keyboard users don't start again from the top.
+  const main = useRef(null);
+  const shownPath = useRef(route.path);
+  useEffect(() => {
+    if (route.path === shownPath.current) return;
+    shownPath.current = route.path;
+    main.current?.focus({ preventScroll: true });
+  }, [route.path]);
+
   const cycleTheme = () => {
     const next = { system: 'light', light: 'dark', dark: 'system' }[theme];
     setTheme(next);
@@ -101,7 +111,7 @@ function Shell() {
       {connection === 'reconnecting' && (
         <div class="banner banner-warn" role="alert">Connection lost. Reconnecting… (what you see may be out of date)</div>
       )}
-      <main id="main" tabIndex={-1}>
+      <main id="main" ref={main} tabIndex={-1}>
         <Route route={route} me={me} />
       </main>
     </>

@@ -6,19 +6,26 @@ import { request } from '../lib/api.js';
 /**
  * The "Acknowledge" button of a firing alert `alertId`; it opens a form asking for an
  * optional comment, POSTs the acknowledgement, then calls `onAcked(position)` with the log
- * position of the acknowledgement (to read the alert again at least that fresh).
+ * position of the acknowledgement (to read the alert again at least that fresh). The
+ * button goes once the alert is acknowledged, so focus then moves to `returnTo` (a ref to
+ * an element that stays, focusable with tabIndex -1).
  */
-export function AlertAck({ alertId, onAcked }) {
+export function AlertAck({ alertId, onAcked, returnTo }) {
   const [open, setOpen] = useState(false);
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const fieldId = `ack-comment-${alertId}`;
   const opener = useRef(null);
+  const field = useRef(null);
   const wasOpen = useRef(false);
+  const acked = useRef(false);
   useEffect(() => {
-    // Back to the button when the form closes, so the keyboard stays in place.
-    if (!open && wasOpen.current) opener.current?.focus();
+    // Into the comment when the form opens; back to the button when it closes, so the
+    // keyboard stays in place, or to `returnTo` after an acknowledgement (the button goes).
+    if (open) field.current?.focus();
+    else if (wasOpen.current) ((acked.current && returnTo?.current) || opener.current)?.focus();
+    acked.current = false;
     wasOpen.current = open;
   }, [open]);
 
@@ -34,8 +41,11 @@ export function AlertAck({ alertId, onAcked }) {
     try {
       const text = comment.trim();
       const answer = await request('POST', `/alerts/${alertId}/ack`, text ? { comment: text } : {}, { raw: true });
+      acked.current = true;
       setOpen(false);
       setComment('');
+      // Now too: the live update may have shown it acknowledged, and taken this form away, already.
+      returnTo?.current?.focus();
       onAcked(Number(answer.headers.get('Watchfire-Position')) || null);
     } catch (err) {
       setError(err.status === 409 ? `It can no longer be acknowledged: ${err.message}` : err.message);
@@ -53,6 +63,7 @@ export function AlertAck({ alertId, onAcked }) {
         <label for={fieldId}>Comment</label>
         <input
           id={fieldId}
+          ref={field}
           name="comment"
           maxLength={2000}
           placeholder="optional, e.g. on it"
@@ -60,7 +71,6 @@ export function AlertAck({ alertId, onAcked }) {
           onInput={(e) => setComment(e.currentTarget.value)}
           aria-invalid={error ? 'true' : undefined}
           aria-describedby={error ? `${fieldId}-error` : undefined}
-          autoFocus
         />
         {error && <small id={`${fieldId}-error`} class="error" role="alert">{error}</small>}
       </div>

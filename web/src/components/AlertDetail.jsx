@@ -16,6 +16,7 @@ import { AlertCauses, AlertSteps } from './AlertTimeline.jsx';
 export function AlertDetail({ id }) {
   const { me } = useSession();
   const minPosition = useRef(null);
+  const heading = useRef(null);
   const alert = useLoad(() => get(`/alerts/${encodeURIComponent(id)}${query({ min_position: minPosition.current })}`), [id]);
 
   const reloadAt = (position) => {
@@ -40,7 +41,7 @@ export function AlertDetail({ id }) {
     <>
       {back}
       <div class="alert-head">
-        <h1>{a.rule}</h1>
+        <h1 ref={heading} tabIndex={-1}>{a.rule}</h1>
         <Status status={a.severity} />
         <span data-testid="alert-state"><Status status={a.state} /></span>
       </div>
@@ -57,7 +58,7 @@ export function AlertDetail({ id }) {
           <div class="alert-cause"><dt>Cause</dt><dd>{firstCause(a)}</dd></div>
           {a.state === 'resolved' && <div><dt>Resolved because</dt><dd>{a.cause}</dd></div>}
         </dl>
-        {a.state === 'firing' && can(me.role, 'operator') && <AlertAck alertId={a.id} onAcked={reloadAt} />}
+        {a.state === 'firing' && can(me.role, 'operator') && <AlertAck alertId={a.id} onAcked={reloadAt} returnTo={heading} />}
       </section>
       <div class="alert-story">
         <section class="panel alert-panel" aria-labelledby="alert-causes-title">

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get } from '../lib/api.js';
 import { live } from '../lib/live.js';
-import { useLoad, useTopicEvents } from '../lib/hooks.js';
+import { useLoad, useThrottle, useTopicEvents } from '../lib/hooks.js';
 import { navigate } from '../lib/router.js';
 import { can, useSession } from '../lib/session.js';
 import { dateTime } from '../lib/format.js';
@@ -13,6 +13,8 @@ import { EVENT_TYPES, newerThan, pageAfter, pageBefore, summarize } from './Audi
 
 /** Live arrivals kept on the latest page before the oldest are let go. */
 const MAX_ARRIVED = 500;
+/** The least time between two reads of new events while they stream in. */
+const ARRIVALS_EVERY_MS = 5000;
 
 /** Where the log ends now, about: the live dashboard's position, else the API's. */
 async function logHead() {
@@ -109,8 +111,24 @@ function clean(params) {
 }
 
 /**
+ * Whether a live update frame may be one the filters keep. Frames have no stream, so it
+ * is told from the payload where that is sure (monitor, host and alert events), else kept.
+ */
+function mayMatch(u, { type, stream }) {
+  if (type && u.event !== type) return false;
+  if (!stream) return true;
+  const d = u.data || {};
+  let of = null;
+  if (typeof d.monitor_id === 'string') of = `monitor-${d.monitor_id}`;
+  else if (typeof d.hostname === 'string') of = `host-${d.hostname}`;
+  else if (typeof d.alert_id === 'string' && u.event.startsWith('Alert')) of = `alert-${d.alert_id}`;
+  return of === null || of.toLowerCase() === stream.toLowerCase();
+}
+
+/**
  * The events recorded after the page was read, while it is the latest page: read again
- * (with the page's filters) whenever the `events` topic tells of new ones.
+ * (with the page's filters) when the `events` topic tells of new ones that may match, at
+ * most once every few seconds.
  */
 function useArrivals(data, filters, isAdmin) {
   const [arrived, setArrived] = useState([]);
@@ -146,10 +164,11 @@ function useArrivals(data, filters, isAdmin) {
     }
   };
 
+  const fetchSoon = useThrottle(() => data?.live && fetchNew(), ARRIVALS_EVERY_MS);
   useTopicEvents(isAdmin ? 'events' : null, (updates) => {
     if (!updates || !data?.live) return;
-    if (filters.type && !updates.some((u) => u.event === filters.type)) return;
-    fetchNew();
+    if (!updates.some((u) => mayMatch(u, filters))) return;
+    fetchSoon();
   });
   return arrived;
 }

@@ -25,6 +25,9 @@ function fitLabels(u, values, axisIdx, cycleNum) {
 export function Chart({ x, series, format = (v) => String(v), height = 220, yRange, title }) {
   const box = useRef(null);
   const plot = useRef(null);
+  // The latest series and data, so a rebuild (on theme change) draws them rather than those of the first build.
+  const latest = useRef(null);
+  latest.current = { series, data: [x, ...series.map((s) => s.values)] };
 
   useEffect(() => {
     const el = box.current;
@@ -46,7 +49,7 @@ export function Chart({ x, series, format = (v) => String(v), height = 220, yRan
         ],
         series: [
           {},
-          ...series.map((s, i) => {
+          ...latest.current.series.map((s, i) => {
             const stroke = s.color ? (s.color.startsWith('--') ? cssVar(s.color) : s.color) : cssVar(PALETTE[i % PALETTE.length]);
             return {
               label: s.label,
@@ -60,7 +63,7 @@ export function Chart({ x, series, format = (v) => String(v), height = 220, yRan
           }),
         ],
       };
-      plot.current = new uPlot(opts, [x, ...series.map((s) => s.values)], el);
+      plot.current = new uPlot(opts, latest.current.data, el);
     };
     build();
     const resize = new ResizeObserver(() => {
@@ -77,7 +80,7 @@ export function Chart({ x, series, format = (v) => String(v), height = 220, yRan
   }, [series.length, height, title, yRange?.[0], yRange?.[1]]);
 
   useEffect(() => {
-    plot.current?.setData([x, ...series.map((s) => s.values)]);
+    plot.current?.setData(latest.current.data);
   }, [x, series]);
 
   return <div class="chart" ref={box} role="img" aria-label={title || series.map((s) => s.label).join(', ')} />;

@@ -1,8 +1,8 @@
 // A host's history: the range picker and one chart per figure, from the series API.
 
-import { useEffect, useMemo, useRef } from 'preact/hooks';
+import { useMemo } from 'preact/hooks';
 import { get, query } from '../lib/api.js';
-import { useLoad } from '../lib/hooks.js';
+import { useLoad, useThrottle } from '../lib/hooks.js';
 import { Chart } from './Chart.jsx';
 import { Note } from './Bits.jsx';
 
@@ -90,29 +90,6 @@ function chartsFor(mountpoints) {
     { title: 'Network', series: [['net_rx_bytes_per_s', 'Received'], ['net_tx_bytes_per_s', 'Sent']], format: shortRate },
     { title: 'Disk I/O', series: [['disk_read_bytes_per_s', 'Read'], ['disk_write_bytes_per_s', 'Written']], format: shortRate },
   ];
-}
-
-/**
- * Calls `fn` now if it has not run for `gap` ms, else once when that gap is over: a
- * burst of calls reloads at most once per gap. Returns the caller.
- */
-function useThrottle(fn, gap) {
-  const last = useRef(0);
-  const timer = useRef(null);
-  const latest = useRef(fn);
-  latest.current = fn;
-  useEffect(() => () => clearTimeout(timer.current), []);
-  return () => {
-    if (timer.current) return;
-    const wait = last.current + gap - Date.now();
-    const run = () => {
-      timer.current = null;
-      last.current = Date.now();
-      latest.current();
-    };
-    if (wait <= 0) run();
-    else timer.current = setTimeout(run, wait);
-  };
 }
 
 /**

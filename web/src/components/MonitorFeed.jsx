@@ -17,9 +17,27 @@ export function checkOfFrame(frame) {
   };
 }
 
+/** A HeartbeatReceived update frame as a check result, as `GET /monitors/{id}/checks` lists heartbeats. */
+export function checkOfHeartbeat(frame) {
+  const d = frame.data || {};
+  return {
+    at: frame.timestamp,
+    position: frame.position,
+    ok: d.up,
+    latency_ms: d.ping_ms ?? null,
+    status_code: null,
+    error: d.up ? null : d.msg ?? 'down',
+    heartbeat: true,
+    msg: d.msg ?? null,
+  };
+}
+
+/** Whether an update frame is a check result (a check made, or a push monitor's heartbeat). */
+const isCheck = (u) => u.event === 'MonitorChecked' || u.event === 'HeartbeatReceived';
+
 /**
- * Watches monitor `id`: `onChecks(checks)` with each batch's new check results (oldest
- * first), `onEvents(frames)` with its other events (status changes, pauses, edits), and
+ * Watches monitor `id`: `onChecks(checks)` with each batch's new check results and
+ * heartbeats (oldest first), `onEvents(frames)` with its other events (status changes, pauses, edits), and
  * `onReset()` when a fresh snapshot replaces the topic (not the first, which arrives while
  * the view loads anyway).
  */
@@ -34,8 +52,8 @@ export function useMonitorFeed(id, { onChecks, onEvents, onReset }) {
       seen.current = true;
       return;
     }
-    const checks = updates.filter((u) => u.event === 'MonitorChecked').map(checkOfFrame);
-    const others = updates.filter((u) => u.event !== 'MonitorChecked');
+    const checks = updates.filter(isCheck).map((u) => (u.event === 'HeartbeatReceived' ? checkOfHeartbeat(u) : checkOfFrame(u)));
+    const others = updates.filter((u) => !isCheck(u));
     if (checks.length && onChecks) onChecks(checks);
     if (others.length && onEvents) onEvents(others);
   });

@@ -55,3 +55,26 @@ export function useLoad(fetcher, deps) {
   }, [run]);
   return { ...state, reload: run };
 }
+
+/**
+ * Calls `fn` now if it has not run for `gap` ms, else once when that gap is over: a
+ * burst of calls reloads at most once per gap. Returns the caller.
+ */
+export function useThrottle(fn, gap) {
+  const last = useRef(0);
+  const timer = useRef(null);
+  const latest = useRef(fn);
+  latest.current = fn;
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return () => {
+    if (timer.current) return;
+    const wait = last.current + gap - Date.now();
+    const run = () => {
+      timer.current = null;
+      last.current = Date.now();
+      latest.current();
+    };
+    if (wait <= 0) run();
+    else timer.current = setTimeout(run, wait);
+  };
+}

@@ -67,8 +67,9 @@ function AlertsList() {
 
 /** One open alert: severity, rule, subject, state and since, the cause, and the acknowledgement. */
 function AlertRow({ alert, canAck, onAcked }) {
+  const row = useRef(null);
   return (
-    <li class={`alert-row alert-${alert.state}`} data-testid="alert-row" data-state={alert.state} data-alert-id={alert.id}>
+    <li ref={row} tabIndex={-1} class={`alert-row alert-${alert.state}`} data-testid="alert-row" data-state={alert.state} data-alert-id={alert.id}>
       <div class="alert-row-main">
         <p class="alert-row-title">
           <Status status={alert.severity} />
@@ -84,7 +85,7 @@ function AlertRow({ alert, canAck, onAcked }) {
       </div>
       {canAck && alert.state === 'firing' && (
         <div class="alert-row-actions">
-          <AlertAck alertId={alert.id} onAcked={onAcked} />
+          <AlertAck alertId={alert.id} onAcked={onAcked} returnTo={row} />
         </div>
       )}
     </li>

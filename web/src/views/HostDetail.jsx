@@ -41,7 +41,8 @@ export function HostDetail({ hostname, params }) {
       </>
     );
   }
-  const h = host.data;
+  // The data of the host asked for (after a link to another one, the last one's until it loads).
+  const h = host.data?.hostname?.toLowerCase() === name ? host.data : null;
   return (
     <>
       <p class="host-crumbs"><a href={href('/')}>← Overview</a></p>

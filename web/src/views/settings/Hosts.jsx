@@ -1,7 +1,8 @@
 // Settings › Hosts: every host (pushed by an agent or scraped) with live status; add a
 // scraped node_exporter host; delete one.
 
-import { useState } from 'preact/hooks';
+import { useCallback, useMemo, useRef, useState } from 'preact/hooks';
+import { memo } from 'preact/compat';
 import { useTopic } from '../../lib/hooks.js';
 import { href } from '../../lib/router.js';
 import { ago, duration } from '../../lib/format.js';
@@ -38,6 +39,11 @@ export function HostsTab({ canEdit }) {
     }
   };
 
+  // One function for every row, so memoized rows skip the tab's re-renders.
+  const removeNow = useRef(remove);
+  removeNow.current = remove;
+  const onDelete = useCallback((h) => removeNow.current(h), []);
+
   return (
     <section aria-labelledby="settings-hosts">
       <SectionHead id="settings-hosts" title="Hosts" addLabel="Add host" canEdit={canEdit} onAdd={adding ? null : () => { setFlash(null); setAdding(true); }} />
@@ -45,7 +51,7 @@ export function HostsTab({ canEdit }) {
       <Flash flash={flash} />
       {adding && canEdit && <HostForm onSaved={saved} onCancel={() => setAdding(false)} />}
       <ListState list={list} what="the hosts" empty="No hosts yet.">
-        {(rows) => <HostTable hosts={rows} live={dashboard?.hosts} canEdit={canEdit} onDelete={remove} />}
+        {(rows) => <HostTable hosts={rows} live={dashboard?.hosts} canEdit={canEdit} onDelete={onDelete} />}
       </ListState>
     </section>
   );
@@ -53,7 +59,7 @@ export function HostsTab({ canEdit }) {
 
 /** The hosts as a table: name, source, scrape URL, interval, live status, last seen, tags. */
 function HostTable({ hosts, live, canEdit, onDelete }) {
-  const sorted = [...hosts].sort((a, b) => a.hostname.localeCompare(b.hostname));
+  const sorted = useMemo(() => [...hosts].sort((a, b) => a.hostname.localeCompare(b.hostname)), [hosts]);
   return (
     <div class="table-wrap">
       <table class="settings-table">
@@ -64,20 +70,8 @@ function HostTable({ hosts, live, canEdit, onDelete }) {
           {sorted.map((h) => {
             const now = live?.[h.hostname.toLowerCase()];
             return (
-              <tr key={h.hostname} data-testid="settings-row" data-id={h.hostname}>
-                <td data-label="Hostname"><a href={href(`/hosts/${encodeURIComponent(h.hostname)}`)}>{h.hostname}</a></td>
-                <td data-label="Source">{h.source || '—'}</td>
-                <td data-label="Scrape URL" class="settings-target">{h.scrape_url ? <span class="mono">{h.scrape_url}</span> : <span class="muted">—</span>}</td>
-                <td data-label="Interval" class="num">{h.interval_s ? duration(h.interval_s) : '—'}</td>
-                <td data-label="Status"><Status status={now?.status ?? h.status} /></td>
-                <td data-label="Last seen">{ago(now?.last_seen ?? h.last_seen)}</td>
-                <td data-label="Tags"><Tags tags={now?.tags ?? h.tags} /></td>
-                {canEdit && (
-                  <td class="settings-actions">
-                    <ConfirmButton what={h.hostname} question={`Delete “${h.hostname}”?`} onConfirm={() => onDelete(h)} />
-                  </td>
-                )}
-              </tr>
+              <HostRow key={h.hostname} host={h} status={now?.status ?? h.status} lastSeen={now?.last_seen ?? h.last_seen}
+                tags={now?.tags ?? h.tags} canEdit={canEdit} onDelete={onDelete} />
             );
           })}
         </tbody>
@@ -85,6 +79,26 @@ function HostTable({ hosts, live, canEdit, onDelete }) {
     </div>
   );
 }
+
+/** One host of the table: re-renders only when the host or its live status, last sight or tags change. */
+const HostRow = memo(function HostRow({ host: h, status, lastSeen, tags, canEdit, onDelete }) {
+  return (
+    <tr data-testid="settings-row" data-id={h.hostname}>
+      <td data-label="Hostname"><a href={href(`/hosts/${encodeURIComponent(h.hostname)}`)}>{h.hostname}</a></td>
+      <td data-label="Source">{h.source || '—'}</td>
+      <td data-label="Scrape URL" class="settings-target">{h.scrape_url ? <span class="mono">{h.scrape_url}</span> : <span class="muted">—</span>}</td>
+      <td data-label="Interval" class="num">{h.interval_s ? duration(h.interval_s) : '—'}</td>
+      <td data-label="Status"><Status status={status} /></td>
+      <td data-label="Last seen">{ago(lastSeen)}</td>
+      <td data-label="Tags"><Tags tags={tags} /></td>
+      {canEdit && (
+        <td class="settings-actions">
+          <ConfirmButton what={h.hostname} question={`Delete “${h.hostname}”?`} onConfirm={() => onDelete(h)} />
+        </td>
+      )}
+    </tr>
+  );
+});
 
 /** The form adding a scraped host. */
 function HostForm({ onSaved, onCancel }) {

@@ -1,7 +1,8 @@
 // Settings › Monitors: the list with live status, and the create / edit form that adapts to
 // the kind (http, tcp, dns, push). `#/settings/monitors?edit=<id>` opens one's edit form.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { memo } from 'preact/compat';
 import { get } from '../../lib/api.js';
 import { useLoad, useTopic } from '../../lib/hooks.js';
 import { href, navigate } from '../../lib/router.js';
@@ -71,6 +72,10 @@ export function MonitorsTab({ params, canEdit }) {
       setFlash(failed(`delete “${m.name}”`, e));
     }
   };
+  // One function for every row, so memoized rows skip the tab's re-renders.
+  const removeNow = useRef(remove);
+  removeNow.current = remove;
+  const onDelete = useCallback((m) => removeNow.current(m), []);
   const open = () => {
     setFlash(null);
     setAdding(true);
@@ -86,7 +91,7 @@ export function MonitorsTab({ params, canEdit }) {
         ? <MonitorEdit key={editing} id={editing} onSaved={saved} onCancel={() => navigate('/settings/monitors')} />
         : <Note kind="error">Changing a monitor needs the operator role.</Note>)}
       <ListState list={list} what="the monitors" empty="No monitors yet.">
-        {(rows) => <MonitorTable monitors={rows} live={dashboard?.monitors} canEdit={canEdit} onDelete={remove} />}
+        {(rows) => <MonitorTable monitors={rows} live={dashboard?.monitors} canEdit={canEdit} onDelete={onDelete} />}
       </ListState>
     </section>
   );
@@ -94,7 +99,7 @@ export function MonitorsTab({ params, canEdit }) {
 
 /** The monitors as a table: name, kind, target, interval, live status, tags, actions. */
 function MonitorTable({ monitors, live, canEdit, onDelete }) {
-  const sorted = [...monitors].sort((a, b) => a.name.localeCompare(b.name));
+  const sorted = useMemo(() => [...monitors].sort((a, b) => a.name.localeCompare(b.name)), [monitors]);
   return (
     <div class="table-wrap">
       <table class="settings-table">
@@ -103,26 +108,33 @@ function MonitorTable({ monitors, live, canEdit, onDelete }) {
         </thead>
         <tbody>
           {sorted.map((m) => (
-            <tr key={m.id} data-testid="settings-row" data-id={m.id}>
-              <td data-label="Name"><a href={href(`/monitors/${m.id}`)}>{m.name}</a></td>
-              <td data-label="Kind">{m.kind}</td>
-              <td data-label="Target" class="settings-target">{target(m)}</td>
-              <td data-label="Interval" class="num">{duration(m.interval_s)}</td>
-              <td data-label="Status"><Status status={live?.[m.id]?.status ?? m.status} /></td>
-              <td data-label="Tags"><Tags tags={m.tags} /></td>
-              {canEdit && (
-                <td class="settings-actions">
-                  <a class="button" href={href(`/settings/monitors?edit=${encodeURIComponent(m.id)}`)}>Edit<Hidden> {m.name}</Hidden></a>
-                  <ConfirmButton what={m.name} question={`Delete “${m.name}”?`} onConfirm={() => onDelete(m)} />
-                </td>
-              )}
-            </tr>
+            <MonitorRow key={m.id} monitor={m} status={live?.[m.id]?.status ?? m.status} canEdit={canEdit} onDelete={onDelete} />
           ))}
         </tbody>
       </table>
     </div>
   );
 }
+
+/** One monitor of the table: re-renders only when the monitor or its live status changes. */
+const MonitorRow = memo(function MonitorRow({ monitor: m, status, canEdit, onDelete }) {
+  return (
+    <tr data-testid="settings-row" data-id={m.id}>
+      <td data-label="Name"><a href={href(`/monitors/${m.id}`)}>{m.name}</a></td>
+      <td data-label="Kind">{m.kind}</td>
+      <td data-label="Target" class="settings-target">{target(m)}</td>
+      <td data-label="Interval" class="num">{duration(m.interval_s)}</td>
+      <td data-label="Status"><Status status={status} /></td>
+      <td data-label="Tags"><Tags tags={m.tags} /></td>
+      {canEdit && (
+        <td class="settings-actions">
+          <a class="button" href={href(`/settings/monitors?edit=${encodeURIComponent(m.id)}`)}>Edit<Hidden> {m.name}</Hidden></a>
+          <ConfirmButton what={m.name} question={`Delete “${m.name}”?`} onConfirm={() => onDelete(m)} />
+        </td>
+      )}
+    </tr>
+  );
+});
 
 /** What a monitor checks, in one line. */
 function target(m) {

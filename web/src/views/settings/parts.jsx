@@ -121,9 +121,11 @@ export function ConfirmButton({ verb = 'Delete', what, question, onConfirm }) {
   const [busy, setBusy] = useState(false);
   const [questionId] = useState(() => `settings-confirm-${++confirms}`);
   const opener = useRef(null);
+  const yes = useRef(null);
   const wasAsking = useRef(false);
   useEffect(() => {
-    if (!asking && wasAsking.current) opener.current?.focus();
+    if (asking) yes.current?.focus();
+    else if (wasAsking.current) opener.current?.focus();
     wasAsking.current = asking;
   }, [asking]);
   const go = async () => {
@@ -141,7 +143,7 @@ export function ConfirmButton({ verb = 'Delete', what, question, onConfirm }) {
   return (
     <span class="settings-confirm">
       <span id={questionId}>{question}</span>
-      <button type="button" class="danger" autoFocus disabled={busy} aria-describedby={questionId} onClick={go}>{`Yes, ${verb.toLowerCase()}`}</button>
+      <button type="button" class="danger" ref={yes} disabled={busy} aria-describedby={questionId} onClick={go}>{`Yes, ${verb.toLowerCase()}`}</button>
       <button type="button" onClick={() => setAsking(false)} onKeyDown={(e) => e.key === 'Escape' && setAsking(false)}>Cancel</button>
     </span>
   );
