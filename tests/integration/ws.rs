@@ -490,7 +490,9 @@ async fn push_samples(base: &str, n: usize, parallel: usize) {
 #[test]
 fn a_client_that_never_reads_slows_no_one_and_later_gets_a_snapshot() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[("WATCHFIRE_WEBSOCKET__OUTBOX", "64")]);
+    // An outbox the never-reading client overflows many times over (3,000 pushes, two
+    // topics), with room for the readers to fall behind a little on a busy machine.
+    let server = start_server(dir.path(), &[("WATCHFIRE_WEBSOCKET__OUTBOX", "512")]);
     let api = Api::new(&server);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
