@@ -217,6 +217,11 @@ pub struct HostMetricsReported {
     pub rates: [Option<f64>; 4],
 }
 
+/// How many cores per-core figures stand for; `None` without any.
+pub fn core_count(per_core: &[f64]) -> Option<u32> {
+    u32::try_from(per_core.len()).ok().filter(|n| *n > 0)
+}
+
 /// Schema 1 of [`HostMetricsReported`], before it kept the host's CPU count.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostMetricsReportedV1 {
@@ -250,9 +255,7 @@ impl From<HostMetricsReportedV1> for HostMetricsReported {
             hostname: v1.hostname,
             sampled_at: v1.sampled_at,
             cpu_percent: v1.cpu_percent,
-            cpu_count: u32::try_from(v1.cpu_percent_per_core.len())
-                .ok()
-                .filter(|n| *n > 0),
+            cpu_count: core_count(&v1.cpu_percent_per_core),
             cpu_percent_per_core: v1.cpu_percent_per_core,
             load_average: v1.load_average,
             memory_total: v1.memory_total,
@@ -763,35 +766,36 @@ impl Event {
 
     /// The payload as JSON, for replay output and the audit API; channel secrets redacted.
     pub fn payload_json(&self) -> serde_json::Value {
-        let redacted;
-        let event = match self {
-            Event::ChannelCreated(c) | Event::ChannelUpdated(c) => {
-                let mut c = c.clone();
-                c.config.secret = c.config.secret.map(|_| "<redacted>".to_owned());
-                c.config.url = c.config.url.map(|u| redact_url(&u));
-                redacted = match self {
-                    Event::ChannelUpdated(_) => Event::ChannelUpdated(c),
-                    _ => Event::ChannelCreated(c),
-                };
-                &redacted
-            }
-            Event::UserCreated(u) | Event::UserUpdated(u) => {
-                let mut u = u.clone();
-                u.password_hash = "<redacted>".to_owned();
-                redacted = match self {
-                    Event::UserUpdated(_) => Event::UserUpdated(u),
-                    _ => Event::UserCreated(u),
-                };
-                &redacted
-            }
-            other => other,
+        let redacted = match self {
+            Event::ChannelCreated(c) => Some(Event::ChannelCreated(redacted_channel(c))),
+            Event::ChannelUpdated(c) => Some(Event::ChannelUpdated(redacted_channel(c))),
+            Event::UserCreated(u) => Some(Event::UserCreated(without_hash(u))),
+            Event::UserUpdated(u) => Some(Event::UserUpdated(without_hash(u))),
+            _ => None,
         };
+        let event = redacted.as_ref().unwrap_or(self);
         match serde_json::to_value(event) {
             Ok(serde_json::Value::Object(mut map)) => {
                 map.remove("data").unwrap_or(serde_json::Value::Null)
             }
             _ => serde_json::Value::Null,
         }
+    }
+}
+
+/// A channel's settings as they may be shown: the secret and the URL's path hidden.
+fn redacted_channel(c: &ChannelCreated) -> ChannelCreated {
+    let mut c = c.clone();
+    c.config.secret = c.config.secret.map(|_| "<redacted>".to_owned());
+    c.config.url = c.config.url.map(|u| redact_url(&u));
+    c
+}
+
+/// A user as they may be shown: no password hash.
+fn without_hash(u: &UserCreated) -> UserCreated {
+    UserCreated {
+        password_hash: "<redacted>".to_owned(),
+        ..u.clone()
     }
 }
 

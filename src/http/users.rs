@@ -631,26 +631,26 @@ pub async fn patch_user(
     }
     let role = input.role.map(|r| role_of(Some(r))).transpose()?;
     fresh(&state).await;
-    let (current, version) = state
+    let current = state
         .tokens
         .read()
         .user(&username)
-        .map(|u| ((u.role, u.password_hash.clone()), u.version))
+        .cloned()
         .ok_or_else(|| not_found("user"))?;
     let new_password = input.password.is_some();
     let password_hash = match input.password {
         Some(password) => hash_password(password).await?,
-        None => current.1,
+        None => current.password_hash,
     };
     let event = Event::UserUpdated(UserCreated {
         username: username.clone(),
-        role: role.unwrap_or(current.0),
+        role: role.unwrap_or(current.role),
         password_hash,
     });
     let (version, position) = record(
         &state,
         stream_of("user", &username)?,
-        ExpectedVersion::Exact(StreamVersion(if_match(&req)?.unwrap_or(version))),
+        ExpectedVersion::Exact(StreamVersion(if_match(&req)?.unwrap_or(current.version))),
         event,
         who.actor(),
     )

@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn redaction_keeps_only_scheme_host_and_port() {
         assert_eq!(
-            redact_url("https://hooks.slack.com/services/T000/B000/XXXXSECRET"),
+            redact_url("https://hooks.slack.com/services/T000/B000/webhook-credential"),
             "https://hooks.slack.com/…"
         );
         assert_eq!(

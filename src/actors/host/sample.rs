@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{DiskUsage, HostMetricsReported};
+use crate::events::{core_count, DiskUsage, HostMetricsReported};
 
 /// How far ahead of the server's clock a sample's timestamp may be.
 pub const MAX_CLOCK_SKEW_S: i64 = 300;
@@ -295,12 +295,9 @@ impl PushBody {
             hostname,
             sampled_at,
             cpu_percent: cpu.cpu_percent_total,
-            cpu_count: cpu.cpu_count_logical.or_else(|| {
-                cpu.cpu_percent_per_core
-                    .as_ref()
-                    .and_then(|c| u32::try_from(c.len()).ok())
-                    .filter(|n| *n > 0)
-            }),
+            cpu_count: cpu
+                .cpu_count_logical
+                .or_else(|| core_count(cpu.cpu_percent_per_core.as_deref().unwrap_or_default())),
             cpu_percent_per_core: cpu.cpu_percent_per_core.unwrap_or_default(),
             load_average: cpu.load_average,
             memory_total: mem.memory_total,
