@@ -93,6 +93,17 @@ fn events_of(dir: &Path, types: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until the log holds at least `n` events of type `ty`, and returns them.
+///
+/// A receiver has a notification a moment before the server records it as
+/// sent, so a test that has seen the message waits for its record too.
+fn wait_for_events(dir: &Path, ty: &str, n: usize) -> Vec<Value> {
+    wait_for(&format!("{n} {ty} events"), || {
+        let got = events_of(dir, &[ty]);
+        (got.len() >= n).then_some(got)
+    })
+}
+
 fn time(e: &Value) -> DateTime<Utc> {
     e["timestamp"]
         .as_str()
@@ -259,7 +270,7 @@ fn a_failing_target_fires_its_rule_notifies_signed_and_resolves_with_the_chain_i
         log[5]["causation"], log[4]["position"],
         "it resolved because the monitor recovered"
     );
-    let sent = events_of(dir.path(), &["NotificationSent"]);
+    let sent = wait_for_events(dir.path(), "NotificationSent", 6);
     assert_eq!(
         sent.len(),
         6,
@@ -769,7 +780,7 @@ fn a_monitor_that_goes_down_emails_once_and_emails_again_when_it_recovers() {
         subject.contains("RESOLVED"),
         "the second email is the resolution: {subject}"
     );
-    let sent = events_of(dir.path(), &["NotificationSent"]);
+    let sent = wait_for_events(dir.path(), "NotificationSent", 2);
     assert_eq!(sent.len(), 2, "one firing and one resolved email: {sent:?}");
 }
 
