@@ -16,7 +16,7 @@ use serde_json::Value;
 use watchfire::actors::host::sample::validate_hostname;
 use watchfire::events::HostMetricsReported;
 
-use super::api::{replay, start_server, wait_for, ADMIN_TOKEN};
+use super::api::{replay, start_server, wait_for, wait_until_known, ADMIN_TOKEN};
 use super::helpers::{blocking_get, free_port, run_cli, Server, BIN};
 
 /// The agent's environment variables, cleared so the test's own environment cannot leak in.
@@ -211,6 +211,7 @@ fn agent_once_pushes_plausible_metrics_for_this_machine() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_server(dir.path(), &[]);
     let token = token(dir.path(), "agent");
+    wait_until_known(&server.base, &token);
     // The default hostname is the machine's; a machine whose name the server would refuse
     // gets one from the flag instead (the agent would exit 2).
     let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -359,6 +360,7 @@ fn agent_buffers_while_the_server_is_down_and_delivers_each_sample_once() {
     let port = free_port();
     let server = serve_on(dir.path(), port);
     let token = token(dir.path(), "agent");
+    wait_until_known(&server.base, &token);
     let base = server.base.clone();
     let mut agent = Agent::start(&[
         "--server",
@@ -381,9 +383,14 @@ fn agent_buffers_while_the_server_is_down_and_delivers_each_sample_once() {
     let server = serve_on(dir.path(), port);
     let back_at = Utc::now();
     sleep(Duration::from_secs(4));
-    // Samples go oldest first, so one taken after the restart means the backlog is through.
     wait_for("a sample taken after the restart", || {
         latest_sampled_at(&server, HOST).filter(|at| *at > back_at)
+    });
+    // The agent may find the server back only a while after it is: what it queued until
+    // then, samples taken after the restart included, is its backlog, and it says so once
+    // the whole backlog is through.
+    wait_for("the agent to deliver its backlog", || {
+        agent.log().contains("from the backlog").then_some(())
     });
 
     let status = agent.terminate();

@@ -11,7 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
+use super::api::{
+    create_token, replay, start_server, wait_for, wait_until_known, Api, ADMIN_TOKEN,
+};
 use super::helpers::{free_port, Server};
 use super::notify::{part, Mode, SmtpServer};
 use super::targets::{HttpTarget, SeenRequest};
@@ -194,7 +196,11 @@ fn a_failing_target_fires_its_rule_notifies_signed_and_resolves_with_the_chain_i
         discord_body.1
     );
 
-    let alerts = api.alerts("state=firing");
+    // The webhook is sent once the firing is in the log; the read model may lag a moment.
+    let alerts = wait_for("the firing alert in the API", || {
+        let alerts = api.alerts("state=firing");
+        (!alerts.is_empty()).then_some(alerts)
+    });
     assert_eq!(
         alerts.len(),
         1,
@@ -398,6 +404,7 @@ fn an_acknowledgement_stops_repeats() {
         .then(|| a[0]["id"].as_str().unwrap_or_default().to_owned())
     });
     let viewer = create_token(dir.path(), "viewer");
+    wait_until_known(&api.base, &viewer);
     let refused = api.send(
         "POST",
         &format!("/api/v1/alerts/{alert}/ack"),
@@ -514,6 +521,9 @@ fn a_restart_in_the_middle_of_retries_neither_repeats_nor_loses_a_notification()
         wait_for("two failed attempts", || {
             (events_of(dir.path(), &["NotificationFailed"]).len() >= 2).then_some(())
         });
+        // The steady delivery is recorded a moment after its receiver has it: a stop
+        // before that would owe it again after the restart.
+        wait_for_events(dir.path(), "NotificationSent", 1);
         assert!(server.terminate().success());
     }
     flaky.set_status(200);
@@ -534,9 +544,18 @@ fn a_restart_in_the_middle_of_retries_neither_repeats_nor_loses_a_notification()
         1,
         "what was sent before the restart is not sent again"
     );
-    let sent = events_of(dir.path(), &["NotificationSent"]);
+    let sent = wait_for_events(dir.path(), "NotificationSent", 2);
     assert_eq!(sent.len(), 2, "one delivery per channel: {sent:?}");
-    let channels = api.get("/api/v1/channels").json();
+    // What each channel owes, once the read model holds the last delivery.
+    let last_sent = sent
+        .iter()
+        .filter_map(|e| e["position"].as_u64())
+        .max()
+        .unwrap_or(0);
+    let channels = api
+        .get(&format!("/api/v1/channels?min_position={last_sent}"))
+        .expect(200, "the channels")
+        .json();
     assert!(
         channels["channels"]
             .as_array()
@@ -836,6 +855,7 @@ fn a_stale_host_and_an_expiring_certificate_fire_and_resolve() {
         .iter()
         .find(|a| a["rule_id"] == cert_rule.as_str())
         .expect("the certificate alert");
+    let cert_id = cert["id"].as_str().unwrap_or_default().to_owned();
     assert!(
         cert["cause"]
             .as_str()
@@ -867,8 +887,10 @@ fn a_stale_host_and_an_expiring_certificate_fire_and_resolve() {
         None,
     )
     .expect(200, "changing the rule");
+    // This very alert: the silent host goes stale again three seconds after its push, and
+    // fires a new alert of its own.
     wait_for("the certificate alert to resolve", || {
-        api.alerts("state=firing").is_empty().then_some(())
+        (api.get(&format!("/api/v1/alerts/{cert_id}")).json()["state"] == "resolved").then_some(())
     });
 }
 

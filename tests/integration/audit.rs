@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
+use super::api::{
+    create_token, replay, start_server, wait_for, wait_until_known, Api, ADMIN_TOKEN,
+};
 use super::helpers::run_cli;
 use super::targets::HttpTarget;
 
@@ -448,6 +450,7 @@ fn the_log_pages_and_filters_refuses_bad_numbers_and_viewers_and_verifies_intact
     assert_eq!(api.get("/api/v1/audit/state").status, 400, "at is required");
 
     let viewer = create_token(dir.path(), "viewer");
+    wait_until_known(&api.base, &viewer);
     let as_viewer = |path: &str| api.send("GET", path, Some(&viewer), &[], None);
     assert_eq!(
         as_viewer("/api/v1/events").status,
@@ -538,8 +541,14 @@ fn metrics_pass_promtool_and_count_requests_by_route_pattern() {
         (m["status"] == "up").then_some(())
     });
 
-    let metrics = api.get("/metrics").expect(200, "/metrics");
-    let text = metrics.body;
+    // The monitor's actor counts a check a moment after the read model has its event.
+    let text = wait_for("the check counted in /metrics", || {
+        let text = api.get("/metrics").expect(200, "/metrics").body;
+        let counted = samples(&text, "watchfire_check_duration_seconds_count", &[])
+            .iter()
+            .any(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(1.0));
+        counted.then_some(text)
+    });
     let (code, printed) = promtool(&text);
     assert_eq!(code, 0, "promtool accepts /metrics: {printed}\n{text}");
     assert!(

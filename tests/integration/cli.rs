@@ -152,7 +152,7 @@ fn wait_for_stderr(server: &Server, limit: Duration, what: &str, pred: impl Fn(&
 fn wait_serving(server: &Server) {
     wait_for_stderr(
         server,
-        Duration::from_secs(10),
+        Duration::from_secs(60),
         "\"watchfire is serving\"",
         |l| l.contains("watchfire is serving"),
     );
@@ -375,7 +375,7 @@ fn health_is_ok_without_auth_and_ready_reports_ready() {
     let (status, body) = loop {
         let (status, _, body) =
             blocking_get(&format!("{}/health/ready", server.base), None).expect("GET ready");
-        if status == 200 || started.elapsed() > Duration::from_secs(10) {
+        if status == 200 || started.elapsed() > Duration::from_secs(60) {
             break (status, body);
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -739,7 +739,7 @@ fn config_layers_flag_beats_env_beats_file() {
         let server = Spawned::start(&args, &envs);
         let up = wait_for_200(
             &format!("http://{}/health", addr(expected)),
-            Duration::from_secs(20),
+            Duration::from_secs(60),
         );
         assert!(
             up,

@@ -17,7 +17,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN, PATIENCE};
+use super::api::{
+    create_token, replay, start_server, wait_for, wait_until_known, Api, ADMIN_TOKEN, PATIENCE,
+};
 use super::helpers::Server;
 use super::targets::HttpTarget;
 
@@ -574,6 +576,7 @@ fn sessions_authenticate_by_first_message_bearer_or_cookie_and_in_time() {
     let server = start_server(dir.path(), &[]);
     let api = Api::new(&server);
     let viewer = create_token(dir.path(), "viewer");
+    wait_until_known(&api.base, &viewer);
     api.post(
         "/api/v1/users",
         &json!({"username": "ana", "password": "correct-horse-battery", "role": "viewer"}),
@@ -678,6 +681,8 @@ fn roles_limit_topics_and_acknowledgements() {
     let server = start_server(dir.path(), &[]);
     let viewer = create_token(dir.path(), "viewer");
     let agent = create_token(dir.path(), "agent");
+    wait_until_known(&server.base, &viewer);
+    wait_until_known(&server.base, &agent);
     let rt = runtime();
     rt.block_on(async {
         let mut client = Client::bearer(&server, &viewer).await;
@@ -929,7 +934,11 @@ fn an_operator_acknowledges_a_firing_alert_over_the_websocket() {
         (at, frames)
     });
     assert!(frames.iter().all(|f| !is(f, "error")), "{frames:?}");
-    let detail = api.get(&format!("/api/v1/alerts/{alert}")).json();
+    // The update came from the log; the alerts read model may be a moment behind it.
+    let detail = api
+        .get(&format!("/api/v1/alerts/{alert}?min_position={acked_at}"))
+        .expect(200, "the acknowledged alert")
+        .json();
     assert_eq!(detail["state"], "acknowledged", "{detail}");
     let logged = replay(dir.path(), Some(&format!("alert-{alert}")));
     let ack = logged
