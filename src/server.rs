@@ -23,8 +23,8 @@ use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
 use crate::config::Settings;
 use crate::events::{
     self, Actor as EventActor, DataDir, DataDirError, Event, EventStore, ExpectedVersion, NewEvent,
-    Role, ServerStarted, ServerStopped, StoreError, StoreOptions, StreamId, SystemInitialized,
-    TokenCreated,
+    Position, Role, ServerStarted, ServerStopped, StoreError, StoreOptions, StreamId,
+    SystemInitialized, TokenCreated,
 };
 use crate::http::{self, AppState};
 use crate::notify::Notifier;
@@ -185,6 +185,11 @@ pub async fn run(
     )
     .start();
 
+    // A token made through the log socket is answered once the server lets it in.
+    let socket_tokens = tokens.clone();
+    let tokens_applied: events::remote::AppliedPosition =
+        Arc::new(move || socket_tokens.applied_position());
+
     let registry = prometheus::Registry::new();
     store.metrics().register(&registry)?;
     monitor_metrics.register(&registry)?;
@@ -240,7 +245,8 @@ pub async fn run(
         };
         let served = match socket_listener {
             Ok((listener, path)) => {
-                events::remote::serve_socket(socket_store, listener, path, stop).await
+                events::remote::serve_socket(socket_store, listener, path, tokens_applied, stop)
+                    .await
             }
             Err(e) => Err(e),
         };
@@ -364,7 +370,7 @@ pub async fn create_token(
     name: &str,
     role: Role,
     by: EventActor,
-) -> Result<(Uuid, String), StoreError> {
+) -> Result<(Uuid, String, Position), StoreError> {
     let value = new_token_value();
     let token_id = Uuid::new_v4();
     let created = NewEvent::new(
@@ -377,14 +383,14 @@ pub async fn create_token(
         }),
         by,
     );
-    store
+    let outcome = store
         .append(
             StreamId::token(token_id),
             ExpectedVersion::NoStream,
             vec![created],
         )
         .await?;
-    Ok((token_id, value))
+    Ok((token_id, value, outcome.last_position))
 }
 
 /// A new random token value: `wf_` and 64 hex digits.

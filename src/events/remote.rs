@@ -5,6 +5,8 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
@@ -45,11 +47,19 @@ pub fn bind_socket(data_dir: &Path) -> io::Result<(UnixListener, PathBuf)> {
     Ok((UnixListener::bind(&path)?, path))
 }
 
-/// Answers log reads on a bound log socket until `shutdown` resolves.
+/// The position up to which the server's token read model has applied the log.
+pub type AppliedPosition = Arc<dyn Fn() -> Position + Send + Sync>;
+
+/// Longest a token created on the socket waits for the server to know it.
+const TOKEN_KNOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// Answers log reads on a bound log socket until `shutdown` resolves; a created token
+/// is answered once `tokens_applied` has reached it, so it works as soon as it is shown.
 pub async fn serve_socket(
     store: EventStore,
     listener: UnixListener,
     path: PathBuf,
+    tokens_applied: AppliedPosition,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
     tokio::pin!(shutdown);
@@ -59,8 +69,9 @@ pub async fn serve_socket(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let store = store.clone();
+                let tokens_applied = tokens_applied.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(store, stream).await {
+                    if let Err(e) = answer(store, stream, tokens_applied).await {
                         tracing::debug!(error = %e, "log socket client went away");
                     }
                 });
@@ -71,7 +82,11 @@ pub async fn serve_socket(
     Ok(())
 }
 
-async fn answer(store: EventStore, stream: tokio::net::UnixStream) -> io::Result<()> {
+async fn answer(
+    store: EventStore,
+    stream: tokio::net::UnixStream,
+    tokens_applied: AppliedPosition,
+) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = TokioBufReader::new(read);
     loop {
@@ -89,14 +104,22 @@ async fn answer(store: EventStore, stream: tokio::net::UnixStream) -> io::Result
             }
         };
         if let Request::CreateToken { name, role } = &request {
-            let reply = crate::server::create_token(&store, name, *role, Actor::system())
-                .await
-                .and_then(|(token_id, value)| {
-                    let mut out = serde_json::to_vec(&CreatedToken { token_id, value })
-                        .map_err(|e| StoreError::Storage(e.to_string()))?;
-                    out.push(b'\n');
-                    Ok(out)
-                });
+            let created = crate::server::create_token(&store, name, *role, Actor::system()).await;
+            if let Ok((_, _, position)) = &created {
+                let known = async {
+                    while tokens_applied() < *position {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                };
+                // Past the wait the token is still recorded, and works a moment later.
+                let _ = tokio::time::timeout(TOKEN_KNOWN_WAIT, known).await;
+            }
+            let reply = created.and_then(|(token_id, value, _)| {
+                let mut out = serde_json::to_vec(&CreatedToken { token_id, value })
+                    .map_err(|e| StoreError::Storage(e.to_string()))?;
+                out.push(b'\n');
+                Ok(out)
+            });
             match reply {
                 Ok(bytes) => write.write_all(&bytes).await?,
                 Err(e) => write.write_all(format!("error {e}\n").as_bytes()).await?,
@@ -295,7 +318,7 @@ impl LogReader {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                let (token_id, value) = runtime.block_on(crate::server::create_token(
+                let (token_id, value, _) = runtime.block_on(crate::server::create_token(
                     store,
                     name,
                     role,

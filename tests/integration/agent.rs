@@ -16,8 +16,8 @@ use serde_json::Value;
 use watchfire::actors::host::sample::validate_hostname;
 use watchfire::events::HostMetricsReported;
 
-use super::api::{replay, start_server, wait_for, wait_until_known, ADMIN_TOKEN};
-use super::helpers::{blocking_get, free_port, run_cli, Server, BIN};
+use super::api::{create_token, replay, start_server, wait_for, ADMIN_TOKEN};
+use super::helpers::{blocking_get, free_port, Server, BIN};
 
 /// The agent's environment variables, cleared so the test's own environment cannot leak in.
 const AGENT_ENV: [&str; 5] = [
@@ -27,23 +27,6 @@ const AGENT_ENV: [&str; 5] = [
     "WATCHFIRE_HOSTNAME",
     "WATCHFIRE_BUFFER",
 ];
-
-/// Creates a token of `role` with `watchfire token create` (the server may be running).
-fn token(dir: &Path, role: &str) -> String {
-    let dir = dir.to_str().expect("temp dirs are UTF-8");
-    let (code, stdout, stderr) = run_cli(&[
-        "token",
-        "--data-dir",
-        dir,
-        "create",
-        "--role",
-        role,
-        "--name",
-        role,
-    ]);
-    assert_eq!(code, 0, "token create succeeds; stderr: {stderr}");
-    stdout.trim().to_owned()
-}
 
 /// `watchfire agent` with `args` and `envs`, its own environment otherwise clean.
 fn agent_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
@@ -210,8 +193,7 @@ fn mem_total() -> u64 {
 fn agent_once_pushes_plausible_metrics_for_this_machine() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_server(dir.path(), &[]);
-    let token = token(dir.path(), "agent");
-    wait_until_known(&server.base, &token);
+    let token = create_token(dir.path(), "agent");
     // The default hostname is the machine's; a machine whose name the server would refuse
     // gets one from the flag instead (the agent would exit 2).
     let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -359,8 +341,7 @@ fn agent_buffers_while_the_server_is_down_and_delivers_each_sample_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let server = serve_on(dir.path(), port);
-    let token = token(dir.path(), "agent");
-    wait_until_known(&server.base, &token);
+    let token = create_token(dir.path(), "agent");
     let base = server.base.clone();
     let mut agent = Agent::start(&[
         "--server",

@@ -11,9 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{
-    create_token, replay, start_server, wait_for, wait_until_known, Api, ADMIN_TOKEN,
-};
+use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
 use super::helpers::{free_port, Server};
 use super::notify::{part, Mode, SmtpServer};
 use super::targets::{HttpTarget, SeenRequest};
@@ -404,7 +402,6 @@ fn an_acknowledgement_stops_repeats() {
         .then(|| a[0]["id"].as_str().unwrap_or_default().to_owned())
     });
     let viewer = create_token(dir.path(), "viewer");
-    wait_until_known(&api.base, &viewer);
     let refused = api.send(
         "POST",
         &format!("/api/v1/alerts/{alert}/ack"),

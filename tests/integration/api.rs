@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::helpers::{blocking_get, run_cli, Server};
+use super::helpers::{run_cli, Server};
 
 /// The admin token every server here starts with.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -36,17 +36,6 @@ pub fn create_token(dir: &Path, role: &str) -> String {
     let value = stdout.trim().to_owned();
     assert!(value.starts_with("wf_"), "a token is printed: {stdout:?}");
     value
-}
-
-/// Waits until the server at `base` lets `token` in.
-///
-/// `watchfire token create` answers once the token is in the log, a moment before the
-/// running server's read model of tokens holds it: a test uses such a token only after this.
-pub fn wait_until_known(base: &str, token: &str) {
-    wait_for("the server to know the new token", || {
-        let (status, _, _) = blocking_get(&format!("{base}/api/v1/me"), Some(token)).ok()?;
-        (status != 401).then_some(())
-    });
 }
 
 /// Polls `probe` every 200 ms until it yields a value, or fails the test after [`PATIENCE`].

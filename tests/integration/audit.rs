@@ -12,9 +12,7 @@ use std::process::{Command, Stdio};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{
-    create_token, replay, start_server, wait_for, wait_until_known, Api, ADMIN_TOKEN,
-};
+use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
 use super::helpers::run_cli;
 use super::targets::HttpTarget;
 
@@ -450,7 +448,6 @@ fn the_log_pages_and_filters_refuses_bad_numbers_and_viewers_and_verifies_intact
     assert_eq!(api.get("/api/v1/audit/state").status, 400, "at is required");
 
     let viewer = create_token(dir.path(), "viewer");
-    wait_until_known(&api.base, &viewer);
     let as_viewer = |path: &str| api.send("GET", path, Some(&viewer), &[], None);
     assert_eq!(
         as_viewer("/api/v1/events").status,

@@ -11,7 +11,7 @@ use chrono::{Duration as TimeDelta, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::api::{replay, start_server, wait_for, Api, Reply, ADMIN_TOKEN};
+use super::api::{create_token, replay, start_server, wait_for, Api, Reply, ADMIN_TOKEN};
 
 /// What a route lets in.
 #[derive(Copy, Clone, Debug)]
@@ -1006,6 +1006,20 @@ fn me_names_the_session_user_or_the_token_with_its_role() {
     call(&api, "GET", "/api/v1/me", Some("not-a-token"), None, None)
         .expect(401, "an unknown token");
     call(&api, "GET", "/api/v1/me", None, None, None).expect(401, "no credentials");
+}
+
+#[test]
+fn a_token_from_the_cli_works_the_moment_it_is_printed_while_the_server_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(dir.path(), &[]);
+    let api = Api::new(&server);
+    for role in ["viewer", "operator", "agent", "admin", "viewer"] {
+        let token = create_token(dir.path(), role);
+        let me = call(&api, "GET", "/api/v1/me", Some(&token), None, None)
+            .expect(200, "the new token, used at once")
+            .json();
+        assert_eq!(me["role"], role, "{me}");
+    }
 }
 
 #[test]

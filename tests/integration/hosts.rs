@@ -8,9 +8,7 @@ use std::path::Path;
 use chrono::{Duration as TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::api::{
-    create_token as token, replay, start_server, wait_for, wait_until_known, Api, ADMIN_TOKEN,
-};
+use super::api::{create_token as token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
 use super::targets::NodeExporter;
 
 /// A full push body as the agent sends it, sampled at `at` with counters `counters`.
@@ -63,7 +61,6 @@ fn a_first_push_registers_the_host_and_rates_come_from_the_counters() {
     let server = start_server(dir.path(), &[]);
     let api = Api::new(&server);
     let agent = token(dir.path(), "agent");
-    wait_until_known(&api.base, &agent);
     let t0 = Utc::now() - TimeDelta::seconds(20);
 
     let first = api
@@ -172,7 +169,6 @@ fn bad_pushes_each_get_their_status_and_change_nothing() {
     let server = start_server(dir.path(), &[]);
     let api = Api::new(&server);
     let agent = token(dir.path(), "agent");
-    wait_until_known(&api.base, &agent);
     let now = Utc::now();
     let good = body("web-1", now, [1, 2, 3, 4]);
     let before = replay(dir.path(), None).len();

@@ -17,9 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::api::{
-    create_token, replay, start_server, wait_for, wait_until_known, Api, ADMIN_TOKEN, PATIENCE,
-};
+use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN, PATIENCE};
 use super::helpers::Server;
 use super::targets::HttpTarget;
 
@@ -576,7 +574,6 @@ fn sessions_authenticate_by_first_message_bearer_or_cookie_and_in_time() {
     let server = start_server(dir.path(), &[]);
     let api = Api::new(&server);
     let viewer = create_token(dir.path(), "viewer");
-    wait_until_known(&api.base, &viewer);
     api.post(
         "/api/v1/users",
         &json!({"username": "ana", "password": "correct-horse-battery", "role": "viewer"}),
@@ -681,8 +678,6 @@ fn roles_limit_topics_and_acknowledgements() {
     let server = start_server(dir.path(), &[]);
     let viewer = create_token(dir.path(), "viewer");
     let agent = create_token(dir.path(), "agent");
-    wait_until_known(&server.base, &viewer);
-    wait_until_known(&server.base, &agent);
     let rt = runtime();
     rt.block_on(async {
         let mut client = Client::bearer(&server, &viewer).await;
