@@ -185,10 +185,15 @@ pub async fn run(
     )
     .start();
 
-    // A token made through the log socket is answered once the server lets it in.
+    // A token made through the log socket is answered once authentication sees it, as
+    // one made over HTTP is.
     let socket_tokens = tokens.clone();
-    let tokens_applied: events::remote::AppliedPosition =
-        Arc::new(move || socket_tokens.applied_position());
+    let tokens_caught_up: events::remote::TokensCaughtUp = Arc::new(move |position| {
+        let tokens = socket_tokens.clone();
+        Box::pin(async move {
+            let _ = http::caught_up(&tokens, position).await;
+        })
+    });
 
     let registry = prometheus::Registry::new();
     store.metrics().register(&registry)?;
@@ -245,7 +250,7 @@ pub async fn run(
         };
         let served = match socket_listener {
             Ok((listener, path)) => {
-                events::remote::serve_socket(socket_store, listener, path, tokens_applied, stop)
+                events::remote::serve_socket(socket_store, listener, path, tokens_caught_up, stop)
                     .await
             }
             Err(e) => Err(e),

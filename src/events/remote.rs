@@ -6,8 +6,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
 use tokio::net::UnixListener;
@@ -47,19 +47,16 @@ pub fn bind_socket(data_dir: &Path) -> io::Result<(UnixListener, PathBuf)> {
     Ok((UnixListener::bind(&path)?, path))
 }
 
-/// The position up to which the server's token read model has applied the log.
-pub type AppliedPosition = Arc<dyn Fn() -> Position + Send + Sync>;
-
-/// Longest a token created on the socket waits for the server to know it.
-const TOKEN_KNOWN_WAIT: Duration = Duration::from_secs(5);
+/// Waits (for a bounded time) until the server's token read model has applied a position.
+pub type TokensCaughtUp = Arc<dyn Fn(Position) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Answers log reads on a bound log socket until `shutdown` resolves; a created token
-/// is answered once `tokens_applied` has reached it, so it works as soon as it is shown.
+/// is answered once `tokens_caught_up` has seen it, so it works as soon as it is shown.
 pub async fn serve_socket(
     store: EventStore,
     listener: UnixListener,
     path: PathBuf,
-    tokens_applied: AppliedPosition,
+    tokens_caught_up: TokensCaughtUp,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
     tokio::pin!(shutdown);
@@ -69,9 +66,9 @@ pub async fn serve_socket(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let store = store.clone();
-                let tokens_applied = tokens_applied.clone();
+                let tokens_caught_up = tokens_caught_up.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(store, stream, tokens_applied).await {
+                    if let Err(e) = answer(store, stream, tokens_caught_up).await {
                         tracing::debug!(error = %e, "log socket client went away");
                     }
                 });
@@ -85,7 +82,7 @@ pub async fn serve_socket(
 async fn answer(
     store: EventStore,
     stream: tokio::net::UnixStream,
-    tokens_applied: AppliedPosition,
+    tokens_caught_up: TokensCaughtUp,
 ) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = TokioBufReader::new(read);
@@ -106,13 +103,7 @@ async fn answer(
         if let Request::CreateToken { name, role } = &request {
             let created = crate::server::create_token(&store, name, *role, Actor::system()).await;
             if let Ok((_, _, position)) = &created {
-                let known = async {
-                    while tokens_applied() < *position {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                };
-                // Past the wait the token is still recorded, and works a moment later.
-                let _ = tokio::time::timeout(TOKEN_KNOWN_WAIT, known).await;
+                tokens_caught_up(*position).await;
             }
             let reply = created.and_then(|(token_id, value, _)| {
                 let mut out = serde_json::to_vec(&CreatedToken { token_id, value })
