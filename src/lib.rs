@@ -8,7 +8,9 @@
 
 pub mod actors;
 pub mod agent;
+pub mod command;
 pub mod config;
+pub mod domain;
 pub mod events;
 pub mod http;
 pub mod notify;

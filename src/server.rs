@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
-use rand::RngCore;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -23,8 +22,8 @@ use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
 use crate::config::Settings;
 use crate::events::{
     self, Actor as EventActor, DataDir, DataDirError, Event, EventStore, ExpectedVersion, NewEvent,
-    Position, Role, ServerStarted, ServerStopped, StoreError, StoreOptions, StreamId,
-    SystemInitialized, TokenCreated,
+    Role, ServerStarted, ServerStopped, StoreError, StoreOptions, StreamId, SystemInitialized,
+    TokenCreated,
 };
 use crate::http::{self, AppState};
 use crate::notify::Notifier;
@@ -191,7 +190,10 @@ pub async fn run(
     let tokens_caught_up: events::remote::TokensCaughtUp = Arc::new(move |position| {
         let tokens = socket_tokens.clone();
         Box::pin(async move {
-            let _ = http::caught_up(&tokens, position).await;
+            let _ = tokens
+                .progress()
+                .reached(position, crate::command::READ_MODEL_WAIT)
+                .await;
         })
     });
 
@@ -338,7 +340,7 @@ async fn bootstrap(store: &EventStore, settings: &Settings) -> Result<(), ServeE
     };
     let (value, printed) = match &settings.admin_token {
         Some(t) => (t.expose_secret().to_owned(), false),
-        None => (new_token_value(), true),
+        None => (crate::command::new_token_value(), true),
     };
     let token_id = Uuid::new_v4();
     let created = NewEvent::new(
@@ -346,7 +348,7 @@ async fn bootstrap(store: &EventStore, settings: &Settings) -> Result<(), ServeE
             token_id,
             name: "admin".to_owned(),
             role: Role::Admin,
-            token_hash: http::hash_token(&value),
+            token_hash: crate::domain::token::hash_token(&value),
             expires_at: None,
         }),
         EventActor::system(),
@@ -367,40 +369,4 @@ async fn bootstrap(store: &EventStore, settings: &Settings) -> Result<(), ServeE
         );
     }
     Ok(())
-}
-
-/// Records a new token of `role` named `name`: its id and its value (shown once, stored hashed).
-pub async fn create_token(
-    store: &EventStore,
-    name: &str,
-    role: Role,
-    by: EventActor,
-) -> Result<(Uuid, String, Position), StoreError> {
-    let value = new_token_value();
-    let token_id = Uuid::new_v4();
-    let created = NewEvent::new(
-        Event::TokenCreated(TokenCreated {
-            token_id,
-            name: name.to_owned(),
-            role,
-            token_hash: http::hash_token(&value),
-            expires_at: None,
-        }),
-        by,
-    );
-    let outcome = store
-        .append(
-            StreamId::token(token_id),
-            ExpectedVersion::NoStream,
-            vec![created],
-        )
-        .await?;
-    Ok((token_id, value, outcome.last_position))
-}
-
-/// A new random token value: `wf_` and 64 hex digits.
-pub fn new_token_value() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    format!("wf_{}", hex::encode(bytes))
 }

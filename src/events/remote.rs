@@ -101,9 +101,11 @@ async fn answer(
             }
         };
         if let Request::CreateToken { name, role } = &request {
-            let created = crate::server::create_token(&store, name, *role, Actor::system()).await;
-            if let Ok((_, _, position)) = &created {
-                tokens_caught_up(*position).await;
+            let created = crate::command::create_token(&store, name, *role, &Actor::system())
+                .await
+                .map_err(|e| StoreError::Storage(e.to_string()));
+            if let Ok((_, _, answer)) = &created {
+                tokens_caught_up(answer.position).await;
             }
             let reply = created.and_then(|(token_id, value, _)| {
                 let mut out = serde_json::to_vec(&CreatedToken { token_id, value })
@@ -309,12 +311,14 @@ impl LogReader {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                let (token_id, value, _) = runtime.block_on(crate::server::create_token(
-                    store,
-                    name,
-                    role,
-                    Actor::system(),
-                ))?;
+                let (token_id, value, _) = runtime
+                    .block_on(crate::command::create_token(
+                        store,
+                        name,
+                        role,
+                        &Actor::system(),
+                    ))
+                    .map_err(|e| StoreError::Storage(e.to_string()))?;
                 runtime.block_on(store.close());
                 Ok(CreatedToken { token_id, value })
             }

@@ -82,6 +82,36 @@ impl StreamId {
         StreamId(format!("host-{hostname}"))
     }
 
+    /// The stream of one alert instance.
+    pub fn alert(id: Uuid) -> StreamId {
+        StreamId(format!("alert-{id}"))
+    }
+
+    /// The stream of one alert rule.
+    pub fn rule(id: Uuid) -> StreamId {
+        StreamId(format!("rule-{id}"))
+    }
+
+    /// The stream of one notification channel.
+    pub fn channel(id: Uuid) -> StreamId {
+        StreamId(format!("channel-{id}"))
+    }
+
+    /// The stream of one silence.
+    pub fn silence(id: Uuid) -> StreamId {
+        StreamId(format!("silence-{id}"))
+    }
+
+    /// The stream of one login session.
+    pub fn session(id: Uuid) -> StreamId {
+        StreamId(format!("session-{id}"))
+    }
+
+    /// The stream of one user; fails for a name a stream id cannot hold.
+    pub fn user(name: &str) -> Result<StreamId, InvalidStreamId> {
+        StreamId::new(format!("user-{name}"))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -97,7 +97,11 @@ fn expected(req: &HttpRequest, current: u64) -> Result<ExpectedVersion, Problem>
 /// Lets the read model catch up with the log before a command reads it.
 async fn fresh(state: &AppState) {
     let durable = state.store.durable_position();
-    let _ = super::params::caught_up(&state.alerting, durable).await;
+    let _ = state
+        .alerting
+        .progress()
+        .reached(durable, super::params::MIN_POSITION_WAIT)
+        .await;
 }
 
 // ---- rules ----

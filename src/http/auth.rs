@@ -4,7 +4,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpRequest;
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 
 use super::{AppState, Problem};
 use crate::config::AuthSettings;
@@ -14,10 +13,7 @@ use crate::projections::TokenEntry;
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "watchfire_session";
 
-/// The SHA-256 hex of a token's value: what the log stores instead of the token.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+pub use crate::domain::token::hash_token;
 
 fn unauthorized(detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNAUTHORIZED, detail)

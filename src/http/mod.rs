@@ -20,8 +20,7 @@ use actix_web::web;
 
 pub use auth::hash_token;
 pub use ops::{HttpMetrics, WsMetrics};
-pub use params::caught_up;
-pub use problem::Problem;
+pub use problem::{answered, Problem};
 
 use crate::actors::alert::{AlertHandles, NotifierRegistry};
 use crate::actors::host::HostRegistry;

@@ -569,7 +569,11 @@ pub async fn patch(
     }
     // A monitor created a moment ago may not be in the read model yet: let it catch up.
     let durable = state.store.durable_position();
-    let _ = tokio::time::timeout(MIN_POSITION_WAIT, state.monitors.caught_up(durable)).await;
+    let _ = state
+        .monitors
+        .progress()
+        .reached(durable, MIN_POSITION_WAIT)
+        .await;
     let current = state
         .monitors
         .read()

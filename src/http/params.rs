@@ -95,26 +95,18 @@ pub async fn wait_min_position(
         ));
     };
     if let Some(p) = q.min_position {
-        caught_up(read_model, Position(p)).await.map_err(|_| {
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("the read model has not reached position {p} within 5 s"),
-            )
-        })?;
+        read_model
+            .progress()
+            .reached(Position(p), MIN_POSITION_WAIT)
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the read model has not reached position {p} within 5 s"),
+                )
+            })?;
     }
     Ok(())
-}
-
-/// Waits up to [`MIN_POSITION_WAIT`] until `read_model` has applied `position`.
-pub async fn caught_up(read_model: &dyn LagSource, position: Position) -> Result<(), ()> {
-    let wait = async {
-        while read_model.applied() < position {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(MIN_POSITION_WAIT, wait)
-        .await
-        .map_err(|_| ())
 }
 
 /// Deserializes a field that was sent, `null` included, as `Some`: with `#[serde(default)]`

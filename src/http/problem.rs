@@ -1,8 +1,12 @@
 //! RFC 9457 problem details: the one shape every error takes at the HTTP edge.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
+
+use crate::command::{CommandAnswer, CommandError};
+use crate::domain::DomainError;
+use crate::events::StoreError;
 
 /// An error as the API answers it: `{"type","title","status","detail"}`.
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
@@ -65,4 +69,70 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
         _ => Problem::new(StatusCode::BAD_REQUEST, err.to_string()),
     };
     problem.into()
+}
+
+/// What a 500 tells the client: the cause goes to the log, never into the answer.
+pub const INTERNAL_DETAIL: &str =
+    "the server could not carry out the request; the cause is in its log";
+
+impl Problem {
+    /// A 500 whose cause (with its whole source chain) is logged, and not shown.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Problem {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_DETAIL)
+    }
+}
+
+impl From<DomainError> for Problem {
+    fn from(e: DomainError) -> Problem {
+        match &e {
+            DomainError::Invalid { field, .. } => Problem {
+                field: Some(field.clone()),
+                ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            },
+            DomainError::NotFound(_) => Problem::new(StatusCode::NOT_FOUND, e.to_string()),
+            DomainError::Conflict(_) | DomainError::VersionMismatch { .. } => {
+                Problem::new(StatusCode::CONFLICT, e.to_string())
+            }
+            DomainError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Problem {
+        match &e {
+            StoreError::Conflict { .. } => Problem::new(StatusCode::CONFLICT, e.to_string()),
+            StoreError::Unavailable(_) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            _ => Problem::internal(&e),
+        }
+    }
+}
+
+impl From<CommandError> for Problem {
+    fn from(e: CommandError) -> Problem {
+        match e {
+            CommandError::Domain(e) => e.into(),
+            CommandError::Store(e) => e.into(),
+            CommandError::Unavailable(_) => Problem::internal(&e),
+        }
+    }
+}
+
+/// A command's answer: `ETag` (the stream's version), `Watchfire-Position`, never cached.
+pub fn answered(status: StatusCode, answer: &CommandAnswer) -> HttpResponseBuilder {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, format!("\"{}\"", answer.version.0)))
+        .insert_header(("Watchfire-Position", answer.position.0.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    res
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::auth::{self, hash_token, session_clear_cookie, session_cookie, session_set_cookie};
-use super::params::{caught_up, from_json, if_match, invalid, wait_min_position};
+use super::params::{from_json, if_match, invalid, wait_min_position, MIN_POSITION_WAIT};
 use super::{AppState, Problem};
 use crate::config::AuthSettings;
 use crate::events::{
@@ -76,7 +76,11 @@ fn not_found(what: &str) -> Problem {
 /// Waits until the tokens read model holds everything durable, so a check sees the latest writes.
 async fn fresh(state: &AppState) {
     let durable = state.store.durable_position();
-    let _ = caught_up(&state.tokens, durable).await;
+    let _ = state
+        .tokens
+        .progress()
+        .reached(durable, MIN_POSITION_WAIT)
+        .await;
 }
 
 /// Appends one event, then waits until authentication sees it: the next request may rely on it.
@@ -91,7 +95,11 @@ async fn record(
         .store
         .append(stream, expected, vec![NewEvent::new(event, actor)])
         .await?;
-    let _ = caught_up(&state.tokens, out.last_position).await;
+    let _ = state
+        .tokens
+        .progress()
+        .reached(out.last_position, MIN_POSITION_WAIT)
+        .await;
     Ok((out.stream_version.0, out.last_position))
 }
 
@@ -780,7 +788,7 @@ pub async fn create_token(
             return Err(invalid("expires_at", "must be in the future"));
         }
     }
-    let value = crate::server::new_token_value();
+    let value = crate::command::new_token_value();
     let token_id = Uuid::new_v4();
     let event = Event::TokenCreated(TokenCreated {
         token_id,

@@ -23,7 +23,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -32,7 +31,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::LagSource;
+use super::{LagSource, Progress};
 use crate::events::{Event, EventStore, HostMetricsReported, Position, RecordedEvent, StoreError};
 
 /// Bumped when the tree's layout changes: a tree of another version is rebuilt from the log.
@@ -742,7 +741,7 @@ enum Command {
 struct Shared {
     tree: sled::Tree,
     state: Mutex<State>,
-    applied: AtomicU64,
+    progress: Progress,
 }
 
 /// The host-metric rollup projection: a handle to query it; a task follows the log.
@@ -757,8 +756,8 @@ impl LagSource for HostRollups {
         HostRollups::NAME
     }
 
-    fn applied(&self) -> Position {
-        self.shared.applied()
+    fn progress(&self) -> &Progress {
+        &self.shared.progress
     }
 }
 
@@ -773,7 +772,7 @@ impl HostRollups {
         let state = State::load(&tree)?;
         let shared = Arc::new(Shared {
             tree,
-            applied: AtomicU64::new(state.applied.0),
+            progress: Progress::new(state.applied),
             state: Mutex::new(state),
         });
         let (commands, received) = mpsc::channel(4);
@@ -788,9 +787,7 @@ impl HostRollups {
 
     /// Waits until the projection has applied everything up to `position`.
     pub async fn caught_up(&self, position: Position) {
-        while self.shared.applied() < position {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.shared.progress.caught_up(position).await
     }
 
     /// Saves now, with a retention pass, and answers the position saved.
@@ -910,7 +907,7 @@ impl Shared {
     }
 
     fn applied(&self) -> Position {
-        Position(self.applied.load(Ordering::Acquire))
+        self.progress.applied()
     }
 
     /// Applies one event; answers whether so many buckets are unsaved that it is time to save.
@@ -920,7 +917,7 @@ impl Shared {
         state.apply(&event.event, event.position, &mut |key| {
             read_bucket(tree, key)
         })?;
-        self.applied.store(event.position.0, Ordering::Release);
+        self.progress.advance(event.position);
         Ok(state.dirty.len() > MAX_DIRTY)
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 use crate::events::{EventStore, Position, RecordedEvent, StoreError};
 
@@ -27,25 +28,83 @@ struct Saved<P> {
     state: P,
 }
 
+/// How far a read model has applied the log, and the one way to wait for it to get further.
+#[derive(Clone, Default)]
+pub struct Progress(Arc<ProgressInner>);
+
+#[derive(Default)]
+struct ProgressInner {
+    applied: AtomicU64,
+    advanced: Notify,
+}
+
+/// A read model did not reach a position within the time it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the read model has not reached position {0} in time")]
+pub struct NotReached(pub Position);
+
+impl Progress {
+    /// Progress that starts at `applied`.
+    pub fn new(applied: Position) -> Progress {
+        let progress = Progress::default();
+        progress.0.applied.store(applied.0, Ordering::Release);
+        progress
+    }
+
+    /// The last position applied.
+    pub fn applied(&self) -> Position {
+        Position(self.0.applied.load(Ordering::Acquire))
+    }
+
+    /// Records that everything up to `position` is applied, and wakes who waits for it.
+    pub fn advance(&self, position: Position) {
+        self.0.applied.store(position.0, Ordering::Release);
+        self.0.advanced.notify_waiters();
+    }
+
+    /// Waits until everything up to `position` is applied.
+    pub async fn caught_up(&self, position: Position) {
+        loop {
+            // Made before the check: an advance between the check and the wait still wakes it.
+            let advanced = self.0.advanced.notified();
+            if self.applied() >= position {
+                return;
+            }
+            advanced.await;
+        }
+    }
+
+    /// Waits up to `limit` until everything up to `position` is applied.
+    pub async fn reached(&self, position: Position, limit: Duration) -> Result<(), NotReached> {
+        tokio::time::timeout(limit, self.caught_up(position))
+            .await
+            .map_err(|_| NotReached(position))
+    }
+}
+
 /// How far a projection is behind the log.
 pub trait LagSource: Send + Sync {
     /// The projection's name.
     fn name(&self) -> &'static str;
+    /// How far it has applied the log.
+    fn progress(&self) -> &Progress;
     /// The last position it has applied.
-    fn applied(&self) -> Position;
+    fn applied(&self) -> Position {
+        self.progress().applied()
+    }
 }
 
 /// A running projection: its state, and how far it has applied the log.
 pub struct ProjectionHandle<P> {
     state: Arc<RwLock<P>>,
-    applied: Arc<AtomicU64>,
+    progress: Progress,
 }
 
 impl<P> Clone for ProjectionHandle<P> {
     fn clone(&self) -> Self {
         ProjectionHandle {
             state: self.state.clone(),
-            applied: self.applied.clone(),
+            progress: self.progress.clone(),
         }
     }
 }
@@ -55,8 +114,8 @@ impl<P: Projection> LagSource for ProjectionHandle<P> {
         P::NAME
     }
 
-    fn applied(&self) -> Position {
-        Position(self.applied.load(Ordering::Acquire))
+    fn progress(&self) -> &Progress {
+        &self.progress
     }
 }
 
@@ -66,7 +125,7 @@ impl<P: Projection> ProjectionHandle<P> {
         let (applied, state) = load::<P>(&store)?;
         let handle = ProjectionHandle {
             state: Arc::new(RwLock::new(state)),
-            applied: Arc::new(AtomicU64::new(applied.0)),
+            progress: Progress::new(applied),
         };
         let follower = handle.clone();
         tokio::spawn(async move { follower.follow(store).await });
@@ -75,14 +134,17 @@ impl<P: Projection> ProjectionHandle<P> {
 
     /// Waits until the projection has applied everything up to `position`.
     pub async fn caught_up(&self, position: Position) {
-        while LagSource::applied(self) < position {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.progress.caught_up(position).await
     }
 
     /// The last position applied.
     pub fn applied_position(&self) -> Position {
-        LagSource::applied(self)
+        self.progress.applied()
+    }
+
+    /// How far it has applied the log, to wait on.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
     }
 
     /// Reads the current state.
@@ -107,7 +169,7 @@ impl<P: Projection> ProjectionHandle<P> {
                         };
                         state.apply(&event);
                         // Under the lock: a checkpoint never pairs a state with an older position.
-                        self.applied.store(event.position.0, Ordering::Release);
+                        self.progress.advance(event.position);
                     }
                     Err(StoreError::Closed) => break,
                     Err(e) => {
@@ -118,7 +180,7 @@ impl<P: Projection> ProjectionHandle<P> {
                 },
                 _ = tick.tick() => {
                     if LagSource::applied(&self) != saved {
-                        let (state, applied, store) = (self.state.clone(), self.applied.clone(), store.clone());
+                        let (state, progress, store) = (self.state.clone(), self.progress.clone(), store.clone());
                         let done = tokio::task::spawn_blocking(move || {
                             store.save_checkpoint_with(P::NAME, |out| {
                                 // The position is read under the same lock as the state it goes with.
@@ -126,7 +188,7 @@ impl<P: Projection> ProjectionHandle<P> {
                                     Ok(g) => g,
                                     Err(poisoned) => poisoned.into_inner(),
                                 };
-                                let position = Position(applied.load(Ordering::Acquire));
+                                let position = progress.applied();
                                 serde_json::to_writer(out, &Saved { version: P::VERSION, state: &*state })?;
                                 Ok(position)
                             })

@@ -16,11 +16,11 @@ use crate::events::{Event, Position, RecordedEvent};
 use crate::http::alerts::alert_json;
 use crate::http::hosts::host_json;
 use crate::http::monitors::monitor_json;
-use crate::http::params::caught_up;
+use crate::http::params::MIN_POSITION_WAIT;
 use crate::http::AppState;
 use crate::projections::{
     host_of, monitor_of, AlertCard, AlertStatus, AlertView, Alerting, HealthCard, HostFigures,
-    LagSource, MonitorCard,
+    MonitorCard,
 };
 
 /// Every topic `event` may update (the dashboard only if [`dashboard_delta`] has something).
@@ -220,9 +220,11 @@ async fn wait<P: crate::projections::Projection>(
     model: &crate::projections::ProjectionHandle<P>,
     target: u64,
 ) -> Result<(), WsError> {
-    caught_up(model as &dyn LagSource, Position(target))
+    model
+        .progress()
+        .reached(Position(target), MIN_POSITION_WAIT)
         .await
-        .map_err(|()| WsError::Behind(P::NAME))
+        .map_err(|_| WsError::Behind(P::NAME))
 }
 
 /// The `snapshot` frame of a topic every session follows alike, while the read model

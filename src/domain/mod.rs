@@ -1,0 +1,69 @@
+//! The decisions of watchfire, pure: per aggregate (monitor, host, rule, channel,
+//! silence, user, token, session) the fold of its stream into a state, and
+//! `decide(&state, command) -> Result<Vec<Event>, DomainError>`, which holds every rule
+//! about what a command may do. No I/O, no clock and no randomness here: time, ids and
+//! secrets come in the command, so a decision can be tested as given events, when a
+//! command, then events.
+//!
+//! Actors (timers, checks, deliveries) and the HTTP and command-line edges call these
+//! functions and hand what they decide to the one append path in [`crate::command`].
+
+pub mod token;
+
+/// Why a command was refused: the caller asked for something the rules do not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A field of the command does not fit; `field` names it as the API does.
+    #[error("{field}: {detail}")]
+    Invalid {
+        /// The field at fault, such as `interval_s` or `condition.tag`.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The thing the command is about does not exist (or no longer does).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The command clashes with what exists, such as a name already taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller named another version than the stream's (`If-Match`).
+    #[error("the {what} is at version {actual}, not {expected}")]
+    VersionMismatch {
+        /// What the stream holds, such as `monitor`.
+        what: &'static str,
+        /// The version the caller expected.
+        expected: u64,
+        /// The stream's version.
+        actual: u64,
+    },
+    /// The command is understood but not allowed for this caller or this thing.
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl DomainError {
+    /// A field that does not fit, with what is wrong with it.
+    pub fn invalid(field: impl Into<String>, detail: impl std::fmt::Display) -> DomainError {
+        DomainError::Invalid {
+            field: field.into(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Checks an `If-Match` version against the stream's: `None` accepts any.
+pub fn expect_version(
+    what: &'static str,
+    expected: Option<u64>,
+    actual: u64,
+) -> Result<(), DomainError> {
+    match expected {
+        Some(expected) if expected != actual => Err(DomainError::VersionMismatch {
+            what,
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
+    }
+}
