@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 use watchfire::config::{FlagOverrides, LogFormat, Settings};
 use watchfire::events::remote::{LogReader, ReadError};
 use watchfire::events::{decode_record, Position, RecordedEvent, Role};
-use watchfire::projections::{self, Dashboard, Overview, Projection};
+use watchfire::projections::{self, Dashboard, Projection};
 
 /// Self-hosted monitoring with a tamper-evident event log.
 #[derive(Parser)]
@@ -286,7 +286,6 @@ fn replay(
         };
         let dropped = store.drop_checkpoints().map_err(|e| e.to_string())?;
         projections::rebuild::<projections::Tokens>(store).map_err(|e| e.to_string())?;
-        projections::rebuild::<Overview>(store).map_err(|e| e.to_string())?;
         projections::rebuild::<projections::Monitors>(store).map_err(|e| e.to_string())?;
         projections::rebuild::<projections::Hosts>(store).map_err(|e| e.to_string())?;
         projections::rebuild::<projections::Alerting>(store).map_err(|e| e.to_string())?;

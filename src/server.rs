@@ -28,8 +28,7 @@ use crate::events::{
 use crate::http::{self, AppState};
 use crate::notify::Notifier;
 use crate::projections::{
-    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, Overview, ProjectionHandle,
-    Tokens,
+    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, Tokens,
 };
 
 /// The version of this build.
@@ -95,7 +94,6 @@ pub async fn run(
         .await?;
 
     let tokens = ProjectionHandle::<Tokens>::start(store.clone())?;
-    let overview = ProjectionHandle::<Overview>::start(store.clone())?;
     let monitors = ProjectionHandle::<Monitors>::start(store.clone())?;
     let hosts = ProjectionHandle::<Hosts>::start(store.clone())?;
     let alerting = ProjectionHandle::<Alerting>::start(store.clone())?;
@@ -105,14 +103,12 @@ pub async fn run(
     // and monitor actors rehydrate from their read model.
     let start_position = store.durable_position();
     tokens.caught_up(start_position).await;
-    overview.caught_up(start_position).await;
     monitors.caught_up(start_position).await;
     hosts.caught_up(start_position).await;
     alerting.caught_up(start_position).await;
     dashboard.caught_up(start_position).await;
     let projections: Vec<Arc<dyn LagSource>> = vec![
         Arc::new(tokens.clone()),
-        Arc::new(overview),
         Arc::new(monitors.clone()),
         Arc::new(hosts.clone()),
         Arc::new(alerting.clone()),

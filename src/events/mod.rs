@@ -10,6 +10,7 @@ mod people;
 pub mod remote;
 mod store;
 mod subscription;
+mod tree;
 mod types;
 
 pub use alerting::*;
@@ -25,6 +26,7 @@ pub use event::*;
 pub use people::*;
 pub use store::{EventStore, RetentionOutcome, StoreError, StoreMetrics, StoreOptions};
 pub use subscription::Subscription;
+pub use tree::{ProjectionTree, TreeBatch};
 pub use types::*;
 
 /// Encodes a payload struct with the log's codec (for golden files and tools).

@@ -34,6 +34,7 @@ use super::chain::{Chain, ChainLink, ChainState, ChainVerifier, VerifyReport};
 use super::codec::{self, BlockBuilder, CodecError, Placement};
 use super::datadir::DataDir;
 use super::subscription::Subscription;
+use super::tree::ProjectionTree;
 use super::types::{
     AppendOutcome, ExpectedVersion, NewEvent, Position, RecordedEvent, SharedEvent, StreamId,
     StreamVersion,
@@ -1006,14 +1007,15 @@ impl EventStore {
         save().map_err(|e| checkpoint_error(&path, e))
     }
 
-    /// A sled tree of the log's database for a projection that keeps its state there,
+    /// A tree of the log's database for a projection that keeps its state there,
     /// saved with its checkpoint in one batch; it is durable with the log's next flush.
-    pub fn projection_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self
-            .shared
-            .trees
-            .db
-            .open_tree(format!("projection:{name}"))?)
+    pub fn projection_tree(&self, name: &str) -> Result<ProjectionTree, StoreError> {
+        Ok(ProjectionTree::new(
+            self.shared
+                .trees
+                .db
+                .open_tree(format!("projection:{name}"))?,
+        ))
     }
 
     /// Drops a projection's tree (blocking): its projection rebuilds from the log.

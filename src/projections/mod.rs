@@ -6,7 +6,6 @@ mod alerting;
 mod dashboard;
 mod hosts;
 mod monitors;
-mod overview;
 mod rollups;
 mod runner;
 mod tokens;
@@ -21,7 +20,6 @@ pub use dashboard::{
 };
 pub use hosts::{host_of, Hosts};
 pub use monitors::{monitor_of, Bucket, MonitorView, Monitors, Rollups};
-pub use overview::Overview;
 pub use rollups::{
     fold_buckets, rebuild as rebuild_rollups, BucketMap, HostRollups, Level, MetricBucket, Point,
     Series, UnknownLevel, DISK_PERCENT_PREFIX, HOST_METRICS,

@@ -1,5 +1,5 @@
 //! Host-metric rollups: per host, level (1 m, 5 m, 1 h, 1 d) and bucket, the count, min,
-//! max, sum and last value of every metric, kept in the projection's own sled tree.
+//! max, sum and last value of every metric, kept in the projection's own tree beside the log.
 //!
 //! Unlike the projections of the runner, the state is too large to hold in memory (5,000
 //! hosts × four levels × their retention), so it lives in the tree:
@@ -29,10 +29,13 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 
 use super::{LagSource, Progress};
-use crate::events::{Event, EventStore, HostMetricsReported, Position, RecordedEvent, StoreError};
+use crate::events::{
+    Event, EventStore, HostMetricsReported, Position, ProjectionTree, RecordedEvent, StoreError,
+    TreeBatch,
+};
 
 /// Bumped when the tree's layout changes: a tree of another version is rebuilt from the log.
 const FORMAT_VERSION: u32 = 1;
@@ -42,7 +45,7 @@ const CHECKPOINT_KEY: &[u8] = &[0xFF];
 const SAVE_EVERY: Duration = Duration::from_secs(5);
 /// Unsaved buckets that trigger a save before the next tick, to bound memory.
 const MAX_DIRTY: usize = 50_000;
-/// Retention passes scan the tree per host and level, so they run at most this often.
+/// Retention passes scan the tree per host and level, so they run about this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Events read per page by [`rebuild`].
 const REBUILD_PAGE: usize = 4096;
@@ -342,7 +345,7 @@ fn decode_metrics(key: &[u8], bytes: &[u8]) -> Result<Metrics, StoreError> {
     })
 }
 
-fn read_bucket(tree: &sled::Tree, key: &BucketKey) -> Result<Option<Metrics>, StoreError> {
+fn read_bucket(tree: &ProjectionTree, key: &BucketKey) -> Result<Option<Metrics>, StoreError> {
     let encoded = key.encode();
     tree.get(&encoded)?
         .map(|v| decode_metrics(&encoded, &v))
@@ -420,7 +423,7 @@ struct Saved {
 impl State {
     /// Loads the checkpoint and the host names from the tree; a tree without a checkpoint
     /// of this format is cleared, to be rebuilt from the log.
-    fn load(tree: &sled::Tree) -> Result<State, StoreError> {
+    fn load(tree: &ProjectionTree) -> Result<State, StoreError> {
         let checkpoint = match tree.get(CHECKPOINT_KEY)? {
             Some(bytes) => match bincode::deserialize::<Checkpoint>(&bytes) {
                 Ok(c) if c.version == FORMAT_VERSION => Some(c),
@@ -609,17 +612,17 @@ impl State {
 
 impl SaveJob {
     /// Writes the save as one batch (blocking): removals first, so rewritten buckets win.
-    fn run(self, tree: &sled::Tree) -> Result<Saved, StoreError> {
-        let mut batch = sled::Batch::default();
+    fn run(self, tree: &ProjectionTree) -> Result<Saved, StoreError> {
+        let mut batch = TreeBatch::default();
         for host in &self.deleted {
-            for key in tree.scan_prefix(host_prefix(host)).keys() {
+            for key in tree.keys_with_prefix(host_prefix(host)) {
                 batch.remove(key?);
             }
         }
         for &(level, through) in &self.prune {
             for host in &self.hosts {
                 let range = tree_key(host, level, i64::MIN)..=tree_key(host, level, through);
-                for key in tree.range(range).keys() {
+                for key in tree.keys_in(range) {
                     batch.remove(key?);
                 }
             }
@@ -628,7 +631,7 @@ impl SaveJob {
             batch.insert(key, value);
         }
         batch.insert(CHECKPOINT_KEY, self.checkpoint);
-        tree.apply_batch(batch)?;
+        tree.apply(batch)?;
         Ok(Saved {
             position: self.position,
             pruned: self.prune,
@@ -637,11 +640,11 @@ impl SaveJob {
 }
 
 /// The hosts with buckets in the tree: one seek per host, not a scan of every key.
-fn saved_hosts(tree: &sled::Tree) -> Result<BTreeSet<String>, StoreError> {
+fn saved_hosts(tree: &ProjectionTree) -> Result<BTreeSet<String>, StoreError> {
     let mut hosts = BTreeSet::new();
     let mut from = Vec::new();
-    while let Some(key) = tree.range(from.as_slice()..).keys().next().transpose()? {
-        if key.as_ref() == CHECKPOINT_KEY {
+    while let Some(key) = tree.first_key_from(&from)? {
+        if key.as_slice() == CHECKPOINT_KEY {
             break;
         }
         let host = BucketKey::decode(&key)?.host;
@@ -655,7 +658,7 @@ fn saved_hosts(tree: &sled::Tree) -> Result<BTreeSet<String>, StoreError> {
 
 /// The buckets of `tree` (if any) overlaid with unsaved ones, without expired buckets.
 fn collect_buckets(
-    tree: Option<&sled::Tree>,
+    tree: Option<&ProjectionTree>,
     dirty: &BTreeMap<BucketKey, Metrics>,
     deleted: &BTreeSet<String>,
     newest_s: Option<i64>,
@@ -670,9 +673,9 @@ fn collect_buckets(
         }
     };
     if let Some(tree) = tree {
-        for item in tree.iter() {
+        for item in tree.entries() {
             let (key, value) = item?;
-            if key.as_ref() == CHECKPOINT_KEY {
+            if key.as_slice() == CHECKPOINT_KEY {
                 continue;
             }
             let decoded = BucketKey::decode(&key)?;
@@ -739,7 +742,7 @@ enum Command {
 }
 
 struct Shared {
-    tree: sled::Tree,
+    tree: ProjectionTree,
     state: Mutex<State>,
     progress: Progress,
 }
@@ -856,7 +859,7 @@ impl HostRollups {
         let mut buckets = BTreeMap::new();
         if !deleted {
             let range = tree_key(hostname, level, from)..=tree_key(hostname, level, to);
-            for item in self.shared.tree.range(range) {
+            for item in self.shared.tree.entries_in(range) {
                 let (key, value) = item?;
                 let start = BucketKey::decode(&key)?.start;
                 if let Some(bucket) = decode_metrics(&key, &value)?.remove(metric) {
@@ -922,12 +925,8 @@ impl Shared {
     }
 
     /// Writes the unsaved buckets, deletions, retention and checkpoint in one batch.
-    async fn save(
-        &self,
-        last_prune: &mut Option<Instant>,
-        force_prune: bool,
-    ) -> Result<Position, StoreError> {
-        let prune = force_prune || last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+    async fn save(&self, prune_due: &mut bool, force_prune: bool) -> Result<Position, StoreError> {
+        let prune = force_prune || *prune_due;
         let job = {
             let state = self.lock();
             match state.save_job(prune, false)? {
@@ -943,13 +942,13 @@ impl Shared {
         // Only this task changes the state, and it was waiting: nothing moved meanwhile.
         self.lock().saved(saved);
         if prune {
-            *last_prune = Some(Instant::now());
+            *prune_due = false;
         }
         Ok(position)
     }
 
-    async fn save_logged(&self, last_prune: &mut Option<Instant>) {
-        if let Err(e) = self.save(last_prune, false).await {
+    async fn save_logged(&self, prune_due: &mut bool) {
+        if let Err(e) = self.save(prune_due, false).await {
             tracing::error!(projection = HostRollups::NAME, error = %e, "cannot save rollups");
         }
     }
@@ -958,9 +957,14 @@ impl Shared {
 /// Follows the log from the checkpoint: applies events, saves every few seconds.
 async fn follow(shared: Arc<Shared>, store: EventStore, mut commands: mpsc::Receiver<Command>) {
     let mut subscription = store.subscribe(shared.applied());
-    let mut tick = tokio::time::interval_at(Instant::now() + SAVE_EVERY, SAVE_EVERY);
+    let mut tick = tokio::time::interval(SAVE_EVERY);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut last_prune = None;
+    // An interval's first tick is at once; the first save is one period away.
+    tick.tick().await;
+    // The first save prunes; later ones when this timer has fired since the last pass.
+    let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
+    prune_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut prune_due = true;
     loop {
         tokio::select! {
             next = subscription.next() => {
@@ -968,7 +972,7 @@ async fn follow(shared: Arc<Shared>, store: EventStore, mut commands: mpsc::Rece
                     Ok(event) => match shared.apply(&event) {
                         Ok(full) => {
                             if full {
-                                shared.save_logged(&mut last_prune).await;
+                                shared.save_logged(&mut prune_due).await;
                             }
                             None
                         }
@@ -983,18 +987,19 @@ async fn follow(shared: Arc<Shared>, store: EventStore, mut commands: mpsc::Rece
                     subscription = store.subscribe(shared.applied());
                 }
             }
-            _ = tick.tick() => shared.save_logged(&mut last_prune).await,
+            _ = tick.tick() => shared.save_logged(&mut prune_due).await,
+            _ = prune_tick.tick() => prune_due = true,
             command = commands.recv() => match command {
                 Some(Command::Save(reply)) => {
-                    let _ = reply.send(shared.save(&mut last_prune, true).await);
+                    let _ = reply.send(shared.save(&mut prune_due, true).await);
                 }
                 Some(Command::Stop(reply)) => {
-                    let _ = reply.send(shared.save(&mut last_prune, true).await);
+                    let _ = reply.send(shared.save(&mut prune_due, true).await);
                     break;
                 }
                 None => {
                     // Every handle is gone: nobody can read the projection any more.
-                    shared.save_logged(&mut last_prune).await;
+                    shared.save_logged(&mut prune_due).await;
                     break;
                 }
             },
@@ -1082,28 +1087,24 @@ mod tests {
         ]
     }
 
-    fn temp_tree() -> sled::Tree {
-        sled::Config::new()
-            .temporary(true)
-            .open()
-            .and_then(|db| db.open_tree("rollups"))
-            .expect("a temporary sled tree opens")
+    fn temp_tree() -> ProjectionTree {
+        ProjectionTree::temporary("rollups").expect("a temporary tree opens")
     }
 
-    fn save(tree: &sled::Tree, state: &mut State, force: bool) {
+    fn save(tree: &ProjectionTree, state: &mut State, force: bool) {
         if let Some(job) = state.save_job(true, force).expect("a save job builds") {
             let saved = job.run(tree).expect("a save writes");
             state.saved(saved);
         }
     }
 
-    fn dump(tree: &sled::Tree, state: &State) -> BucketMap {
+    fn dump(tree: &ProjectionTree, state: &State) -> BucketMap {
         collect_buckets(Some(tree), &state.dirty, &state.deleted, state.newest_s)
             .expect("the tree reads back")
     }
 
-    /// Runs `ops` through the sled-backed path: tree reads, saves, retention and restarts.
-    fn run(tree: &sled::Tree, ops: &[Op]) -> State {
+    /// Runs `ops` through the tree-backed path: tree reads, saves, retention and restarts.
+    fn run(tree: &ProjectionTree, ops: &[Op]) -> State {
         let mut state = State::load(tree).expect("an empty tree loads");
         for (i, op) in ops.iter().enumerate() {
             match op {
@@ -1217,10 +1218,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// The sled-backed fold (with saves, restarts, deletions and retention in between)
+        /// The tree-backed fold (with saves, restarts, deletions and retention in between)
         /// holds what the raw samples say, the same as the in-memory fold and a rebuild.
         #[test]
-        fn rollups_in_sled_match_the_raw_samples(ops in proptest::collection::vec(op(), 1..150)) {
+        fn rollups_in_their_tree_match_the_raw_samples(ops in proptest::collection::vec(op(), 1..150)) {
             let tree = temp_tree();
             let mut state = run(&tree, &ops);
             let live = dump(&tree, &state);
@@ -1274,8 +1275,7 @@ mod tests {
         ];
         let state = run(&tree, &ops);
         let minute_keys = tree
-            .scan_prefix(host_prefix("a"))
-            .keys()
+            .keys_with_prefix(host_prefix("a"))
             .filter_map(|k| BucketKey::decode(&k.expect("reads")).ok())
             .filter(|k| k.level == Level::Minute)
             .count();

@@ -198,7 +198,7 @@ fn tree_keys(store: &EventStore, host: &str) -> usize {
     store
         .projection_tree(HostRollups::NAME)
         .expect("the tree opens")
-        .scan_prefix(prefix)
+        .keys_with_prefix(prefix)
         .count()
 }
 
@@ -482,7 +482,7 @@ fn retention_drops_old_minute_buckets() {
         let minute_keys = store
             .projection_tree(HostRollups::NAME)
             .expect("the tree opens")
-            .scan_prefix(b"edge-1\0\0")
+            .keys_with_prefix(b"edge-1\0\0")
             .count();
         assert_eq!(minute_keys, 2, "the old 1 m bucket is gone from the tree");
         let levels: Vec<Level> = dump(&rollups)

@@ -10,7 +10,7 @@ use watchfire::events::{
     Chain, DataDir, Event, EventStore, ExpectedVersion, NewEvent, Position, StoreError,
     StoreOptions, StreamVersion,
 };
-use watchfire::projections::{self, Overview};
+use watchfire::projections::{self, Dashboard};
 
 use crate::helpers::{fact, observation, open_store, stream, wait_until_unlocked};
 
@@ -340,8 +340,8 @@ proptest! {
                 }
                 Op::Rebuild => {
                     s.drop_checkpoints().expect("drop");
-                    let rebuilt: Overview = projections::rebuild(&s).expect("rebuild");
-                    let folded: Overview = projections::fold(s.read_all(Position::START, usize::MAX).expect("read"), Position(u64::MAX));
+                    let rebuilt: Dashboard = projections::rebuild(&s).expect("rebuild");
+                    let folded: Dashboard = projections::fold(s.read_all(Position::START, usize::MAX).expect("read"), Position(u64::MAX));
                     prop_assert_eq!(rebuilt, folded);
                 }
                 Op::Retention => {
