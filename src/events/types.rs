@@ -239,6 +239,30 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
+    /// `event` as if the store had recorded it in the system stream at `position`, with no
+    /// chain hash: what folds are tested with, without a store.
+    pub fn unchained(
+        position: u64,
+        version: u64,
+        timestamp: DateTime<Utc>,
+        event: Event,
+    ) -> RecordedEvent {
+        RecordedEvent {
+            position: Position(position),
+            stream: StreamId::system(),
+            version: StreamVersion(version),
+            schema_version: 1,
+            timestamp,
+            actor: Actor::system(),
+            correlation_id: Uuid::nil(),
+            causation: None,
+            chain: event.chain(),
+            prev_in_chain: None,
+            event,
+            hash: ChainHash::default(),
+        }
+    }
+
     /// The event type name, as stored in the envelope.
     pub fn event_type(&self) -> &'static str {
         self.event.type_name()

@@ -581,8 +581,8 @@ pub fn position_at(store: &EventStore, at: DateTime<Utc>) -> Result<Position, St
 mod tests {
     use super::*;
     use crate::events::{
-        Actor, AlertChanged, AlertOpened, Chain, ChainHash, DiskUsage, HostRef, HostRegistered,
-        MonitorChecked, MonitorCreated, MonitorRef, MonitorWentDown, StreamId, StreamVersion,
+        AlertChanged, AlertOpened, DiskUsage, HostRef, HostRegistered, MonitorChecked,
+        MonitorCreated, MonitorRef, MonitorWentDown,
     };
     use crate::projections::{Hosts, Monitors};
     use proptest::prelude::*;
@@ -592,20 +592,8 @@ mod tests {
     const MONITORS: u128 = 3;
 
     fn recorded(position: u64, at_s: i64, event: Event) -> RecordedEvent {
-        RecordedEvent {
-            position: Position(position),
-            stream: StreamId::system(),
-            version: StreamVersion(position),
-            schema_version: 1,
-            timestamp: DateTime::from_timestamp(at_s, 0).unwrap_or_default(),
-            actor: Actor::system(),
-            correlation_id: Uuid::nil(),
-            causation: None,
-            chain: Chain::Facts,
-            prev_in_chain: None,
-            event,
-            hash: ChainHash::default(),
-        }
+        let at = DateTime::from_timestamp(at_s, 0).unwrap_or_default();
+        RecordedEvent::unchained(position, position, at, event)
     }
 
     fn created(id: Uuid) -> Event {

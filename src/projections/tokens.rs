@@ -319,10 +319,7 @@ impl Projection for Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{
-        Chain, ChainHash, IdRef, Position, SessionOpened, StreamId, StreamVersion, TokenCreated,
-        TokenRevoked, UserCreated, UserRef,
-    };
+    use crate::events::{IdRef, SessionOpened, TokenCreated, TokenRevoked, UserCreated, UserRef};
     use chrono::Duration;
 
     fn at(minutes: i64) -> DateTime<Utc> {
@@ -330,20 +327,7 @@ mod tests {
     }
 
     fn recorded(position: u64, version: u64, minutes: i64, event: Event) -> RecordedEvent {
-        RecordedEvent {
-            position: Position(position),
-            stream: StreamId::system(),
-            version: StreamVersion(version),
-            schema_version: 1,
-            timestamp: at(minutes),
-            actor: Actor::system(),
-            correlation_id: Uuid::nil(),
-            causation: None,
-            chain: Chain::Facts,
-            prev_in_chain: None,
-            event,
-            hash: ChainHash::default(),
-        }
+        RecordedEvent::unchained(position, version, at(minutes), event)
     }
 
     fn user(name: &str, role: Role) -> Event {
