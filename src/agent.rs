@@ -28,8 +28,8 @@ use sysinfo::{
 use tokio::sync::Notify;
 
 use crate::actors::host::sample::{
-    validate_hostname, CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody, NetworkBody,
-    PartitionBody, PushBody,
+    is_pseudo_filesystem, validate_hostname, CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody,
+    NetworkBody, PartitionBody, PushBody,
 };
 
 /// The longest one push may take, connecting included.
@@ -439,37 +439,9 @@ pub struct Mount {
     pub available: u64,
 }
 
-/// Filesystem types that hold no user data: kernel interfaces, memory, images, overlays.
-const PSEUDO_FILESYSTEMS: &[&str] = &[
-    "autofs",
-    "binfmt_misc",
-    "bpf",
-    "configfs",
-    "debugfs",
-    "devpts",
-    "devtmpfs",
-    "efivarfs",
-    "fusectl",
-    "hugetlbfs",
-    "mqueue",
-    "nsfs",
-    "overlay",
-    "proc",
-    "pstore",
-    "ramfs",
-    "rootfs",
-    "rpc_pipefs",
-    "securityfs",
-    "selinuxfs",
-    "squashfs",
-    "sysfs",
-    "tmpfs",
-    "tracefs",
-];
-
 /// Whether a filesystem type holds real data (a disk or a volume, not a kernel interface).
 pub fn is_real_filesystem(fs_type: &str) -> bool {
-    !(PSEUDO_FILESYSTEMS.contains(&fs_type)
+    !(is_pseudo_filesystem(fs_type)
         || fs_type.starts_with("cgroup")
         || fs_type == "fuse"
         || fs_type.starts_with("fuse."))

@@ -335,6 +335,49 @@ pub fn rates(
     out
 }
 
+/// Filesystem types that hold no disk space of their own (memory, kernel views, overlays,
+/// images): `df`-style tools leave them out, and so do we.
+const PSEUDO_FILESYSTEMS: &[&str] = &[
+    "autofs",
+    "binfmt_misc",
+    "bpf",
+    "cgroup",
+    "cgroup2",
+    "configfs",
+    "debugfs",
+    "devfs",
+    "devpts",
+    "devtmpfs",
+    "efivarfs",
+    "fdescfs",
+    "fuse.lxcfs",
+    "fusectl",
+    "hugetlbfs",
+    "linprocfs",
+    "linsysfs",
+    "mqueue",
+    "nsfs",
+    "overlay",
+    "proc",
+    "procfs",
+    "pstore",
+    "ramfs",
+    "rootfs",
+    "rpc_pipefs",
+    "securityfs",
+    "selinuxfs",
+    "squashfs",
+    "sysfs",
+    "tmpfs",
+    "tracefs",
+];
+
+/// Whether a filesystem type holds no disk space of its own, as the agent and a scrape of
+/// node_exporter both judge it.
+pub fn is_pseudo_filesystem(fs_type: &str) -> bool {
+    PSEUDO_FILESYSTEMS.contains(&fs_type)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,45 +12,9 @@ use chrono::{DateTime, Utc};
 use nom_openmetrics::Sample;
 
 use super::sample::{
-    CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody, NetworkBody, PartitionBody, PushBody,
+    is_pseudo_filesystem, CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody, NetworkBody,
+    PartitionBody, PushBody,
 };
-
-/// Filesystem types that hold no disk space of their own (memory, kernel views, overlays,
-/// images): `df`-style tools leave them out, and so do we.
-const PSEUDO_FILESYSTEMS: &[&str] = &[
-    "autofs",
-    "binfmt_misc",
-    "bpf",
-    "cgroup",
-    "cgroup2",
-    "configfs",
-    "debugfs",
-    "devfs",
-    "devpts",
-    "devtmpfs",
-    "efivarfs",
-    "fdescfs",
-    "fuse.lxcfs",
-    "fusectl",
-    "hugetlbfs",
-    "linprocfs",
-    "linsysfs",
-    "mqueue",
-    "nsfs",
-    "overlay",
-    "proc",
-    "procfs",
-    "pstore",
-    "ramfs",
-    "rootfs",
-    "rpc_pipefs",
-    "securityfs",
-    "selinuxfs",
-    "squashfs",
-    "sysfs",
-    "tmpfs",
-    "tracefs",
-];
 
 /// Block devices whose I/O is not a disk's: loop files, RAM (`ram`, `zram`), optical drives,
 /// and device-mapper and md volumes (counted again on the disks beneath them).
@@ -306,7 +270,7 @@ impl Readings {
         else {
             return;
         };
-        if PSEUDO_FILESYSTEMS.contains(&fstype) {
+        if is_pseudo_filesystem(fstype) {
             return;
         }
         let device = label(sample, "device").unwrap_or_default();
