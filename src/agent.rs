@@ -31,6 +31,7 @@ use crate::actors::host::sample::{
     is_pseudo_filesystem, validate_hostname, CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody,
     NetworkBody, PartitionBody, PushBody,
 };
+use crate::signals::Signals;
 
 /// The longest one push may take, connecting included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -275,30 +276,6 @@ pub fn command(args: AgentArgs) -> ExitCode {
         Err(e) => {
             eprintln!("watchfire: {e}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// SIGINT and SIGTERM handlers.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> Result<Signals, AgentError> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    /// Resolves on SIGINT or SIGTERM with the signal's name.
-    async fn wait(mut self) -> String {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM".to_owned(),
-            _ = self.int.recv() => "SIGINT".to_owned(),
         }
     }
 }

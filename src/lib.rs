@@ -16,3 +16,4 @@ pub mod http;
 pub mod notify;
 pub mod projections;
 pub mod server;
+pub mod signals;

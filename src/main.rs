@@ -11,6 +11,7 @@ use watchfire::config::{FlagOverrides, LogFormat, Settings};
 use watchfire::events::remote::{LogReader, ReadError};
 use watchfire::events::{decode_record, Position, RecordedEvent, Role};
 use watchfire::projections::{self, Dashboard, Projection};
+use watchfire::signals::Signals;
 
 /// Self-hosted monitoring with a tamper-evident event log.
 #[derive(Parser)]
@@ -215,30 +216,6 @@ fn serve(config: Option<PathBuf>, flags: FlagOverrides) -> ExitCode {
         Err(e) => {
             eprintln!("watchfire: {e}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// SIGINT and SIGTERM handlers, installed before serving.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> Result<Signals, watchfire::server::ServeError> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    /// Resolves on SIGINT or SIGTERM with the signal's name.
-    async fn wait(mut self) -> String {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM".to_owned(),
-            _ = self.int.recv() => "SIGINT".to_owned(),
         }
     }
 }
