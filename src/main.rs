@@ -303,7 +303,7 @@ fn replay(
                 continue;
             }
             let written = match format {
-                Format::Json => writeln!(out, "{}", event_json(&event)),
+                Format::Json => writeln!(out, "{}", watchfire::http::event_json(&event)),
                 Format::Table => writeln!(
                     out,
                     "{:>8}  {:<30}  {:<44}  {:>5}  {:<20}  {:<12}  {}",
@@ -342,22 +342,6 @@ fn replay(
     }
     let _ = out.flush();
     Ok(())
-}
-
-fn event_json(e: &RecordedEvent) -> serde_json::Value {
-    serde_json::json!({
-        "position": e.position.0,
-        "stream": e.stream.as_str(),
-        "version": e.version.0,
-        "type": e.event_type(),
-        "schema_version": e.schema_version,
-        "timestamp": e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        "actor": e.actor.0,
-        "correlation_id": e.correlation_id,
-        "causation": e.causation.map(|p| p.0),
-        "hash": e.hash.to_string(),
-        "data": e.event.payload_json(),
-    })
 }
 
 fn verify(dir: &std::path::Path) -> ExitCode {

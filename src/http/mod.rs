@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+pub use audit::event_json;
 pub use auth::hash_token;
 pub use ops::{HttpMetrics, WsMetrics};
 pub use problem::{answered, Problem};
