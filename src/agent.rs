@@ -27,7 +27,7 @@ use sysinfo::{
 };
 use tokio::sync::Notify;
 
-use crate::actors::host::sample::{
+use crate::domain::sample::{
     validate_hostname, CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody, NetworkBody,
     PartitionBody, PushBody,
 };
