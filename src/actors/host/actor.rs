@@ -228,20 +228,19 @@ impl HostActor {
         self.append_then_fold(ctx, event);
     }
 
+    /// Records an event the actor observed itself (stale, scrape failed) and folds it in.
     fn append_then_fold(&mut self, ctx: &mut Context<Self>, event: Event) {
-        let store = self.deps.store.clone();
-        let stream = self.stream();
-        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
-        let new = NewEvent::new(event.clone(), EventActor::system());
-        let fut = async move { store.append(stream, expected, vec![new]).await };
-        ctx.wait(fut.into_actor(self).map(move |result, act, _| match result {
-            Ok(out) => act.state.apply_at(
-                &event,
-                out.last_position.0,
-                out.stream_version.0,
-                out.timestamp,
-            ),
-            Err(e) => tracing::warn!(host = %act.state.hostname, error = %e, "cannot record a host event"),
+        let fut = carry_out(
+            self.deps.store.clone(),
+            self.state.clone(),
+            vec![event],
+            EventActor::system(),
+        );
+        ctx.wait(fut.into_actor(self).map(|(state, result), act, _| {
+            act.state = state;
+            if let Err(e) = result {
+                tracing::warn!(host = %act.state.hostname, error = %e, "cannot record a host event");
+            }
         }));
     }
 

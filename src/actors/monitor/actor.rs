@@ -208,11 +208,16 @@ impl MonitorActor {
     /// the actor once both are on disk.
     fn record(&mut self, ctx: &mut Context<Self>, checked: MonitorChecked, stop_after: bool) {
         let (ok, latency_ms) = (checked.ok, checked.latency_ms);
-        let events = match decide(Some(&self.state), MonitorCommand::RecordCheck(checked)) {
+        let decided = decide(Some(&self.state), MonitorCommand::RecordCheck(checked));
+        let events = match decided {
             Ok(events) if !events.is_empty() => events,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(monitor = %self.state.id, error = %e, "cannot record a check");
+            refused => {
+                if let Err(e) = refused {
+                    tracing::warn!(monitor = %self.state.id, error = %e, "cannot record a check");
+                }
+                if stop_after {
+                    ctx.stop();
+                }
                 return;
             }
         };
