@@ -664,6 +664,25 @@ mod tests {
     }
 
     #[test]
+    fn a_sample_that_changes_the_interval_to_zero_is_refused_naming_interval_s() {
+        let state = given(&[Event::HostRegistered(agent(Some(10)))]);
+        let r = decide(state.as_ref(), sample_at(1, json!({"interval_s": 0})));
+        assert_eq!(invalid_field(r), "interval_s");
+    }
+
+    #[test]
+    fn a_sample_of_a_scraped_host_keeps_its_registration_whatever_the_body_says() {
+        let scraped = HostRegistered {
+            scrape_url: Some("http://web-1:9100/metrics".into()),
+            ..agent(Some(15))
+        };
+        let state = given(&[Event::HostRegistered(scraped)]);
+        let events = decided_sample(state.as_ref(), sample_at(1, json!({"interval_s": 60})));
+        assert_eq!(events.len(), 1);
+        assert!(matches!(events[0], Event::HostMetricsReported(_)));
+    }
+
+    #[test]
     fn a_sample_of_a_stale_host_is_followed_by_its_recovery() {
         let state = given(&[
             Event::HostRegistered(agent(None)),
