@@ -1,6 +1,7 @@
 //! The monitor API: create, list, get, patch, delete, pause, resume, checks, series, and
-//! push heartbeats. Validation names the bad field (422); commands answer with the
-//! resource, its `ETag` and the `Watchfire-Position` of their last event.
+//! push heartbeats. Bodies parse into [`crate::domain::monitor`]'s commands, whose
+//! refusals name the bad field (422); commands answer with the resource, its `ETag` and
+//! the `Watchfire-Position` of their last event.
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
@@ -103,7 +104,7 @@ fn command_response(
 }
 
 fn monitor_id(path: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(path).map_err(|_| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))
+    Uuid::parse_str(path).map_err(|_| DomainError::NotFound("monitor").into())
 }
 
 /// `POST /api/v1/monitors`.
