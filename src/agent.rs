@@ -27,7 +27,7 @@ use sysinfo::{
 };
 use tokio::sync::Notify;
 
-use crate::actors::host::sample::{
+use crate::domain::sample::{
     is_pseudo_filesystem, validate_hostname, CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody,
     NetworkBody, PartitionBody, PushBody,
 };

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use crate::domain::token::{hash_token, token_value, TOKEN_BYTES};
 use crate::domain::DomainError;
 use crate::events::{
-    Actor, Event, EventStore, ExpectedVersion, NewEvent, Position, Role, StoreError, StreamId,
-    StreamVersion, TokenCreated,
+    Actor, AppendOutcome, Event, EventStore, ExpectedVersion, NewEvent, Position, Role, StoreError,
+    StreamId, StreamVersion, TokenCreated,
 };
 use crate::projections::Progress;
 
@@ -50,12 +50,24 @@ pub async fn append(
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
 ) -> Result<CommandAnswer, CommandError> {
+    Ok(append_recorded(store, stream, expected, events).await?.0)
+}
+
+/// Appends like [`append`], and also hands back the log's outcome (the events' timestamp
+/// and first position), for an actor that folds what it appended into its state.
+pub async fn append_recorded(
+    store: &EventStore,
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+) -> Result<(CommandAnswer, AppendOutcome), CommandError> {
     let outcome = store.append(stream.clone(), expected, events).await?;
-    Ok(CommandAnswer {
+    let answer = CommandAnswer {
         stream,
         version: outcome.stream_version,
         position: outcome.last_position,
-    })
+    };
+    Ok((answer, outcome))
 }
 
 /// Appends decided events, each recorded as caused by `by`.

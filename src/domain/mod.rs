@@ -8,6 +8,10 @@
 //! Actors (timers, checks, deliveries) and the HTTP and command-line edges call these
 //! functions and hand what they decide to the one append path in [`crate::command`].
 
+pub mod expect;
+pub mod host;
+pub mod monitor;
+pub mod sample;
 pub mod token;
 
 /// Why a command was refused: the caller asked for something the rules do not allow.

@@ -7,38 +7,15 @@ use chrono::{Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::params::{by, from_json, if_match, invalid, parse_time, wait_min_position};
-use super::{auth, AppState, Problem};
-use crate::actors::host::sample::{validate_hostname, PushBody};
-use crate::actors::host::{HostApplied, HostError, HostState, HostStatus};
-use crate::events::{HostMetricsReported, HostRegistered, Role};
+use super::params::{by, from_json, if_match, parse_time, wait_min_position};
+use super::{answered, auth, AppState, Problem};
+use crate::actors::host::HostApplied;
+use crate::domain::host::{
+    hostname, pushed_hostname, HostState, HostStatus, Sample, ScrapedHostInput,
+};
+use crate::domain::sample::PushBody;
+use crate::events::{HostMetricsReported, Role};
 use crate::projections::TokenEntry;
-
-/// A scraped host's interval when the client sends none.
-const DEFAULT_SCRAPE_INTERVAL_S: u32 = 15;
-/// The longest interval a scraped host may have: a day.
-const MAX_INTERVAL_S: u32 = 86_400;
-
-fn problem_of(e: HostError) -> Problem {
-    match e {
-        HostError::Conflict { .. } | HostError::Exists(_) => {
-            Problem::new(StatusCode::CONFLICT, e.to_string())
-        }
-        HostError::NotFound => Problem::new(StatusCode::NOT_FOUND, "no such host"),
-        HostError::Store(crate::events::StoreError::Unavailable(_)) => {
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
-        HostError::Store(_) | HostError::Unavailable => {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        }
-    }
-}
-
-/// A hostname from a path or body: a DNS name, compared without case.
-fn hostname(field: &str, name: &str) -> Result<String, Problem> {
-    validate_hostname(name).map_err(|why| invalid(field, why))?;
-    Ok(name.to_ascii_lowercase())
-}
 
 /// A sample as the API shows it: the push body's names, with the derived rates beside the counters.
 pub fn metrics_json(m: &HostMetricsReported) -> Value {
@@ -99,9 +76,7 @@ pub fn host_json(h: &HostState) -> Value {
 }
 
 fn applied_response(status: StatusCode, applied: &HostApplied) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, format!("\"{}\"", applied.state.version)));
-    res.insert_header(("Watchfire-Position", applied.position.0.to_string()));
+    let mut res = answered(status, &applied.answer);
     if status == StatusCode::CREATED {
         res.insert_header((
             header::LOCATION,
@@ -121,13 +96,11 @@ async fn record_push(
     hostname: String,
     body: PushBody,
 ) -> Result<HttpResponse, Problem> {
-    body.validate(Utc::now())
-        .map_err(|e| invalid(&e.field, &e.reason))?;
-    let applied = state
-        .host_registry
-        .push(&hostname, body, by(who))
-        .await
-        .map_err(problem_of)?;
+    let sample = Sample {
+        body,
+        now: Utc::now(),
+    };
+    let applied = state.host_registry.push(&hostname, sample, by(who)).await?;
     Ok(applied_response(StatusCode::OK, &applied))
 }
 
@@ -141,14 +114,7 @@ pub async fn push(
     let who = auth::require(&req, &state, Role::Agent)?;
     let name = hostname("hostname", &path)?;
     let body: PushBody = from_json(body.into_inner())?;
-    if let Some(named) = &body.hostname {
-        if !named.eq_ignore_ascii_case(&name) {
-            return Err(invalid(
-                "hostname",
-                format!("the body names {named:?} but the path {name:?}"),
-            ));
-        }
-    }
+    let name = pushed_hostname(Some(&name), &body)?;
     record_push(&state, &who, name, body).await
 }
 
@@ -160,23 +126,8 @@ pub async fn push_compat(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Agent)?;
     let body: PushBody = from_json(body.into_inner())?;
-    let name = body
-        .hostname
-        .as_deref()
-        .ok_or_else(|| invalid("hostname", "is required"))?;
-    let name = hostname("hostname", name)?;
+    let name = pushed_hostname(None, &body)?;
     record_push(&state, &who, name, body).await
-}
-
-/// The body of `POST /api/v1/hosts`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScrapedInput {
-    hostname: Option<String>,
-    scrape_url: Option<String>,
-    interval_s: Option<u32>,
-    stale_after_s: Option<u32>,
-    tags: Option<Vec<String>>,
 }
 
 /// `POST /api/v1/hosts`: a host whose node_exporter the server scrapes.
@@ -186,47 +137,12 @@ pub async fn create(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
-    let input: ScrapedInput = from_json(body.into_inner())?;
-    let name = input
-        .hostname
-        .as_deref()
-        .ok_or_else(|| invalid("hostname", "is required"))?;
-    let name = hostname("hostname", name)?;
-    let url = input
-        .scrape_url
-        .ok_or_else(|| invalid("scrape_url", "is required: a node_exporter /metrics URL"))?;
-    match reqwest::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        Ok(_) => return Err(invalid("scrape_url", "must be an http or https URL")),
-        Err(e) => return Err(invalid("scrape_url", format!("{url:?} is not a URL: {e}"))),
-    }
-    let interval_s = input.interval_s.unwrap_or(DEFAULT_SCRAPE_INTERVAL_S);
-    if !(1..=MAX_INTERVAL_S).contains(&interval_s) {
-        return Err(invalid(
-            "interval_s",
-            format!("must be from 1 to {MAX_INTERVAL_S} seconds"),
-        ));
-    }
-    if let Some(w) = input.stale_after_s {
-        if w < interval_s {
-            return Err(invalid(
-                "stale_after_s",
-                "must be at least the interval: a host is late only after it missed a scrape",
-            ));
-        }
-    }
-    let event = HostRegistered {
-        hostname: name,
-        scrape_url: Some(url),
-        interval_s: Some(interval_s),
-        stale_after_s: input.stale_after_s,
-        tags: input.tags.unwrap_or_default(),
-    };
+    let input: ScrapedHostInput = from_json(body.into_inner())?;
+    let registration = input.registration()?;
     let applied = state
         .host_registry
-        .add_scraped(event, by(&who))
-        .await
-        .map_err(problem_of)?;
+        .add_scraped(registration, by(&who))
+        .await?;
     Ok(applied_response(StatusCode::CREATED, &applied))
 }
 
@@ -290,8 +206,7 @@ pub async fn delete(
     let applied = state
         .host_registry
         .delete(&name, if_match(&req)?, by(&who))
-        .await
-        .map_err(problem_of)?;
+        .await?;
     Ok(applied_response(StatusCode::OK, &applied))
 }
 

@@ -108,13 +108,3 @@ pub async fn wait_min_position(
     }
     Ok(())
 }
-
-/// Deserializes a field that was sent, `null` included, as `Some`: with `#[serde(default)]`
-/// an `Option<Option<T>>` then tells "absent" (keep) from `null` (clear) in a PATCH.
-pub fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    T: Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    T::deserialize(deserializer).map(Some)
-}

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{host_of, monitor_of, AlertStatus, Projection, Rollups};
-use crate::actors::host::{HostState, HostStatus};
-use crate::actors::monitor::{LastCheck, MonitorState, Status};
+use crate::domain::host::{HostState, HostStatus};
+use crate::domain::monitor::{LastCheck, MonitorState, Status};
 use crate::events::{
     Event, EventStore, Expectations, HostMetricsReported, MonitorConfig, MonitorKind, Position,
     RecordedEvent, Severity, StoreError, SubjectKind,

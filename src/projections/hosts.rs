@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::Projection;
-use crate::actors::host::HostState;
+use crate::domain::host::HostState;
 use crate::events::{Event, RecordedEvent};
 
 /// The hosts read model.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Projection;
-use crate::actors::monitor::MonitorState;
+use crate::domain::monitor::MonitorState;
 use crate::events::{Event, RecordedEvent};
 
 /// Hourly buckets kept: two days.

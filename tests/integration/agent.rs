@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use watchfire::actors::host::sample::validate_hostname;
+use watchfire::domain::sample::validate_hostname;
 use watchfire::events::HostMetricsReported;
 
 use super::api::{create_token, replay, start_server, wait_for, ADMIN_TOKEN};

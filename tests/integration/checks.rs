@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use watchfire::actors::monitor::checks::{
+use watchfire::actors::monitor::checks::{CheckOutcome, Checker};
+use watchfire::domain::expect::{
     parse_record_type, parse_resolver, parse_status_range, validate_json_path, validate_json_value,
-    validate_regex, CheckOutcome, Checker, DnsRecordType,
+    validate_regex, DnsRecordType,
 };
 use watchfire::events::{Expectations, JsonPathExpectation, MonitorConfig, MonitorKind};
 

@@ -2,7 +2,7 @@
 
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
-use watchfire::actors::monitor::{MonitorState, Status, Transition};
+use watchfire::domain::monitor::{MonitorState, Status, Transition};
 use watchfire::events::{
     Event, Expectations, MonitorChecked, MonitorConfig, MonitorCreated, MonitorKind, MonitorRef,
 };

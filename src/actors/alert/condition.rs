@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::actors::host::HostState;
-use crate::actors::monitor::{MonitorState, Status};
+use crate::domain::host::HostState;
+use crate::domain::monitor::{MonitorState, Status};
 use crate::events::{Comparison, Condition, ConditionKind, HostMetricsReported, SubjectKind};
 
 /// Something an alert can be about.
@@ -180,7 +180,7 @@ pub fn judge_monitor_now(c: &Condition, m: &MonitorState) -> Option<Verdict> {
 
 /// What a host's current state says of a condition.
 pub fn judge_host_now(c: &Condition, h: &HostState) -> Option<Verdict> {
-    use crate::actors::host::HostStatus;
+    use crate::domain::host::HostStatus;
     match c.kind {
         ConditionKind::HostStale => Some(match h.status {
             HostStatus::Stale => Verdict::Breach(format!(

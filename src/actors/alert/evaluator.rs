@@ -15,7 +15,7 @@ use super::condition::{
     covers, hold_s, judge_cert, judge_host_now, judge_monitor_now, judge_sample, subject_kind,
     Subject, Verdict,
 };
-use crate::actors::host::HostState;
+use crate::domain::host::HostState;
 use crate::events::{
     Actor as EventActor, AlertRule, ConditionKind, Event, Position, RecordedEvent, SharedEvent,
     StoreError, SubjectKind,

@@ -10,42 +10,18 @@ use chrono::Utc;
 use futures_util::FutureExt;
 use prometheus::IntCounter;
 
-use super::sample::PushBody;
 use super::scrape::Scraper;
-use super::state::{HostState, HostStatus};
+use crate::command::{self, CommandAnswer, CommandError};
+use crate::domain::host::{decide, is_consequence, HostCommand, HostState, HostStatus, Sample};
+use crate::domain::DomainError;
 use crate::events::{
-    Actor as EventActor, Event, EventStore, ExpectedVersion, HostRef, HostRegistered,
-    HostScrapeFailed, HostWentStale, NewEvent, Position, StoreError, StreamId, StreamVersion,
+    Actor as EventActor, AppendOutcome, Event, EventStore, ExpectedVersion, HostScrapeFailed,
+    HostWentStale, NewEvent, Position, StoreError, StreamId, StreamVersion,
 };
 use crate::projections::{Hosts, ProjectionHandle};
 
 /// Most bytes read from a node_exporter's answer.
 const MAX_SCRAPE_BYTES: usize = 16 * 1024 * 1024;
-
-/// Why a host command or push was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    /// `If-Match` named another version than the host's.
-    #[error("the host is at version {actual}, not {expected}")]
-    Conflict {
-        /// The version the caller expected.
-        expected: u64,
-        /// The host's version.
-        actual: u64,
-    },
-    /// The host exists already.
-    #[error("the host {0} exists already")]
-    Exists(String),
-    /// No such host (or it was deleted).
-    #[error("no such host")]
-    NotFound,
-    /// The log refused the events.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The host's actor is gone.
-    #[error("the host's actor is not running")]
-    Unavailable,
-}
 
 /// The hosts' figures for `/metrics`.
 #[derive(Clone)]
@@ -107,34 +83,25 @@ pub struct HostDeps {
     pub metrics: HostMetrics,
 }
 
-/// A host's state after a push or command, and the position of its last event.
+/// A host's state after a push or command, and where its events are.
 #[derive(Clone, Debug)]
 pub struct HostApplied {
+    /// The stream, version and position the command left (for a duplicate sample, the
+    /// position of the sample it repeated).
+    pub answer: CommandAnswer,
     /// The state after it.
     pub state: HostState,
-    /// The position of the last event it appended (or of the sample it repeated).
-    pub position: Position,
     /// Whether the push repeated a sample the host already had (nothing was appended).
     pub duplicate: bool,
 }
 
-/// A sample pushed by an agent.
+/// A command to one host: a registration, a sample or a delete.
 #[derive(Message)]
-#[rtype(result = "Result<HostApplied, HostError>")]
-pub struct Push {
-    /// The validated body.
-    pub body: PushBody,
-    /// Who pushed it.
-    pub by: EventActor,
-}
-
-/// Deletes the host; its history stays in the log.
-#[derive(Message)]
-#[rtype(result = "Result<HostApplied, HostError>")]
-pub struct Delete {
-    /// The version the caller saw (`If-Match`), if it sent one.
-    pub if_match: Option<u64>,
-    /// Who asks.
+#[rtype(result = "Result<HostApplied, CommandError>")]
+pub struct Command {
+    /// What to do.
+    pub command: HostCommand,
+    /// Who asks, for the event's actor field.
     pub by: EventActor,
 }
 
@@ -157,88 +124,57 @@ pub struct HostActor {
     scraping: bool,
 }
 
-/// Appends a sample (and what it implies) to the host's stream, starting from `shadow`.
-async fn record_sample(
-    store: EventStore,
-    mut shadow: HostState,
-    body: PushBody,
-    by: EventActor,
-) -> (HostState, Result<HostApplied, HostError>) {
-    let sampled_at = body.timestamp.unwrap_or_else(Utc::now);
-    if let Some(latest) = &shadow.latest {
-        if sampled_at <= latest.sampled_at {
-            let position = Position(shadow.latest_position);
-            let applied = HostApplied {
-                state: shadow.clone(),
-                position,
-                duplicate: true,
-            };
-            return (shadow, Ok(applied));
-        }
-    }
-    let mut events = Vec::with_capacity(2);
-    let interval_changed = body.interval_s.is_some() && body.interval_s != shadow.interval_s;
-    let tags_changed = body.tags.as_ref().is_some_and(|t| *t != shadow.tags);
-    if shadow.scrape_url.is_none() && (interval_changed || tags_changed) {
-        // The agent tells its interval and tags: the dead man's switch and the rules follow them.
-        events.push(Event::HostRegistered(HostRegistered {
-            hostname: shadow.hostname.clone(),
-            scrape_url: None,
-            interval_s: body.interval_s.or(shadow.interval_s),
-            stale_after_s: shadow.stale_after_s,
-            tags: body.tags.clone().unwrap_or_else(|| shadow.tags.clone()),
-        }));
-    }
-    let sample = body.into_event(shadow.hostname.clone(), sampled_at, shadow.latest.as_ref());
-    events.push(Event::HostMetricsReported(Box::new(sample)));
-    let stream = StreamId::host(&shadow.hostname);
-    let new = events
-        .iter()
-        .map(|e| NewEvent::new(e.clone(), by.clone()))
-        .collect();
-    let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
-    let out = match store.append(stream.clone(), expected, new).await {
-        Ok(out) => out,
-        Err(e) => return (shadow, Err(e.into())),
-    };
-    let first_version = out.stream_version.0 + 1 - events.len() as u64;
+/// Folds `events`, appended as one commit with outcome `out`, into `state`.
+fn fold(state: &mut HostState, events: &[Event], out: &AppendOutcome) {
+    let first_version = (out.stream_version.0 + 1).saturating_sub(events.len() as u64);
     for (i, e) in events.iter().enumerate() {
         let i = i as u64;
-        shadow.apply_at(
+        state.apply_at(
             e,
             out.first_position.0 + i,
             first_version + i,
             out.timestamp,
         );
     }
-    let mut position = out.last_position;
-    if shadow.status == HostStatus::Stale {
-        let recovered = Event::HostRecovered(HostRef {
-            hostname: shadow.hostname.clone(),
-        });
-        let new = NewEvent::new(recovered.clone(), EventActor::system()).caused_by(position);
-        let expected = ExpectedVersion::Exact(out.stream_version);
-        match store.append(stream, expected, vec![new]).await {
-            Ok(out) => {
-                shadow.apply_at(
-                    &recovered,
-                    out.last_position.0,
-                    out.stream_version.0,
-                    out.timestamp,
-                );
-                position = out.last_position;
+}
+
+/// Appends what [`decide`] returned for the host in `shadow`: the facts as one commit by
+/// `by`, then each consequence (a recovery), caused by the event before it; folds each in.
+async fn carry_out(
+    store: EventStore,
+    mut shadow: HostState,
+    events: Vec<Event>,
+    by: EventActor,
+) -> (HostState, Result<CommandAnswer, CommandError>) {
+    let stream = StreamId::host(&shadow.hostname);
+    let (consequences, facts): (Vec<Event>, Vec<Event>) =
+        events.into_iter().partition(is_consequence);
+    let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
+    let new = facts
+        .iter()
+        .map(|e| NewEvent::new(e.clone(), by.clone()))
+        .collect();
+    let (mut answer, out) =
+        match command::append_recorded(&store, stream.clone(), expected, new).await {
+            Ok(recorded) => recorded,
+            Err(e) => return (shadow, Err(e)),
+        };
+    fold(&mut shadow, &facts, &out);
+    for next in consequences {
+        let new = NewEvent::new(next.clone(), EventActor::system()).caused_by(answer.position);
+        let expected = ExpectedVersion::Exact(answer.version);
+        match command::append_recorded(&store, stream.clone(), expected, vec![new]).await {
+            Ok((after, out)) => {
+                fold(&mut shadow, std::slice::from_ref(&next), &out);
+                answer = after;
             }
             Err(e) => {
-                tracing::warn!(host = %shadow.hostname, error = %e, "cannot record a recovery")
+                tracing::warn!(host = %shadow.hostname, error = %e, "cannot record a recovery");
+                break;
             }
         }
     }
-    let applied = HostApplied {
-        state: shadow.clone(),
-        position,
-        duplicate: false,
-    };
-    (shadow, Ok(applied))
+    (shadow, Ok(answer))
 }
 
 impl HostActor {
@@ -292,20 +228,19 @@ impl HostActor {
         self.append_then_fold(ctx, event);
     }
 
+    /// Records an event the actor observed itself (stale, scrape failed) and folds it in.
     fn append_then_fold(&mut self, ctx: &mut Context<Self>, event: Event) {
-        let store = self.deps.store.clone();
-        let stream = self.stream();
-        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
-        let new = NewEvent::new(event.clone(), EventActor::system());
-        let fut = async move { store.append(stream, expected, vec![new]).await };
-        ctx.wait(fut.into_actor(self).map(move |result, act, _| match result {
-            Ok(out) => act.state.apply_at(
-                &event,
-                out.last_position.0,
-                out.stream_version.0,
-                out.timestamp,
-            ),
-            Err(e) => tracing::warn!(host = %act.state.hostname, error = %e, "cannot record a host event"),
+        let fut = carry_out(
+            self.deps.store.clone(),
+            self.state.clone(),
+            vec![event],
+            EventActor::system(),
+        );
+        ctx.wait(fut.into_actor(self).map(|(state, result), act, _| {
+            act.state = state;
+            if let Err(e) = result {
+                tracing::warn!(host = %act.state.hostname, error = %e, "cannot record a host event");
+            }
         }));
     }
 
@@ -421,28 +356,53 @@ impl Supervised for HostActor {
     }
 }
 
-impl Handler<Push> for HostActor {
-    type Result = AtomicResponse<Self, Result<HostApplied, HostError>>;
+impl Handler<Command> for HostActor {
+    type Result = AtomicResponse<Self, Result<HostApplied, CommandError>>;
 
-    fn handle(&mut self, msg: Push, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Command, _ctx: &mut Context<Self>) -> Self::Result {
+        let refused = |e: DomainError| AtomicResponse::new(Box::pin(fut::ready(Err(e.into()))));
         if self.state.deleted {
-            return AtomicResponse::new(Box::pin(fut::ready(Err(HostError::NotFound))));
+            // The actor is on its way out: the registry starts a new one for the host.
+            return refused(DomainError::NotFound("host"));
         }
-        let fut = record_sample(
-            self.deps.store.clone(),
-            self.state.clone(),
-            msg.body,
-            msg.by,
-        );
+        let sample = matches!(msg.command, HostCommand::Sample(_));
+        let events = match decide(Some(&self.state), msg.command) {
+            Ok(events) => events,
+            Err(e) => return refused(e),
+        };
+        if events.is_empty() {
+            // A sample no newer than the last one, or a registration kept as it is.
+            if sample {
+                self.deps.metrics.duplicates.inc();
+            }
+            let applied = HostApplied {
+                answer: CommandAnswer {
+                    stream: self.stream(),
+                    version: StreamVersion(self.state.version),
+                    position: Position(self.state.latest_position),
+                },
+                state: self.state.clone(),
+                duplicate: sample,
+            };
+            return AtomicResponse::new(Box::pin(fut::ready(Ok(applied))));
+        }
+        let deleted = events.iter().any(|e| matches!(e, Event::HostDeleted(_)));
+        let fut = carry_out(self.deps.store.clone(), self.state.clone(), events, msg.by);
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(
-            |(state, result), act, ctx| {
+            move |(state, result), act, ctx| {
                 act.state = state;
-                match &result {
-                    Ok(applied) if applied.duplicate => act.deps.metrics.duplicates.inc(),
-                    Ok(_) => act.heard(ctx),
-                    Err(_) => {}
+                let answer = result?;
+                if sample {
+                    act.heard(ctx);
                 }
-                result
+                if deleted {
+                    ctx.stop();
+                }
+                Ok(HostApplied {
+                    answer,
+                    state: act.state.clone(),
+                    duplicate: false,
+                })
             },
         )))
     }
@@ -464,10 +424,23 @@ impl Handler<ScrapeDone> for HostActor {
         });
         match body {
             Ok(body) => {
-                let fut = record_sample(
+                let sample = Sample {
+                    body,
+                    now: Utc::now(),
+                };
+                let events = match decide(Some(&self.state), HostCommand::Sample(Box::new(sample)))
+                {
+                    Ok(events) if !events.is_empty() => events,
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(host = %self.state.hostname, error = %e, "cannot record a scrape");
+                        return;
+                    }
+                };
+                let fut = carry_out(
                     self.deps.store.clone(),
                     self.state.clone(),
-                    body,
+                    events,
                     EventActor::system(),
                 );
                 ctx.wait(fut.into_actor(self).map(|(state, result), act, ctx| {
@@ -488,49 +461,5 @@ impl Handler<ScrapeDone> for HostActor {
                 self.append_then_fold(ctx, event);
             }
         }
-    }
-}
-
-impl Handler<Delete> for HostActor {
-    type Result = AtomicResponse<Self, Result<HostApplied, HostError>>;
-
-    fn handle(&mut self, msg: Delete, _ctx: &mut Context<Self>) -> Self::Result {
-        let refused = |e| AtomicResponse::new(Box::pin(fut::ready(Err(e))));
-        if self.state.deleted {
-            return refused(HostError::NotFound);
-        }
-        if let Some(expected) = msg.if_match {
-            if expected != self.state.version {
-                return refused(HostError::Conflict {
-                    expected,
-                    actual: self.state.version,
-                });
-            }
-        }
-        let event = Event::HostDeleted(HostRef {
-            hostname: self.state.hostname.clone(),
-        });
-        let store = self.deps.store.clone();
-        let stream = self.stream();
-        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
-        let new = NewEvent::new(event.clone(), msg.by);
-        let append = async move { store.append(stream, expected, vec![new]).await };
-        AtomicResponse::new(Box::pin(append.into_actor(self).map(
-            move |result, act, ctx| {
-                let out = result?;
-                act.state.apply_at(
-                    &event,
-                    out.last_position.0,
-                    out.stream_version.0,
-                    out.timestamp,
-                );
-                ctx.stop();
-                Ok(HostApplied {
-                    state: act.state.clone(),
-                    position: out.last_position,
-                    duplicate: false,
-                })
-            },
-        )))
     }
 }

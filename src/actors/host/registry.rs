@@ -6,9 +6,10 @@ use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
 
-use super::actor::{Delete, HostActor, HostApplied, HostDeps, HostError, Push};
-use super::sample::PushBody;
-use super::state::HostState;
+use super::actor::{Command, HostActor, HostApplied, HostDeps};
+use crate::command::{self, CommandError};
+use crate::domain::host::{decide, HostCommand, HostState, IfRegistered, Sample};
+use crate::domain::DomainError;
 use crate::events::{
     Actor as EventActor, Event, ExpectedVersion, HostRegistered, NewEvent, StreamId,
 };
@@ -74,93 +75,124 @@ impl HostRegistry {
         }
     }
 
-    /// Records `HostRegistered` and starts the host's actor, unless it runs already.
+    /// Registers a host and starts its actor; a host whose actor runs is asked instead
+    /// (which refuses or keeps the registration, as `if_registered` says).
     async fn register(
         &self,
-        event: HostRegistered,
+        registration: HostRegistered,
+        if_registered: IfRegistered,
         by: EventActor,
-        exists_is_error: bool,
-    ) -> Result<(Addr<HostActor>, Option<HostApplied>), HostError> {
+    ) -> Result<(Addr<HostActor>, Option<HostApplied>), CommandError> {
         let _one_at_a_time = self.registering.lock().await;
-        if let Some(addr) = self.addr(&event.hostname) {
-            if exists_is_error {
-                return Err(HostError::Exists(event.hostname));
+        let hostname = registration.hostname.clone();
+        let command = HostCommand::Register {
+            registration,
+            if_registered,
+        };
+        if let Some(addr) = self.addr(&hostname) {
+            let asked = Command {
+                command: command.clone(),
+                by: by.clone(),
+            };
+            match addr.send(asked).await {
+                Ok(Ok(_)) => return Ok((addr, None)),
+                // Deleted a moment ago: register it anew below.
+                Ok(Err(CommandError::Domain(DomainError::NotFound(_)))) | Err(_) => {
+                    self.forget(&hostname)
+                }
+                Ok(Err(e)) => return Err(e),
             }
-            return Ok((addr, None));
         }
-        let stream = StreamId::host(&event.hostname);
+        let events = decide(None, command)?;
+        let stream = StreamId::host(&hostname);
         // A deleted host's stream lives on: registering again continues it.
         let expected = match self.deps.store.stream_version(&stream)? {
             Some(v) => ExpectedVersion::Exact(v),
             None => ExpectedVersion::NoStream,
         };
-        let new = NewEvent::new(Event::HostRegistered(event.clone()), by);
-        let out = self.deps.store.append(stream, expected, vec![new]).await?;
-        let state = HostState::registered(&event, out.stream_version.0, out.timestamp);
+        let registered = match events.as_slice() {
+            [Event::HostRegistered(r)] => r.clone(),
+            _ => return Err(CommandError::Unavailable("host")),
+        };
+        let new = NewEvent::new(Event::HostRegistered(registered.clone()), by);
+        let (answer, out) =
+            command::append_recorded(&self.deps.store, stream, expected, vec![new]).await?;
+        let state = HostState::registered(&registered, answer.version.0, out.timestamp);
         let applied = HostApplied {
+            answer,
             state: state.clone(),
-            position: out.last_position,
             duplicate: false,
         };
         Ok((self.spawn(state), Some(applied)))
     }
 
-    /// Records a pushed sample; a host's first push registers it.
+    /// Records a sample; a host's first push registers it (a bad sample registers nothing).
     pub async fn push(
         &self,
         hostname: &str,
-        body: PushBody,
+        sample: Sample,
         by: EventActor,
-    ) -> Result<HostApplied, HostError> {
+    ) -> Result<HostApplied, CommandError> {
+        sample.validate()?;
         for _ in 0..2 {
             let addr = match self.addr(hostname) {
                 Some(addr) => addr,
                 None => {
-                    let event = HostRegistered {
+                    let registration = HostRegistered {
                         hostname: hostname.to_owned(),
                         scrape_url: None,
-                        interval_s: body.interval_s,
+                        interval_s: sample.body.interval_s,
                         stale_after_s: None,
-                        tags: body.tags.clone().unwrap_or_default(),
+                        tags: sample.body.tags.clone().unwrap_or_default(),
                     };
-                    self.register(event, by.clone(), false).await?.0
+                    self.register(registration, IfRegistered::Keep, by.clone())
+                        .await?
+                        .0
                 }
             };
-            let push = Push {
-                body: body.clone(),
+            let command = Command {
+                command: HostCommand::Sample(Box::new(sample.clone())),
                 by: by.clone(),
             };
-            match addr.send(push).await {
+            match addr.send(command).await {
                 // Deleted while the push was on its way: the push registers the host anew.
-                Ok(Err(HostError::NotFound)) | Err(_) => self.forget(hostname),
+                Ok(Err(CommandError::Domain(DomainError::NotFound(_)))) | Err(_) => {
+                    self.forget(hostname)
+                }
                 Ok(result) => return result,
             }
         }
-        Err(HostError::Unavailable)
+        Err(CommandError::Unavailable("host"))
     }
 
-    /// Adds a host whose node_exporter the server scrapes.
+    /// Adds a host whose node_exporter the server scrapes; a host that exists is a conflict.
     pub async fn add_scraped(
         &self,
-        event: HostRegistered,
+        registration: HostRegistered,
         by: EventActor,
-    ) -> Result<HostApplied, HostError> {
-        let (_, applied) = self.register(event, by, true).await?;
-        applied.ok_or(HostError::Unavailable)
+    ) -> Result<HostApplied, CommandError> {
+        let (_, applied) = self
+            .register(registration, IfRegistered::Refuse, by)
+            .await?;
+        applied.ok_or(CommandError::Unavailable("host"))
     }
 
     /// Deletes a host; its history stays in the log.
     pub async fn delete(
         &self,
         hostname: &str,
-        if_match: Option<u64>,
+        expected: Option<u64>,
         by: EventActor,
-    ) -> Result<HostApplied, HostError> {
-        let addr = self.addr(hostname).ok_or(HostError::NotFound)?;
+    ) -> Result<HostApplied, CommandError> {
+        let addr = self.addr(hostname).ok_or(DomainError::NotFound("host"))?;
+        let command = Command {
+            command: HostCommand::Delete { expected },
+            by,
+        };
         let applied = addr
-            .send(Delete { if_match, by })
+            .send(command)
             .await
-            .map_err(|_| HostError::Unavailable)??;
+            .map_err(|_| CommandError::Unavailable("host"))??;
         self.forget(hostname);
         Ok(applied)
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use nom_openmetrics::Sample;
 
-use super::sample::{
+use crate::domain::sample::{
     is_pseudo_filesystem, CpuBody, DiskBody, DiskIoBody, IoBody, MemoryBody, NetworkBody,
     PartitionBody, PushBody,
 };

@@ -11,83 +11,31 @@ use rand::Rng;
 use uuid::Uuid;
 
 use super::checks::{CheckOutcome, Checker};
-use super::state::{MonitorState, Status};
+use crate::command::{self, CommandAnswer, CommandError};
+use crate::domain::monitor::{decide, is_transition, MonitorCommand, MonitorState, Status};
 use crate::events::{
-    Actor as EventActor, AppendOutcome, Event, EventStore, ExpectedVersion, HeartbeatReceived,
-    MonitorChecked, MonitorConfig, MonitorKind, MonitorRef, MonitorUpdated, NewEvent, Position,
-    StoreError, StreamId, StreamVersion,
+    Actor as EventActor, AppendOutcome, Event, EventStore, ExpectedVersion, MonitorChecked,
+    MonitorKind, NewEvent, Position, StoreError, StreamId, StreamVersion,
 };
 use crate::projections::{Monitors, ProjectionHandle};
 
-/// Why a command to a monitor was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum MonitorError {
-    /// `If-Match` named another version than the monitor's.
-    #[error("the monitor is at version {actual}, not {expected}")]
-    Conflict {
-        /// The version the caller expected.
-        expected: u64,
-        /// The monitor's version.
-        actual: u64,
-    },
-    /// No such monitor (or it was deleted).
-    #[error("no such monitor")]
-    NotFound,
-    /// The command does not apply to this kind of monitor.
-    #[error("{0}")]
-    WrongKind(String),
-    /// The log refused the events.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The monitor's actor is gone.
-    #[error("the monitor's actor is not running")]
-    Unavailable,
-}
-
-/// What a command changes.
-#[derive(Clone, Debug)]
-pub enum CommandKind {
-    /// Replace the settings.
-    Update(Box<MonitorConfig>),
-    /// Stop checking.
-    Pause,
-    /// Check again.
-    Resume,
-    /// Delete; the history stays in the log.
-    Delete,
-}
-
-/// A command to one monitor, from an authenticated caller.
+/// A command to one monitor, from an authenticated caller (or, for a heartbeat, the system).
 #[derive(Message)]
-#[rtype(result = "Result<Applied, MonitorError>")]
+#[rtype(result = "Result<Applied, CommandError>")]
 pub struct Command {
     /// What to do.
-    pub kind: CommandKind,
-    /// The version the caller saw (`If-Match`), if it sent one.
-    pub if_match: Option<u64>,
+    pub command: MonitorCommand,
     /// Who asks, for the event's actor field.
     pub by: EventActor,
 }
 
-/// A heartbeat for a push monitor.
-#[derive(Message)]
-#[rtype(result = "Result<Applied, MonitorError>")]
-pub struct Heartbeat {
-    /// `status=up` (the default) or `down`.
-    pub up: bool,
-    /// The sender's message.
-    pub msg: Option<String>,
-    /// The sender's measured ping, in milliseconds.
-    pub ping_ms: Option<f64>,
-}
-
-/// A command's result: the monitor's state after it and the position of its last event.
+/// A command's result: where its events are, and the monitor's state after it.
 #[derive(Clone, Debug)]
 pub struct Applied {
+    /// The stream, version and position the command left.
+    pub answer: CommandAnswer,
     /// The state after the command.
     pub state: MonitorState,
-    /// The position of the last event the command appended.
-    pub position: Position,
 }
 
 /// A check finished (or panicked) in the background.
@@ -256,63 +204,42 @@ impl MonitorActor {
         });
     }
 
-    /// Appends `event`, then the transition it calls for (caused by it), and folds both in;
-    /// with `stop_after`, stops the actor once both are on disk.
-    fn record(&mut self, ctx: &mut Context<Self>, event: Event, stop_after: bool) {
-        let store = self.deps.store.clone();
-        let stream = self.stream();
-        let mut shadow = self.state.clone();
-        let checked = match &event {
-            Event::MonitorChecked(c) => Some((c.ok, c.latency_ms)),
-            _ => None,
-        };
-        let fut = async move {
-            let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
-            let new = NewEvent::new(event.clone(), EventActor::system());
-            let first = match store.append(stream.clone(), expected, vec![new]).await {
-                Ok(out) => out,
-                Err(e) => return (shadow, Some(e), false),
-            };
-            shadow.apply_at(
-                &event,
-                first.last_position.0,
-                first.stream_version.0,
-                first.timestamp,
-            );
-            let Some(t) = shadow.transition() else {
-                return (shadow, None, true);
-            };
-            let next = t.event(shadow.id);
-            let new =
-                NewEvent::new(next.clone(), EventActor::system()).caused_by(first.last_position);
-            let expected = ExpectedVersion::Exact(first.stream_version);
-            match store.append(stream, expected, vec![new]).await {
-                Ok(out) => {
-                    shadow.apply_at(
-                        &next,
-                        out.last_position.0,
-                        out.stream_version.0,
-                        out.timestamp,
-                    );
-                    (shadow, None, true)
+    /// Records a check's result and the transition it calls for; with `stop_after`, stops
+    /// the actor once both are on disk.
+    fn record(&mut self, ctx: &mut Context<Self>, checked: MonitorChecked, stop_after: bool) {
+        let (ok, latency_ms) = (checked.ok, checked.latency_ms);
+        let decided = decide(Some(&self.state), MonitorCommand::RecordCheck(checked));
+        let events = match decided {
+            Ok(events) if !events.is_empty() => events,
+            refused => {
+                if let Err(e) = refused {
+                    tracing::warn!(monitor = %self.state.id, error = %e, "cannot record a check");
                 }
-                Err(e) => (shadow, Some(e), true),
+                if stop_after {
+                    ctx.stop();
+                }
+                return;
             }
         };
-        ctx.wait(fut.into_actor(self).map(move |(state, error, recorded), act, ctx| {
+        let fut = carry_out(
+            self.deps.store.clone(),
+            self.state.clone(),
+            events,
+            EventActor::system(),
+        );
+        ctx.wait(fut.into_actor(self).map(move |(state, result), act, ctx| {
             act.state = state;
-            if let (true, Some((ok, latency_ms))) = (recorded, checked) {
-                act.deps.metrics.count_check(ok);
-                // A push monitor's missed heartbeat is a check that took no time.
-                if act.state.config.kind != MonitorKind::Push {
-                    act.deps
-                        .metrics
-                        .check_duration
-                        .observe(latency_ms / 1000.0);
+            match result {
+                Ok(_) => {
+                    act.deps.metrics.count_check(ok);
+                    // A push monitor's missed heartbeat is a check that took no time.
+                    if act.state.config.kind != MonitorKind::Push {
+                        act.deps.metrics.check_duration.observe(latency_ms / 1000.0);
+                    }
                 }
-            }
-            if let Some(e) = error {
-                tracing::warn!(monitor = %act.state.id, error = %e, "cannot record a check");
+                Err(e) => {
+                    tracing::warn!(monitor = %act.state.id, error = %e, "cannot record a check")
+                }
             }
             if stop_after {
                 // A panic leaves the actor suspect: its supervisor restarts it fresh.
@@ -321,41 +248,9 @@ impl MonitorActor {
         }));
     }
 
-    fn append_then_fold(&mut self, ctx: &mut Context<Self>, new: NewEvent) {
-        let store = self.deps.store.clone();
-        let stream = self.stream();
-        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
-        let event = new.event.clone();
-        let fut = async move { store.append(stream, expected, vec![new]).await };
-        ctx.wait(fut.into_actor(self).map(move |result, act, _| match result {
-            Ok(out) => act.fold(&event, &out),
-            Err(e) => tracing::warn!(monitor = %act.state.id, error = %e, "cannot record a transition"),
-        }));
-    }
-
-    fn fold(&mut self, event: &Event, out: &AppendOutcome) {
-        self.state.apply_at(
-            event,
-            out.last_position.0,
-            out.stream_version.0,
-            out.timestamp,
-        );
-    }
-
-    /// The event a command records, or why it is refused.
-    fn command_event(&self, kind: &CommandKind) -> Result<Option<Event>, MonitorError> {
-        let monitor_id = self.state.id;
-        Ok(match kind {
-            CommandKind::Update(config) => Some(Event::MonitorUpdated(Box::new(MonitorUpdated {
-                monitor_id,
-                config: (**config).clone(),
-            }))),
-            CommandKind::Pause if self.state.status == Status::Paused => None,
-            CommandKind::Pause => Some(Event::MonitorPaused(MonitorRef { monitor_id })),
-            CommandKind::Resume if self.state.status != Status::Paused => None,
-            CommandKind::Resume => Some(Event::MonitorResumed(MonitorRef { monitor_id })),
-            CommandKind::Delete => Some(Event::MonitorDeleted(MonitorRef { monitor_id })),
-        })
+    /// The heartbeat window of a push monitor: its interval and grace.
+    fn window(&self) -> Duration {
+        self.interval() + Duration::from_secs(u64::from(self.state.config.grace_s))
     }
 
     /// Rehydrates from the read model and the tail of the stream after it (blocking).
@@ -428,7 +323,6 @@ impl Handler<CheckDone> for MonitorActor {
             return;
         }
         self.checking = false;
-        let monitor_id = self.state.id;
         let (outcome, panicked) = match msg.outcome {
             Ok(o) => (o, false),
             Err(why) => (
@@ -442,127 +336,124 @@ impl Handler<CheckDone> for MonitorActor {
                 true,
             ),
         };
-        self.record(
-            ctx,
-            Event::MonitorChecked(MonitorChecked {
-                monitor_id,
-                ok: outcome.ok,
-                latency_ms: outcome.latency_ms,
-                status_code: outcome.status_code,
-                error: outcome.error,
-                cert_expires_at: outcome.cert_expires_at,
-            }),
-            panicked,
-        );
+        let checked = MonitorChecked {
+            monitor_id: self.state.id,
+            ok: outcome.ok,
+            latency_ms: outcome.latency_ms,
+            status_code: outcome.status_code,
+            error: outcome.error,
+            cert_expires_at: outcome.cert_expires_at,
+        };
+        self.record(ctx, checked, panicked);
     }
 }
 
 impl Handler<Command> for MonitorActor {
-    type Result = AtomicResponse<Self, Result<Applied, MonitorError>>;
+    type Result = AtomicResponse<Self, Result<Applied, CommandError>>;
 
     fn handle(&mut self, msg: Command, _ctx: &mut Context<Self>) -> Self::Result {
-        let refused = |e| AtomicResponse::new(Box::pin(fut::ready(Err(e))));
-        if self.state.deleted {
-            return refused(MonitorError::NotFound);
-        }
-        if let Some(expected) = msg.if_match {
-            if expected != self.state.version {
-                return refused(MonitorError::Conflict {
-                    expected,
-                    actual: self.state.version,
-                });
-            }
-        }
-        let event = match self.command_event(&msg.kind) {
-            Ok(Some(e)) => e,
-            Ok(None) => {
-                let applied = Applied {
-                    state: self.state.clone(),
-                    position: Position::START,
-                };
-                return AtomicResponse::new(Box::pin(fut::ready(Ok(applied))));
-            }
-            Err(e) => return refused(e),
+        let heartbeat = match &msg.command {
+            MonitorCommand::Heartbeat(beat) => Some(beat.up),
+            _ => None,
         };
-        let store = self.deps.store.clone();
-        let stream = self.stream();
-        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
-        let new = NewEvent::new(event.clone(), msg.by);
-        let append = async move { store.append(stream, expected, vec![new]).await };
-        AtomicResponse::new(Box::pin(append.into_actor(self).map(
-            move |result, act, ctx| {
-                let out = result?;
-                act.fold(&event, &out);
-                let first = match &event {
-                    Event::MonitorDeleted(_) => {
-                        ctx.stop();
-                        Duration::ZERO
+        let events = match decide(Some(&self.state), msg.command) {
+            Ok(events) => events,
+            Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e.into())))),
+        };
+        if events.is_empty() {
+            let applied = Applied {
+                answer: CommandAnswer {
+                    stream: self.stream(),
+                    version: StreamVersion(self.state.version),
+                    position: Position::START,
+                },
+                state: self.state.clone(),
+            };
+            return AtomicResponse::new(Box::pin(fut::ready(Ok(applied))));
+        }
+        let deleted = events.iter().any(|e| matches!(e, Event::MonitorDeleted(_)));
+        let fut = carry_out(self.deps.store.clone(), self.state.clone(), events, msg.by);
+        AtomicResponse::new(Box::pin(fut.into_actor(self).map(
+            move |(state, result), act, ctx| {
+                act.state = state;
+                let answer = result?;
+                if let Some(up) = heartbeat {
+                    act.deps.metrics.count_check(up);
+                    // A heartbeat opens a new window; a paused monitor has none.
+                    if act.state.status != Status::Paused {
+                        let window = act.window();
+                        act.reschedule(ctx, window);
                     }
-                    // A change takes effect at once: the next check comes within a second.
-                    _ => Duration::from_millis(rand::thread_rng().gen_range(0..1000)),
-                };
-                if act.state.config.kind == MonitorKind::Push {
-                    let window =
-                        act.interval() + Duration::from_secs(u64::from(act.state.config.grace_s));
+                } else if deleted {
+                    ctx.stop();
+                    act.reschedule(ctx, Duration::ZERO);
+                } else if act.state.config.kind == MonitorKind::Push {
+                    let window = act.window();
                     act.reschedule(ctx, window);
                 } else {
+                    // A change takes effect at once: the next check comes within a second.
+                    let first = Duration::from_millis(rand::thread_rng().gen_range(0..1000));
                     act.reschedule(ctx, first);
                 }
                 Ok(Applied {
+                    answer,
                     state: act.state.clone(),
-                    position: out.last_position,
                 })
             },
         )))
     }
 }
 
-impl Handler<Heartbeat> for MonitorActor {
-    type Result = AtomicResponse<Self, Result<Applied, MonitorError>>;
-
-    fn handle(&mut self, msg: Heartbeat, _ctx: &mut Context<Self>) -> Self::Result {
-        let refused = |e| AtomicResponse::new(Box::pin(fut::ready(Err(e))));
-        if self.state.deleted {
-            return refused(MonitorError::NotFound);
-        }
-        if self.state.config.kind != MonitorKind::Push {
-            return refused(MonitorError::WrongKind("not a push monitor".to_owned()));
-        }
-        let monitor_id = self.state.id;
-        let msg_up = msg.up;
-        let event = Event::HeartbeatReceived(HeartbeatReceived {
-            monitor_id,
-            up: msg.up,
-            msg: msg.msg,
-            ping_ms: msg.ping_ms,
-        });
-        let paused = self.state.status == Status::Paused;
-        let store = self.deps.store.clone();
-        let stream = self.stream();
-        let expected = ExpectedVersion::Exact(StreamVersion(self.state.version));
-        let new = NewEvent::new(event.clone(), EventActor::system());
-        let append = async move { store.append(stream, expected, vec![new]).await };
-        AtomicResponse::new(Box::pin(append.into_actor(self).map(
-            move |result, act, ctx| {
-                let out = result?;
-                act.fold(&event, &out);
-                act.deps.metrics.count_check(msg_up);
-                let position = out.last_position;
-                if !paused {
-                    let window =
-                        act.interval() + Duration::from_secs(u64::from(act.state.config.grace_s));
-                    act.reschedule(ctx, window);
-                    if let Some(t) = act.state.transition() {
-                        let next = NewEvent::new(t.event(monitor_id), EventActor::system())
-                            .caused_by(out.last_position);
-                        act.append_then_fold(ctx, next);
-                    }
-                }
-                Ok(Applied {
-                    state: act.state.clone(),
-                    position,
-                })
-            },
-        )))
+/// Folds `events`, appended as one commit with outcome `out`, into `state`.
+fn fold(state: &mut MonitorState, events: &[Event], out: &AppendOutcome) {
+    let first_version = (out.stream_version.0 + 1).saturating_sub(events.len() as u64);
+    for (i, e) in events.iter().enumerate() {
+        let i = i as u64;
+        state.apply_at(
+            e,
+            out.first_position.0 + i,
+            first_version + i,
+            out.timestamp,
+        );
     }
+}
+
+/// Appends what [`decide`] returned for the monitor in `shadow`: the facts as one commit by
+/// `by`, then each transition they call for, caused by the event before it; folds each in.
+async fn carry_out(
+    store: EventStore,
+    mut shadow: MonitorState,
+    events: Vec<Event>,
+    by: EventActor,
+) -> (MonitorState, Result<CommandAnswer, CommandError>) {
+    let stream = StreamId::monitor(shadow.id);
+    let (transitions, facts): (Vec<Event>, Vec<Event>) =
+        events.into_iter().partition(is_transition);
+    let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
+    let new = facts
+        .iter()
+        .map(|e| NewEvent::new(e.clone(), by.clone()))
+        .collect();
+    let (mut answer, out) =
+        match command::append_recorded(&store, stream.clone(), expected, new).await {
+            Ok(recorded) => recorded,
+            Err(e) => return (shadow, Err(e)),
+        };
+    fold(&mut shadow, &facts, &out);
+    for transition in transitions {
+        let new =
+            NewEvent::new(transition.clone(), EventActor::system()).caused_by(answer.position);
+        let expected = ExpectedVersion::Exact(answer.version);
+        match command::append_recorded(&store, stream.clone(), expected, vec![new]).await {
+            Ok((next, out)) => {
+                fold(&mut shadow, std::slice::from_ref(&transition), &out);
+                answer = next;
+            }
+            Err(e) => {
+                tracing::warn!(monitor = %shadow.id, error = %e, "cannot record a transition");
+                break;
+            }
+        }
+    }
+    (shadow, Ok(answer))
 }

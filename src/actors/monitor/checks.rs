@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +22,10 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde_json_path::JsonPath;
 use tokio::time::Instant;
 
+use crate::domain::expect::{
+    compile_regex, parse_json_path, parse_json_value, parse_record_type, parse_resolver,
+    parse_status_range, DnsRecordType,
+};
 use crate::events::{Expectations, MonitorConfig, MonitorKind};
 
 /// The most of an HTTP body a check reads; expectations see only this much.
@@ -29,9 +33,6 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The most redirects an HTTP check follows when it follows any.
 const MAX_REDIRECTS: usize = 10;
-
-/// The most memory one compiled `body_regex` may use.
-const MAX_REGEX_BYTES: usize = 1024 * 1024;
 
 /// How many DNS answers a failed `contains` quotes; a reason must stay short.
 const SHOWN_ANSWERS: usize = 5;
@@ -60,36 +61,6 @@ pub enum CheckError {
     /// An HTTP client could not be built (its TLS setup failed).
     #[error("cannot build an HTTP client for checks")]
     HttpClient(#[source] reqwest::Error),
-}
-
-/// The DNS record types a `dns` monitor may ask for.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum DnsRecordType {
-    /// An IPv4 address.
-    A,
-    /// An IPv6 address.
-    Aaaa,
-    /// A canonical name.
-    Cname,
-    /// A mail exchanger.
-    Mx,
-    /// Text.
-    Txt,
-    /// A name server.
-    Ns,
-}
-
-impl DnsRecordType {
-    fn to_hickory(self) -> RecordType {
-        match self {
-            DnsRecordType::A => RecordType::A,
-            DnsRecordType::Aaaa => RecordType::AAAA,
-            DnsRecordType::Cname => RecordType::CNAME,
-            DnsRecordType::Mx => RecordType::MX,
-            DnsRecordType::Txt => RecordType::TXT,
-            DnsRecordType::Ns => RecordType::NS,
-        }
-    }
 }
 
 /// Runs checks of every kind but `push`; cheap to clone, shares HTTP clients and a DNS resolver cache.
@@ -360,7 +331,7 @@ impl Checker {
             Ok(resolver) => resolver,
             Err(reason) => return Probe::failed(reason),
         };
-        let wanted = record_type.to_hickory();
+        let wanted = hickory_type(record_type);
         let lookup = match resolver.lookup(host, wanted).await {
             Ok(lookup) => lookup,
             Err(e) => return Probe::failed(describe_dns_error(&e, host, wanted)),
@@ -570,100 +541,14 @@ fn render_rdata(data: &RData) -> Option<String> {
     }
 }
 
-/// Parses a status spec like "200-299" or "301" into an inclusive range; Err names the problem. (Used by API validation too.)
-pub fn parse_status_range(spec: &str) -> Result<RangeInclusive<u16>, String> {
-    let code = |text: &str| -> Result<u16, String> {
-        text.trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|code| (100..=999).contains(code))
-            .ok_or_else(|| format!("{:?} is not an HTTP status code (100 to 999)", text.trim()))
-    };
-    match spec.split_once('-') {
-        Some((low, high)) => {
-            let (low, high) = (code(low)?, code(high)?);
-            if low > high {
-                return Err(format!("status range {spec:?} runs backwards"));
-            }
-            Ok(low..=high)
-        }
-        None => code(spec).map(|c| c..=c),
+/// The resolver's name for a record type.
+fn hickory_type(t: DnsRecordType) -> RecordType {
+    match t {
+        DnsRecordType::A => RecordType::A,
+        DnsRecordType::Aaaa => RecordType::AAAA,
+        DnsRecordType::Cname => RecordType::CNAME,
+        DnsRecordType::Mx => RecordType::MX,
+        DnsRecordType::Txt => RecordType::TXT,
+        DnsRecordType::Ns => RecordType::NS,
     }
-}
-
-/// Checks that `path` is an RFC 9535 JSON path; Err says where it is wrong.
-pub fn validate_json_path(path: &str) -> Result<(), String> {
-    parse_json_path(path).map(drop)
-}
-
-/// Checks that `text` is a JSON value (the `equals` of a JSON path expectation).
-pub fn validate_json_value(text: &str) -> Result<(), String> {
-    parse_json_value(text).map(drop)
-}
-
-/// Checks that `re` is a regular expression a check can use; Err says why not.
-pub fn validate_regex(re: &str) -> Result<(), String> {
-    compile_regex(re).map(drop)
-}
-
-/// Parses a DNS record type (A, AAAA, CNAME, MX, TXT, NS), in any case.
-pub fn parse_record_type(s: &str) -> Result<DnsRecordType, String> {
-    match s.trim().to_ascii_uppercase().as_str() {
-        "A" => Ok(DnsRecordType::A),
-        "AAAA" => Ok(DnsRecordType::Aaaa),
-        "CNAME" => Ok(DnsRecordType::Cname),
-        "MX" => Ok(DnsRecordType::Mx),
-        "TXT" => Ok(DnsRecordType::Txt),
-        "NS" => Ok(DnsRecordType::Ns),
-        _ => Err(format!(
-            "unknown DNS record type {s:?}: use A, AAAA, CNAME, MX, TXT or NS"
-        )),
-    }
-}
-
-/// Parses a DNS server address: `ip` (port 53) or `ip:port` (`[v6]:port` for IPv6).
-pub fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
-    let s = s.trim();
-    if let Ok(addr) = s.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if let Ok(ip) = s
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        return Ok(SocketAddr::new(ip, 53));
-    }
-    Err(format!(
-        "invalid DNS server {s:?}: use an IP address, optionally with :port"
-    ))
-}
-
-fn parse_json_path(path: &str) -> Result<JsonPath, String> {
-    JsonPath::parse(path).map_err(|e| format!("invalid JSON path {path:?}: {e}"))
-}
-
-fn parse_json_value(text: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("expected value {text:?} is not JSON: {e}"))
-}
-
-fn compile_regex(re: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(re)
-        .size_limit(MAX_REGEX_BYTES)
-        .build()
-        .map_err(|e| {
-            // The syntax error's text draws a caret under the spot over several lines; its
-            // last line says what is wrong, which is what fits in a check's one-line reason.
-            let why = match &e {
-                regex::Error::Syntax(text) => text
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .trim_start_matches("error: ")
-                    .to_owned(),
-                regex::Error::CompiledTooBig(_) => "too big".to_owned(),
-                other => other.to_string(),
-            };
-            format!("invalid regular expression {re:?}: {why}")
-        })
 }

@@ -1,18 +1,15 @@
-//! Uptime monitors: the checks they run, the state machine they follow, the actor that
-//! owns each one, and the registry that starts, supervises and finds them.
+//! Uptime monitors: the checks they run, the actor that owns each one (its state and
+//! decisions are in [`crate::domain::monitor`]), and the registry that starts, supervises
+//! and finds them.
 
 mod actor;
 pub mod checks;
 mod registry;
-mod state;
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
-pub use actor::{
-    Applied, Command, CommandKind, Heartbeat, MonitorActor, MonitorDeps, MonitorError,
-};
+pub use actor::{Applied, Command, MonitorActor, MonitorDeps};
 pub use registry::MonitorRegistry;
-pub use state::{LastCheck, MonitorState, Status, Transition};
 
 /// The monitors' figures for `/metrics`.
 #[derive(Clone)]

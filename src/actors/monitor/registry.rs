@@ -8,12 +8,11 @@ use actix::prelude::*;
 use rand::RngCore;
 use uuid::Uuid;
 
-use super::actor::{Applied, Command, Heartbeat, MonitorActor, MonitorDeps, MonitorError};
-use super::state::MonitorState;
-use crate::events::{
-    Actor as EventActor, Event, ExpectedVersion, MonitorConfig, MonitorCreated, MonitorKind,
-    NewEvent, StreamId,
-};
+use super::actor::{Applied, Command, MonitorActor, MonitorDeps};
+use crate::command::{self, CommandError};
+use crate::domain::monitor::{decide, Heartbeat, MonitorCommand, MonitorInput, MonitorState};
+use crate::domain::DomainError;
+use crate::events::{Actor as EventActor, Event, ExpectedVersion, NewEvent, StreamId};
 
 #[derive(Default)]
 struct Actors {
@@ -77,46 +76,52 @@ impl MonitorRegistry {
         self.actors.read().ok()?.by_id.get(&id).cloned()
     }
 
-    /// Records a new monitor and starts its actor.
+    /// Records a new monitor with the settings sent, under a fresh id (and push token),
+    /// and starts its actor.
     pub async fn create(
         &self,
-        config: MonitorConfig,
-        paused: bool,
+        input: Box<MonitorInput>,
         by: EventActor,
-    ) -> Result<Applied, MonitorError> {
+    ) -> Result<Applied, CommandError> {
         let monitor_id = Uuid::new_v4();
-        let push_token = (config.kind == MonitorKind::Push).then(new_push_token);
-        let created = MonitorCreated {
+        let command = MonitorCommand::Create {
             monitor_id,
-            config,
-            paused,
-            push_token,
+            push_token: new_push_token(),
+            input,
         };
-        let event = Event::MonitorCreated(Box::new(created.clone()));
-        let out = self
-            .deps
-            .store
-            .append(
-                StreamId::monitor(monitor_id),
-                ExpectedVersion::NoStream,
-                vec![NewEvent::new(event, by)],
-            )
-            .await?;
-        let state = MonitorState::created(&created, out.stream_version.0, out.timestamp);
+        let created = match decide(None, command)?.as_slice() {
+            [Event::MonitorCreated(created)] => created.clone(),
+            _ => return Err(CommandError::Unavailable("monitor")),
+        };
+        let new = NewEvent::new(Event::MonitorCreated(created.clone()), by);
+        let (answer, out) = command::append_recorded(
+            &self.deps.store,
+            StreamId::monitor(monitor_id),
+            ExpectedVersion::NoStream,
+            vec![new],
+        )
+        .await?;
+        let state = MonitorState::created(&created, answer.version.0, out.timestamp);
         self.spawn(state.clone());
-        Ok(Applied {
-            state,
-            position: out.last_position,
-        })
+        Ok(Applied { answer, state })
     }
 
     /// Sends a command to a monitor's actor; forgets the actor once the monitor is deleted.
-    pub async fn command(&self, id: Uuid, command: Command) -> Result<Applied, MonitorError> {
-        let addr = self.addr(id).ok_or(MonitorError::NotFound)?;
+    pub async fn command(
+        &self,
+        id: Uuid,
+        command: MonitorCommand,
+        by: EventActor,
+    ) -> Result<Applied, CommandError> {
+        let Some(addr) = self.addr(id) else {
+            // No actor: the domain says why the command fails (a bad field, or no monitor).
+            decide(None, command)?;
+            return Err(DomainError::NotFound("monitor").into());
+        };
         let applied = addr
-            .send(command)
+            .send(Command { command, by })
             .await
-            .map_err(|_| MonitorError::Unavailable)??;
+            .map_err(|_| CommandError::Unavailable("monitor"))??;
         if applied.state.deleted {
             if let Ok(mut actors) = self.actors.write() {
                 actors.by_id.remove(&id);
@@ -129,17 +134,21 @@ impl MonitorRegistry {
     }
 
     /// Delivers a heartbeat to the push monitor with this token.
-    pub async fn heartbeat(&self, token: &str, beat: Heartbeat) -> Result<Applied, MonitorError> {
+    pub async fn heartbeat(&self, token: &str, beat: Heartbeat) -> Result<Applied, CommandError> {
         let id = self
             .actors
             .read()
             .ok()
             .and_then(|a| a.by_push_token.get(token).copied())
-            .ok_or(MonitorError::NotFound)?;
-        let addr = self.addr(id).ok_or(MonitorError::NotFound)?;
-        addr.send(beat)
+            .ok_or(DomainError::NotFound("monitor"))?;
+        let addr = self.addr(id).ok_or(DomainError::NotFound("monitor"))?;
+        let command = Command {
+            command: MonitorCommand::Heartbeat(beat),
+            by: EventActor::system(),
+        };
+        addr.send(command)
             .await
-            .map_err(|_| MonitorError::Unavailable)?
+            .map_err(|_| CommandError::Unavailable("monitor"))?
     }
 
     /// How many monitor actors run.

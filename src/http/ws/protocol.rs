@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::actors::alert::AlertError;
-use crate::actors::host::sample::validate_hostname;
+use crate::domain::sample::validate_hostname;
 use crate::events::Role;
 
 /// Longest text frame (and fragmented message) a client may send.

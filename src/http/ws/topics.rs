@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::protocol::{time_text, update_frame, Topic, WsError};
-use crate::actors::host::HostStatus;
-use crate::actors::monitor::{LastCheck, MonitorState, Status};
+use crate::domain::host::HostStatus;
+use crate::domain::monitor::{LastCheck, MonitorState, Status};
 use crate::events::{Event, Position, RecordedEvent};
 use crate::http::alerts::alert_json;
 use crate::http::hosts::host_json;

@@ -1,5 +1,6 @@
-//! The push body of API.md ("Hosts"), its validation, and its turning into
-//! `HostMetricsReported` with per-second rates derived from the counters.
+//! A host's sample: the push body of API.md ("Hosts") that agents send and scrapes
+//! produce, its validation, and its turning into `HostMetricsReported` with per-second
+//! rates derived from the counters.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
