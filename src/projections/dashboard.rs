@@ -248,6 +248,18 @@ pub struct AlertCard {
     pub cause: String,
 }
 
+/// A monitor's uptime shares and mean latency over the windows before `at`, from its
+/// rollups: the one computation behind the dashboard's cards (as of their last event) and
+/// the monitor API (as of the ask).
+pub fn uptime_figures(rollups: &Rollups, at: DateTime<Utc>) -> (Uptime, Option<f64>) {
+    let uptime = Uptime {
+        day: rollups.uptime(at, Duration::days(1)),
+        week: rollups.uptime(at, Duration::days(7)),
+        month: rollups.uptime(at, Duration::days(30)),
+    };
+    (uptime, rollups.mean_latency_ms(at, Duration::days(1)))
+}
+
 /// The hour an instant falls in: uptime figures can change only when it does (or on a check).
 fn hour_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
@@ -335,13 +347,7 @@ impl MonitorCard {
 
     /// Recomputes the uptime figures as of `now` from the rollups.
     fn refresh(&mut self, now: DateTime<Utc>) {
-        let r = &self.rollups;
-        self.uptime = Uptime {
-            day: r.uptime(now, Duration::days(1)),
-            week: r.uptime(now, Duration::days(7)),
-            month: r.uptime(now, Duration::days(30)),
-        };
-        self.avg_latency_ms_24h = r.mean_latency_ms(now, Duration::days(1));
+        (self.uptime, self.avg_latency_ms_24h) = uptime_figures(&self.rollups, now);
     }
 }
 

@@ -16,8 +16,8 @@ pub use alerting::{
     RuleView, SilenceView, TimelineEntry,
 };
 pub use dashboard::{
-    dashboard_at, position_at, AlertCard, AlertCounts, Counts, Dashboard, HealthCard, HostCard,
-    HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,
+    dashboard_at, position_at, uptime_figures, AlertCard, AlertCounts, Counts, Dashboard,
+    HealthCard, HostCard, HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,
 };
 pub use hosts::{host_of, Hosts};
 pub use monitors::{monitor_of, Bucket, MonitorView, Monitors, Rollups};
