@@ -86,6 +86,7 @@ impl From<&Uptime> for UptimeView {
 
 /// A monitor's last check or heartbeat, as the monitor API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "LastCheck")]
 pub struct LastCheckView {
     /// When it was recorded.
     pub at: DateTime<Utc>,
@@ -142,6 +143,7 @@ pub struct ExpectationsView {
 
 /// A monitor as the monitor API shows it: its settings, status, last check and figures.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "Monitor")]
 pub struct MonitorView {
     /// Mean check latency over the last 24 hours, in milliseconds.
     pub avg_latency_ms_24h: Option<f64>,
@@ -277,6 +279,7 @@ impl MonitorView {
 
 /// `GET /monitors`: the monitors, by name, with the position the list holds.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "MonitorList")]
 pub struct MonitorListView {
     /// The monitors, by name.
     pub monitors: Vec<MonitorView>,
@@ -368,6 +371,7 @@ pub struct IoView {
 /// A sample as the host API shows it: the push body's names, with per-second rates beside
 /// the counters.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "HostMetrics")]
 pub struct HostMetricsView {
     /// CPU.
     pub cpu: CpuView,
@@ -430,6 +434,7 @@ impl From<&HostMetricsReported> for HostMetricsView {
 
 /// A host as the host API shows it, with its latest sample in full.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "Host")]
 pub struct HostView {
     /// In a push's answer: whether it repeated a sample already recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -494,6 +499,7 @@ impl From<&HostState> for HostView {
 
 /// `GET /hosts`: the hosts with the position the list holds.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "HostList")]
 pub struct HostListView {
     /// The hosts.
     pub hosts: Vec<HostView>,
@@ -519,6 +525,7 @@ pub struct SubjectView {
 
 /// An alert as the alert API (and the WebSocket `alerts` topic) shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "Alert")]
 pub struct AlertView {
     /// When someone acknowledged it.
     pub acknowledged_at: Option<DateTime<Utc>>,
@@ -581,6 +588,7 @@ impl From<&crate::projections::AlertView> for AlertView {
 
 /// `GET /alerts` and the `alerts` topic's snapshot: alerts, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "AlertList")]
 pub struct AlertListView {
     /// The alerts.
     pub alerts: Vec<AlertView>,
@@ -947,6 +955,7 @@ impl From<&AlertCard> for AlertCardView {
 /// What the dashboard shows (`GET /dashboard`, the `dashboard` topic's snapshot, and the
 /// `state` of `GET /audit/state`), every figure as of the event at `position`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Dashboard")]
 pub struct DashboardView {
     /// The log position the view holds.
     pub position: u64,
@@ -1050,6 +1059,28 @@ pub fn dashboard_part(d: &Dashboard, cards: &Cards) -> Value {
     Value::Object(part)
 }
 
+// ---- their schemas ----
+
+/// The JSON Schemas (2020-12, as OpenAPI 3.1 takes them) of the bodies these types
+/// serialize, by component name, with every schema they refer to: for the OpenAPI
+/// document's `components/schemas`, where their `$ref`s point.
+pub fn component_schemas() -> Map<String, Value> {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    // What the API answers: a member skipped when empty is not required.
+    settings.contract = schemars::generate::Contract::Serialize;
+    let mut generator = settings.into_generator();
+    generator.subschema_for::<MonitorView>();
+    generator.subschema_for::<MonitorListView>();
+    generator.subschema_for::<HostView>();
+    generator.subschema_for::<HostListView>();
+    generator.subschema_for::<AlertView>();
+    generator.subschema_for::<AlertListView>();
+    generator.subschema_for::<DashboardView>();
+    generator.take_definitions(true)
+}
+
 // ---- JSON merge patches (RFC 7386) ----
 
 /// The merge patch that turns `old` into `new`, or `None` when they are equal. A member
@@ -1115,6 +1146,161 @@ pub fn merge_apply(target: &mut Value, patch: &Value) {
             } else {
                 merge_apply(t.entry(key.clone()).or_insert(Value::Null), value);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// `v` with `null` object members dropped at any depth: what a merge patch cannot tell
+    /// apart from their absence.
+    fn nullless(v: &Value) -> Value {
+        without_nulls(v)
+    }
+
+    /// JSON values shaped like views: objects of a few keys, so that consecutive ones share
+    /// members, nested, with nulls, numbers, strings and arrays.
+    fn view_like() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (0u32..4).prop_map(Value::from),
+            "[ab]{0,2}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[abcd]", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
+    fn a_diff_of_equal_values_is_none_and_of_changed_members_names_only_them() {
+        let old = json!({"a": 1, "b": {"c": [1, 2], "d": "x"}, "e": null});
+        assert_eq!(merge_diff(&old, &old), None);
+        let new = json!({"a": 1, "b": {"c": [1, 2, 3]}, "f": {"g": null, "h": 2}});
+        let patch = merge_diff(&old, &new).expect("a patch");
+        assert_eq!(
+            patch,
+            json!({"b": {"c": [1, 2, 3], "d": null}, "f": {"h": 2}})
+        );
+        let mut folded = old.clone();
+        merge_apply(&mut folded, &patch);
+        assert_eq!(
+            folded,
+            json!({"a": 1, "b": {"c": [1, 2, 3]}, "e": null, "f": {"h": 2}})
+        );
+    }
+
+    #[test]
+    fn applying_follows_rfc_7386_appendix_a() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a": "b"}), json!(["c"]), json!(["c"])),
+            (json!({"a": "foo"}), json!(null), json!(null)),
+            (json!({"a": "foo"}), json!("bar"), json!("bar")),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (target, patch, result) in cases {
+            let mut applied = target.clone();
+            merge_apply(&mut applied, &patch);
+            assert_eq!(applied, result, "{patch} onto {target}");
+        }
+    }
+
+    proptest! {
+        /// Folding the diffs of a sequence of view-like values onto the first gives the
+        /// last, but for `null` members, which a merge patch cannot set.
+        #[test]
+        fn folding_the_diffs_of_a_sequence_onto_its_first_value_gives_its_last(
+            values in prop::collection::vec(view_like(), 1..8)
+        ) {
+            let mut folded = values[0].clone();
+            for pair in values.windows(2) {
+                let patch = merge_diff(&pair[0], &pair[1]);
+                if let Some(patch) = &patch {
+                    merge_apply(&mut folded, patch);
+                }
+                prop_assert_eq!(nullless(&folded), nullless(&pair[1]), "after {:?}", patch);
+            }
+        }
+
+        /// Without `null` members, the round trip is exact.
+        #[test]
+        fn a_diff_applied_to_its_old_value_gives_the_new_one_exactly(
+            old in view_like(), new in view_like()
+        ) {
+            let (old, new) = (nullless(&old), nullless(&new));
+            let mut applied = old.clone();
+            if let Some(patch) = merge_diff(&old, &new) {
+                merge_apply(&mut applied, &patch);
+            }
+            prop_assert_eq!(applied, new);
+        }
+    }
+
+    #[test]
+    fn the_derived_schemas_name_every_body_and_refer_only_to_schemas_they_hold() {
+        let schemas = component_schemas();
+        for name in [
+            "Monitor",
+            "MonitorList",
+            "Host",
+            "HostList",
+            "Alert",
+            "AlertList",
+            "Dashboard",
+        ] {
+            assert!(schemas.contains_key(name), "{name} is derived");
+        }
+        let text = Value::Object(schemas.clone()).to_string();
+        for target in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = target.split('"').next().unwrap_or_default();
+            assert!(schemas.contains_key(name), "{name} is referred to and held");
         }
     }
 }
