@@ -584,7 +584,7 @@ pub fn position_at(store: &EventStore, at: DateTime<Utc>) -> Result<Position, St
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::events::{
         Actor, AlertChanged, AlertOpened, Chain, ChainHash, DiskUsage, HostRef, HostRegistered,
@@ -594,10 +594,10 @@ mod tests {
     use proptest::prelude::*;
 
     /// 2027-01-15T08:00:00Z.
-    const BASE_S: i64 = 1_800_000_000;
-    const MONITORS: u128 = 3;
+    pub(crate) const BASE_S: i64 = 1_800_000_000;
+    pub(crate) const MONITORS: u128 = 3;
 
-    fn recorded(position: u64, at_s: i64, event: Event) -> RecordedEvent {
+    pub(crate) fn recorded(position: u64, at_s: i64, event: Event) -> RecordedEvent {
         RecordedEvent {
             position: Position(position),
             stream: StreamId::system(),
@@ -614,7 +614,7 @@ mod tests {
         }
     }
 
-    fn created(id: Uuid) -> Event {
+    pub(crate) fn created(id: Uuid) -> Event {
         Event::MonitorCreated(Box::new(MonitorCreated {
             monitor_id: id,
             config: MonitorConfig {
@@ -675,7 +675,7 @@ mod tests {
     }
 
     /// An event about monitor `m` or host `m`, picked by `kind`.
-    fn event(kind: u8, m: u128, at_s: i64, latency: f64) -> Event {
+    pub(crate) fn event(kind: u8, m: u128, at_s: i64, latency: f64) -> Event {
         let monitor_id = Uuid::from_u128(m + 1);
         let host = format!("h{m}");
         match kind {

@@ -15,6 +15,8 @@ pub use alerting::{
     open_key, severity_str, silence_matches, AlertStatus, AlertView, Alerting, ChannelView, Owed,
     RuleView, SilenceView, TimelineEntry,
 };
+#[cfg(test)]
+pub(crate) use dashboard::tests as dashboard_fixtures;
 pub use dashboard::{
     dashboard_at, position_at, uptime_figures, AlertCard, AlertCounts, Counts, Dashboard,
     HealthCard, HostCard, HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,

@@ -138,11 +138,19 @@ impl DashboardFeed {
         let before = dashboard_part(&self.dashboard, &cards);
         self.dashboard.apply(event);
         let after = dashboard_part(&self.dashboard, &cards);
-        let patch = merge_diff(&before, &after)?;
-        let shown = patch
-            .as_object()
-            .is_some_and(|p| p.keys().any(|k| k != "position" && k != "as_of"));
-        shown.then_some(patch)
+        let mut patch = merge_diff(&before, &after)?;
+        let fields = patch.as_object_mut()?;
+        if fields.keys().all(|k| k == "position" || k == "as_of") {
+            return None;
+        }
+        // The events since the last patch moved these too, perhaps without this one moving
+        // them again: every patch brings both.
+        for key in ["position", "as_of"] {
+            if let Some(value) = after.get(key) {
+                fields.insert(key.to_owned(), value.clone());
+            }
+        }
+        Some(patch)
     }
 }
 
@@ -267,6 +275,72 @@ pub(super) async fn snapshot(
             let position = state.hosts.applied_position().0;
             let data = hosts.hosts.get(&**name).map(HostView::from);
             Ok((position, snapshot_text(topic, position, &data)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::views::merge_apply;
+    use crate::projections::dashboard_fixtures::{created, event, recorded, BASE_S, MONITORS};
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    fn view_of(dashboard: &Dashboard) -> Result<Value, TestCaseError> {
+        serde_json::to_value(DashboardView::from(dashboard))
+            .map_err(|e| TestCaseError::fail(e.to_string()))
+    }
+
+    proptest! {
+        /// The feed's patches, folded onto the first snapshot, rebuild every later view: read
+        /// back as a `DashboardView` (a member a patch removed for being `null` reads as
+        /// `None`), the fold equals the view, and a patch comes exactly when something the
+        /// dashboard shows changed.
+        #[test]
+        fn the_feeds_patches_folded_onto_the_first_snapshot_give_every_later_view(
+            steps in prop::collection::vec((0u8..15, 0..MONITORS, 0i64..9000, 0.0f64..2000.0), 1..80)
+        ) {
+            let mut at = BASE_S;
+            let mut position = 0;
+            let mut events = Vec::new();
+            for m in 0..MONITORS {
+                position += 1;
+                events.push(recorded(position, at, created(Uuid::from_u128(m + 1))));
+            }
+            for (kind, m, gap, latency) in steps {
+                at += if gap > 8000 { gap * 40 } else if gap > 6000 { gap } else { gap % 90 };
+                position += 1;
+                events.push(recorded(position, at, event(kind, m, at, latency)));
+            }
+            let mut truth = Dashboard::default();
+            let mut feed = DashboardFeed::new(Dashboard::default());
+            let mut folded = view_of(&truth)?;
+            for e in &events {
+                let before = view_of(&truth)?;
+                truth.apply(e);
+                let after = view_of(&truth)?;
+                let patch = feed.apply(e);
+                if let Some(patch) = &patch {
+                    merge_apply(&mut folded, patch);
+                }
+                let mut read: DashboardView = serde_json::from_value(folded.clone())
+                    .map_err(|err| TestCaseError::fail(format!("{err}: {folded}")))?;
+                let expected = DashboardView::from(&truth);
+                if patch.is_none() {
+                    // Only the position and time moved, and they come with the next patch.
+                    read.position = expected.position;
+                    read.as_of = expected.as_of;
+                }
+                prop_assert_eq!(&read, &expected, "after {}", e.event_type());
+                let mut moved = merge_diff(&before, &after).unwrap_or_default();
+                if let Some(m) = moved.as_object_mut() {
+                    m.remove("position");
+                    m.remove("as_of");
+                }
+                let changed = moved.as_object().is_some_and(|m| !m.is_empty());
+                prop_assert_eq!(patch.is_some(), changed, "a patch exactly on a change: {}", e.event_type());
+            }
         }
     }
 }
