@@ -1283,6 +1283,117 @@ mod tests {
         }
     }
 
+    /// The JSON of `body`, and the same with every object's members sorted by name (how the
+    /// API's bodies were written before they had types).
+    fn as_written_and_sorted<T: Serialize>(body: &T) -> (String, String) {
+        let written = serde_json::to_string(body).expect("a view serializes");
+        let value: Value = serde_json::from_str(&written).expect("its JSON reads back");
+        (written, value.to_string())
+    }
+
+    #[test]
+    fn rest_bodies_write_their_members_in_the_order_the_api_always_has() {
+        use crate::events::{AlertOpened, HostRegistered, RecordedEvent};
+        use crate::projections::dashboard_fixtures::{created, event, recorded, BASE_S};
+
+        let now = DateTime::from_timestamp(BASE_S + 60, 0).expect("a time");
+        let mut monitor = MonitorState::start(&recorded(1, BASE_S, created(Uuid::from_u128(1))))
+            .expect("a monitor");
+        monitor.push_token = Some("pt".to_owned());
+        monitor.apply(&recorded(2, BASE_S + 1, event(1, 0, BASE_S + 1, 12.5)));
+        let mut rollups = Rollups::default();
+        rollups.record(now, true, 3.0);
+        let body = MonitorView::at(&monitor, Some(&rollups), now);
+        assert_eq!(
+            body.uptime.day,
+            Some(1.0),
+            "uptime as of the time handed in"
+        );
+        let (written, sorted) = as_written_and_sorted(&MonitorListView {
+            monitors: vec![body],
+            position: 2,
+        });
+        assert_eq!(written, sorted);
+
+        let registered = HostRegistered {
+            hostname: "h0".to_owned(),
+            scrape_url: None,
+            interval_s: Some(10),
+            stale_after_s: None,
+            tags: vec!["prod".to_owned()],
+        };
+        let mut host = HostState::registered(&registered, 1, now);
+        let sample: RecordedEvent = recorded(3, BASE_S + 2, event(7, 0, BASE_S + 2, 55.0));
+        host.apply(&sample);
+        let mut host = HostView::from(&host);
+        assert!(host.metrics.is_some(), "the sample's figures");
+        host.duplicate = Some(false);
+        let (written, sorted) = as_written_and_sorted(&HostListView {
+            hosts: vec![host],
+            position: 3,
+        });
+        assert_eq!(written, sorted);
+
+        let alert = crate::projections::AlertView {
+            opened: AlertOpened {
+                alert_id: Uuid::from_u128(7),
+                rule_id: Uuid::from_u128(8),
+                rule_name: "r".to_owned(),
+                severity: Severity::Warning,
+                subject_kind: SubjectKind::Host,
+                subject_id: "h0".to_owned(),
+                subject_name: "h0".to_owned(),
+                tags: Vec::new(),
+                cause: "hot".to_owned(),
+            },
+            status: AlertStatus::Firing,
+            opened_at: now,
+            fired_at: Some(now),
+            acknowledged_at: None,
+            resolved_at: None,
+            cause: "hotter".to_owned(),
+            notified: true,
+            repeats: 0,
+            last_notified_at: None,
+            version: 2,
+            timeline: Vec::new(),
+        };
+        let (written, sorted) = as_written_and_sorted(&AlertListView {
+            alerts: vec![AlertView::from(&alert)],
+        });
+        assert_eq!(written, sorted);
+        assert!(
+            written.contains(r#""state":"firing""#) && written.contains(r#""severity":"warning""#)
+        );
+    }
+
+    proptest! {
+        /// The dashboard's view writes exactly the JSON its read model does (the snapshot
+        /// and `GET /dashboard` bodies from before the view had a type of its own).
+        #[test]
+        fn the_dashboard_view_writes_what_the_dashboard_model_does(
+            steps in prop::collection::vec((0u8..15, 0..crate::projections::dashboard_fixtures::MONITORS, 0i64..9000, 0.0f64..2000.0), 1..60)
+        ) {
+            use crate::projections::dashboard_fixtures::{created, event, recorded, BASE_S, MONITORS};
+            use crate::projections::Projection;
+            let mut dashboard = Dashboard::default();
+            let mut at = BASE_S;
+            let mut position = 0;
+            for m in 0..MONITORS {
+                position += 1;
+                dashboard.apply(&recorded(position, at, created(Uuid::from_u128(m + 1))));
+            }
+            for (kind, m, gap, latency) in steps {
+                at += if gap > 6000 { gap } else { gap % 90 };
+                position += 1;
+                dashboard.apply(&recorded(position, at, event(kind, m, at, latency)));
+                let view = serde_json::to_string(&DashboardView::from(&dashboard));
+                let model = serde_json::to_string(&dashboard);
+                prop_assert_eq!(view.ok(), model.ok());
+            }
+        }
+    }
+
     #[test]
     fn the_derived_schemas_name_every_body_and_refer_only_to_schemas_they_hold() {
         let schemas = component_schemas();
