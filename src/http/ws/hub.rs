@@ -437,6 +437,33 @@ mod tests {
         })
     }
 
+    #[test]
+    fn the_oldest_dashboard_frames_go_first_and_move_where_resuming_may_start() {
+        let mut registry = Registry {
+            through: 10,
+            topics: HashMap::new(),
+            next_id: 1,
+            feed: DashboardFeed::new(Dashboard::default()),
+            dashboard_frames: VecDeque::new(),
+            dashboard_kept_after: 10,
+        };
+        let extra = 3u64;
+        for p in 11..11 + KEPT_DASHBOARD_FRAMES as u64 + extra {
+            registry.keep_dashboard_frame(&frame(p));
+        }
+        assert_eq!(registry.dashboard_frames.len(), KEPT_DASHBOARD_FRAMES);
+        assert_eq!(
+            registry.dashboard_kept_after,
+            10 + extra,
+            "the last position dropped"
+        );
+        assert_eq!(
+            registry.dashboard_frames.front().map(|f| f.position),
+            Some(11 + extra),
+            "every frame after it is kept"
+        );
+    }
+
     #[actix_rt::test]
     async fn a_full_outbox_drops_its_backlog_and_counts_it() {
         let drops = IntCounter::new("drops", "drops").expect("a counter");
