@@ -1156,12 +1156,6 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    /// `v` with `null` object members dropped at any depth: what a merge patch cannot tell
-    /// apart from their absence.
-    fn nullless(v: &Value) -> Value {
-        without_nulls(v)
-    }
-
     /// JSON values shaped like views: objects of a few keys, so that consecutive ones share
     /// members, nested, with nulls, numbers, strings and arrays.
     fn view_like() -> impl Strategy<Value = Value> {
@@ -1265,7 +1259,7 @@ mod tests {
                 if let Some(patch) = &patch {
                     merge_apply(&mut folded, patch);
                 }
-                prop_assert_eq!(nullless(&folded), nullless(&pair[1]), "after {:?}", patch);
+                prop_assert_eq!(without_nulls(&folded), without_nulls(&pair[1]), "after {:?}", patch);
             }
         }
 
@@ -1274,7 +1268,7 @@ mod tests {
         fn a_diff_applied_to_its_old_value_gives_the_new_one_exactly(
             old in view_like(), new in view_like()
         ) {
-            let (old, new) = (nullless(&old), nullless(&new));
+            let (old, new) = (without_nulls(&old), without_nulls(&new));
             let mut applied = old.clone();
             if let Some(patch) = merge_diff(&old, &new) {
                 merge_apply(&mut applied, &patch);

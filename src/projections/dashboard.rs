@@ -261,7 +261,7 @@ pub fn uptime_figures(rollups: &Rollups, at: DateTime<Utc>) -> (Uptime, Option<f
 }
 
 /// The hour an instant falls in: uptime figures can change only when it does (or on a check).
-fn hour_of(at: DateTime<Utc>) -> i64 {
+pub fn hour_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
 }
 

@@ -18,7 +18,7 @@ pub use alerting::{
 #[cfg(test)]
 pub(crate) use dashboard::tests as dashboard_fixtures;
 pub use dashboard::{
-    dashboard_at, position_at, uptime_figures, AlertCard, AlertCounts, Counts, Dashboard,
+    dashboard_at, hour_of, position_at, uptime_figures, AlertCard, AlertCounts, Counts, Dashboard,
     HealthCard, HostCard, HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,
 };
 pub use hosts::{host_of, Hosts};

@@ -16,7 +16,9 @@ use crate::http::views::{
     MonitorView,
 };
 use crate::http::AppState;
-use crate::projections::{host_of, monitor_of, AlertStatus, Alerting, Dashboard, Projection};
+use crate::projections::{
+    host_of, hour_of, monitor_of, AlertStatus, Alerting, Dashboard, Projection,
+};
 
 /// Every topic `event` may update (the dashboard only if [`DashboardFeed::apply`] has something).
 pub(super) fn affected(event: &RecordedEvent) -> Vec<Topic> {
@@ -83,11 +85,6 @@ impl<'a> Rendering<'a> {
             &patch.to_string(),
         )
     }
-}
-
-/// Hour of an instant: a dashboard's uptime figures move only when it does (or on a check).
-fn hour_of(at: chrono::DateTime<chrono::Utc>) -> i64 {
-    at.timestamp().div_euclid(3600)
 }
 
 /// The cards of the dashboard `event` can change, as the `Dashboard` fold applies it.
