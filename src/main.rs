@@ -325,7 +325,9 @@ fn replay(
         }
     }
     if until.is_some() && stream.is_none() {
-        let state_json = serde_json::to_value(&state).map_err(|e| e.to_string())?;
+        // The view `GET /audit/state` answers with for the same position.
+        let state_json = serde_json::to_value(watchfire::http::views::DashboardView::from(&state))
+            .map_err(|e| e.to_string())?;
         let _ = match format {
             Format::Json => writeln!(
                 out,

@@ -202,6 +202,7 @@ pub async fn run(
     let ws_stall_limit = Duration::from_secs(settings.websocket.timeout_s);
     let ws_hub = http::ws::Hub::start(
         store.clone(),
+        &dashboard,
         settings.websocket.outbox,
         ws_metrics.outbox_drops.clone(),
     );

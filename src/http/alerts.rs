@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::params::{by, from_json, if_match, invalid, parse_time, wait_min_position};
+use super::views::{self, AlertListView};
 use super::{auth, AppState, Problem};
 use crate::actors::alert::condition::{op_str, parse_op};
 use crate::actors::alert::notifier::channel_kind;
@@ -483,19 +484,6 @@ pub async fn delete_rule(
 
 // ---- alerts ----
 
-/// An alert as the alert API (and the WebSocket `alerts` topic) shows it.
-pub(crate) fn alert_json(a: &AlertView) -> Value {
-    let o = &a.opened;
-    json!({
-        "id": o.alert_id, "rule_id": o.rule_id, "rule": o.rule_name,
-        "severity": severity_str(o.severity), "state": a.status.as_str(),
-        "subject": {"kind": o.subject_kind, "id": o.subject_id, "name": o.subject_name, "tags": o.tags},
-        "cause": a.cause, "opened_at": a.opened_at, "fired_at": a.fired_at,
-        "acknowledged_at": a.acknowledged_at, "resolved_at": a.resolved_at,
-        "notified": a.notified, "repeats": a.repeats, "version": a.version,
-    })
-}
-
 /// `GET /api/v1/alerts?state=firing,acknowledged&since=&limit=`: newest first.
 pub async fn list_alerts(
     req: HttpRequest,
@@ -536,8 +524,13 @@ pub async fn list_alerts(
         .filter(|a| since.is_none_or(|t| a.opened_at >= t))
         .collect();
     alerts.sort_by_key(|a| std::cmp::Reverse(a.opened_at));
-    let items: Vec<Value> = alerts.into_iter().take(limit).map(alert_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"alerts": items})))
+    Ok(HttpResponse::Ok().json(AlertListView {
+        alerts: alerts
+            .into_iter()
+            .take(limit)
+            .map(views::AlertView::from)
+            .collect(),
+    }))
 }
 
 /// The events behind `position`, following causation back (newest first).
@@ -585,7 +578,9 @@ pub async fn get_alert(
                 .iter()
                 .find(|t| t.event == "AlertFired")
                 .or(a.timeline.first());
-            (alert_json(a), timeline, fired.map(|t| t.position))
+            let body = serde_json::to_value(views::AlertView::from(a))
+                .map_err(|e| Problem::internal(&e))?;
+            (body, timeline, fired.map(|t| t.position))
         };
     let chain = causation_chain(&state, first_cause);
     if let Some(obj) = body.as_object_mut() {

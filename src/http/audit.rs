@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::params::wait_min_position;
+use super::views::DashboardView;
 use super::{auth, AppState, Problem};
 use crate::events::{Position, RecordedEvent, Role, StoreError};
-use crate::projections::{dashboard_at, position_at, Dashboard};
+use crate::projections::{dashboard_at, position_at};
 
 /// Events a page of `GET /events` holds when the client names no limit.
 const DEFAULT_LIMIT: usize = 100;
@@ -62,7 +63,7 @@ pub async fn dashboard(
     wait_min_position(&req, &state.dashboard).await?;
     let (position, body) = {
         let view = state.dashboard.read();
-        let body = serde_json::to_vec(&*view)
+        let body = serde_json::to_vec(&DashboardView::from(&*view))
             .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         (view.position, body)
     };
@@ -215,12 +216,12 @@ pub async fn state_at(
     struct Past<'a> {
         at: &'a str,
         position: u64,
-        state: &'a Dashboard,
+        state: DashboardView,
     }
     let body = serde_json::to_vec(&Past {
         at: &text,
         position: past.position,
-        state: &past,
+        state: DashboardView::from(&past),
     })
     .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(at_position(past.position, body))

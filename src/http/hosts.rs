@@ -8,72 +8,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::params::{by, from_json, if_match, parse_time, wait_min_position};
+use super::views::{HostListView, HostView};
 use super::{answered, auth, AppState, Problem};
 use crate::actors::host::HostApplied;
-use crate::domain::host::{
-    hostname, pushed_hostname, HostState, HostStatus, Sample, ScrapedHostInput,
-};
+use crate::domain::host::{hostname, pushed_hostname, HostStatus, Sample, ScrapedHostInput};
 use crate::domain::sample::PushBody;
-use crate::events::{HostMetricsReported, Role};
+use crate::events::Role;
 use crate::projections::TokenEntry;
-
-/// A sample as the API shows it: the push body's names, with the derived rates beside the counters.
-pub fn metrics_json(m: &HostMetricsReported) -> Value {
-    let [sent, recv, read, written] = m.counters;
-    let [tx, rx, read_s, write_s] = m.rates;
-    let partitions: Vec<Value> = m
-        .disks
-        .iter()
-        .map(|d| {
-            json!({"mountpoint": d.mountpoint, "total": d.total, "used": d.used, "percent": d.percent})
-        })
-        .collect();
-    json!({
-        "sampled_at": m.sampled_at,
-        "cpu": {
-            "cpu_percent_total": m.cpu_percent,
-            "cpu_percent_per_core": m.cpu_percent_per_core,
-            "cpu_count_logical": m.cpu_count,
-            "load_average": m.load_average,
-        },
-        "memory": {
-            "memory_total": m.memory_total,
-            "memory_used": m.memory_used,
-            "memory_percent": m.memory_percent,
-        },
-        "disk": {"partitions": partitions},
-        "io": {
-            "network": {
-                "bytes_sent": sent, "bytes_recv": recv,
-                "bytes_sent_per_s": tx, "bytes_recv_per_s": rx,
-            },
-            "disk_io": {
-                "read_bytes": read, "write_bytes": written,
-                "read_bytes_per_s": read_s, "write_bytes_per_s": write_s,
-            },
-        },
-    })
-}
-
-/// A host as the API shows it.
-pub fn host_json(h: &HostState) -> Value {
-    json!({
-        "hostname": h.hostname,
-        "status": h.status.as_str(),
-        "status_since": h.status_since,
-        "source": if h.scrape_url.is_some() { "scrape" } else { "agent" },
-        "scrape_url": h.scrape_url,
-        "interval_s": h.interval_s,
-        "tags": h.tags,
-        "stale_after_s": h.window_s(),
-        "registered_at": h.registered_at,
-        "last_seen": h.last_seen,
-        "samples": h.samples,
-        "last_error": h.last_error,
-        "version": h.version,
-        "metrics": h.latest.as_ref().map(metrics_json),
-    })
-}
 
 fn applied_response(status: StatusCode, applied: &HostApplied) -> HttpResponse {
     let mut res = answered(status, &applied.answer);
@@ -83,11 +24,10 @@ fn applied_response(status: StatusCode, applied: &HostApplied) -> HttpResponse {
             format!("/api/v1/hosts/{}", applied.state.hostname),
         ));
     }
-    let mut body = host_json(&applied.state);
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("duplicate".into(), json!(applied.duplicate));
-    }
-    res.json(body)
+    res.json(HostView {
+        duplicate: Some(applied.duplicate),
+        ..HostView::from(&applied.state)
+    })
 }
 
 async fn record_push(
@@ -166,14 +106,15 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         })?),
     };
     let view = state.hosts.read();
-    let items: Vec<Value> = view
-        .hosts
-        .values()
-        .filter(|h| status.is_none_or(|s| h.status == s))
-        .map(host_json)
-        .collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({"hosts": items, "position": state.hosts.applied_position().0})))
+    Ok(HttpResponse::Ok().json(HostListView {
+        hosts: view
+            .hosts
+            .values()
+            .filter(|h| status.is_none_or(|s| h.status == s))
+            .map(HostView::from)
+            .collect(),
+        position: state.hosts.applied_position().0,
+    }))
 }
 
 /// `GET /api/v1/hosts/{hostname}`.
@@ -192,7 +133,7 @@ pub async fn get(
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such host"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", h.version)))
-        .json(host_json(h)))
+        .json(HostView::from(h)))
 }
 
 /// `DELETE /api/v1/hosts/{hostname}`; its history stays in the log.

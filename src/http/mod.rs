@@ -12,6 +12,7 @@ mod params;
 mod problem;
 mod site;
 mod users;
+pub mod views;
 pub mod ws;
 
 use std::sync::Arc;

@@ -12,77 +12,17 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::params::{by, from_json, if_match, parse_time, wait_min_position};
+use super::views::{MonitorListView, MonitorView};
 use super::{answered, auth, AppState, Problem};
 use crate::actors::monitor::Applied;
 use crate::command::CommandError;
-use crate::domain::monitor::{Heartbeat, MonitorCommand, MonitorInput, MonitorState, Status};
+use crate::domain::monitor::{Heartbeat, MonitorCommand, MonitorInput};
 use crate::domain::DomainError;
 use crate::events::{Event, Role, StreamId, StreamVersion};
-use crate::projections::{Monitors, ProjectionHandle, Rollups};
+use crate::projections::{Monitors, ProjectionHandle};
 
 /// Most checks one `checks` query returns.
 const MAX_CHECKS: usize = 1000;
-
-/// The JSON of a monitor: its settings, status and figures.
-pub(crate) fn monitor_json(state: &MonitorState, rollups: Option<&Rollups>) -> Value {
-    let c = &state.config;
-    let now = Utc::now();
-    let json_path = c.expect.json_path.as_ref().map(|j| {
-        json!({"path": j.path, "equals": serde_json::from_str::<Value>(&j.equals).unwrap_or(Value::Null)})
-    });
-    let uptime = |days: i64| rollups.and_then(|r| r.uptime(now, chrono::Duration::days(days)));
-    let mut v = json!({
-        "id": state.id,
-        "name": c.name,
-        "kind": c.kind.as_str(),
-        "url": c.url,
-        "host": c.host,
-        "port": c.port,
-        "record_type": c.record_type,
-        "resolver": c.resolver,
-        "interval_s": c.interval_s,
-        "timeout_ms": c.timeout_ms,
-        "retries": c.retries,
-        "recover_after": c.recover_after,
-        "method": c.method,
-        "headers": c.headers,
-        "body": c.body,
-        "follow_redirects": c.follow_redirects,
-        "ignore_tls_errors": c.ignore_tls_errors,
-        "expect": {
-            "status": c.expect.status,
-            "body_contains": c.expect.body_contains,
-            "body_regex": c.expect.body_regex,
-            "json_path": json_path,
-            "max_latency_ms": c.expect.max_latency_ms,
-            "contains": c.expect.contains,
-        },
-        "cert_expiry_days": c.cert_expiry_days,
-        "grace_s": c.grace_s,
-        "tags": c.tags,
-        "paused": state.status == Status::Paused,
-        "status": state.status.as_str(),
-        "status_since": state.status_since,
-        "down_reason": state.down_reason,
-        "version": state.version,
-        "created_at": state.created_at,
-        "last_check": state.last_check.as_ref().map(|l| json!({
-            "at": l.at, "position": l.position, "ok": l.ok, "latency_ms": l.latency_ms,
-            "status_code": l.status_code, "error": l.error,
-        })),
-        "uptime": {"24h": uptime(1), "7d": uptime(7), "30d": uptime(30)},
-        "avg_latency_ms_24h": rollups.and_then(|r| r.mean_latency_ms(now, chrono::Duration::days(1))),
-        "cert_expires_at": state.cert_expires_at,
-    });
-    if let (Some(token), Some(obj)) = (&state.push_token, v.as_object_mut()) {
-        obj.insert("push_token".to_owned(), json!(token));
-        obj.insert(
-            "push_url".to_owned(),
-            json!(format!("/api/v1/push/{token}")),
-        );
-    }
-    v
-}
 
 /// A command's answer: the resource, its `ETag` and the `Watchfire-Position`.
 fn command_response(
@@ -92,7 +32,7 @@ fn command_response(
 ) -> HttpResponse {
     let view = monitors.read();
     let rollups = view.monitors.get(&applied.state.id).map(|v| &v.rollups);
-    let body = monitor_json(&applied.state, rollups);
+    let body = MonitorView::at(&applied.state, rollups, Utc::now());
     let mut res = answered(status, &applied.answer);
     if status == StatusCode::CREATED {
         res.insert_header((
@@ -146,7 +86,8 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         }
     }
     let view = state.monitors.read();
-    let mut items: Vec<(&String, Value)> = view
+    let now = Utc::now();
+    let mut items: Vec<(&String, MonitorView)> = view
         .monitors
         .values()
         .filter(|v| {
@@ -164,14 +105,15 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         .map(|v| {
             (
                 &v.state.config.name,
-                monitor_json(&v.state, Some(&v.rollups)),
+                MonitorView::at(&v.state, Some(&v.rollups), now),
             )
         })
         .collect();
     items.sort_by(|a, b| a.0.cmp(b.0));
-    let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({"monitors": items, "position": state.monitors.applied_position().0})))
+    Ok(HttpResponse::Ok().json(MonitorListView {
+        monitors: items.into_iter().map(|(_, v)| v).collect(),
+        position: state.monitors.applied_position().0,
+    }))
 }
 
 /// `GET /api/v1/monitors/{id}`.
@@ -190,7 +132,7 @@ pub async fn get(
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", v.state.version)))
-        .json(monitor_json(&v.state, Some(&v.rollups))))
+        .json(MonitorView::at(&v.state, Some(&v.rollups), Utc::now())))
 }
 
 async fn send(

@@ -1336,36 +1336,6 @@ fn schemas() -> Value {
             closed(props, &["name", "kind"]).doc("A new monitor; unnamed settings take defaults.")
         }),
         ("MonitorPatch", closed(monitor_settings(), &[]).doc("The settings to change; the rest stay.")),
-        ("LastCheck", object(vec![
-            ("at", time()), ("position", count()), ("ok", boolean()),
-            ("latency_ms", number().or_null()), ("status_code", count().or_null()),
-            ("error", string().or_null()),
-        ], &["at", "ok"])),
-        ("Monitor", {
-            let mut props = vec![("id", uuid()), ("kind", one_of(&["http", "tcp", "dns", "push"]))];
-            props.extend(monitor_settings());
-            props.extend(vec![
-                ("paused", boolean()),
-                ("status", monitor_status()),
-                ("status_since", time().or_null()),
-                ("down_reason", string().or_null()),
-                ("version", count().doc("The stream version, as the ETag gives it.")),
-                ("created_at", time().or_null()),
-                ("last_check", reference("LastCheck").or_null()),
-                ("uptime", object(vec![
-                    ("24h", number().or_null()), ("7d", number().or_null()), ("30d", number().or_null()),
-                ], &[]).doc("Shares of good checks, 0 to 1.")),
-                ("avg_latency_ms_24h", number().or_null()),
-                ("cert_expires_at", time().or_null()),
-                ("push_token", string().doc("A push monitor's token.")),
-                ("push_url", string().doc("Where a push monitor's heartbeats go.")),
-            ]);
-            object(props, &["id", "name", "kind", "status", "version"])
-        }),
-        ("MonitorList", object(vec![
-            ("monitors", array(reference("Monitor"))),
-            ("position", count().doc("The position the list holds.")),
-        ], &["monitors", "position"])),
         ("CheckList", object(vec![("checks", array(object(vec![
             ("position", count()), ("at", time()), ("ok", boolean()),
             ("latency_ms", number().or_null()), ("status_code", count().or_null()),
@@ -1393,53 +1363,6 @@ fn schemas() -> Value {
             ("stale_after_s", count().doc("Seconds without a sample before the host is stale; at least the interval.")),
             ("tags", array(string())),
         ], &["hostname", "scrape_url"])),
-        ("HostMetrics", object(vec![
-            ("sampled_at", time()),
-            ("cpu", object(vec![
-                ("cpu_percent_total", number().or_null()),
-                ("cpu_percent_per_core", array(number())),
-                ("cpu_count_logical", count().or_null()),
-                ("load_average", array(number()).or_null()),
-            ], &[])),
-            ("memory", object(vec![
-                ("memory_total", count().or_null()), ("memory_used", count().or_null()),
-                ("memory_percent", number().or_null()),
-            ], &[])),
-            ("disk", object(vec![("partitions", array(object(vec![
-                ("mountpoint", string()), ("total", count()), ("used", count()), ("percent", number()),
-            ], &["mountpoint"])))], &[])),
-            ("io", object(vec![
-                ("network", object(vec![
-                    ("bytes_sent", count().or_null()), ("bytes_recv", count().or_null()),
-                    ("bytes_sent_per_s", number().or_null()), ("bytes_recv_per_s", number().or_null()),
-                ], &[])),
-                ("disk_io", object(vec![
-                    ("read_bytes", count().or_null()), ("write_bytes", count().or_null()),
-                    ("read_bytes_per_s", number().or_null()), ("write_bytes_per_s", number().or_null()),
-                ], &[])),
-            ], &[])),
-        ], &["sampled_at"]).doc("A sample: the push body's names, with per-second rates beside the counters.")),
-        ("Host", object(vec![
-            ("hostname", string()),
-            ("status", host_status()),
-            ("status_since", time().or_null()),
-            ("source", one_of(&["agent", "scrape"])),
-            ("scrape_url", string().or_null()),
-            ("interval_s", count().or_null()),
-            ("tags", array(string())),
-            ("stale_after_s", count().or_null()),
-            ("registered_at", time().or_null()),
-            ("last_seen", time().or_null()),
-            ("samples", count()),
-            ("last_error", string().or_null()),
-            ("version", count()),
-            ("metrics", reference("HostMetrics").or_null()),
-            ("duplicate", boolean().doc("In a command's answer: whether the push repeated a sample already recorded.")),
-        ], &["hostname", "status", "version"])),
-        ("HostList", object(vec![
-            ("hosts", array(reference("Host"))),
-            ("position", count()),
-        ], &["hosts", "position"])),
         ("HostSeries", object(vec![
             ("hostname", string()), ("metric", string()), ("since", time()), ("until", time()),
             ("step", one_of(&["1m", "5m", "1h", "1d"])),
@@ -1460,19 +1383,6 @@ fn schemas() -> Value {
         ], &["id", "name", "severity", "condition", "channels", "repeat_interval_s", "version"])),
         ("AlertRuleList", object(vec![("rules", array(reference("AlertRule")))], &["rules"])),
         ("Deleted", object(vec![("id", uuid()), ("deleted", json!({"const": true}))], &["id", "deleted"])),
-        ("Alert", object(vec![
-            ("id", uuid()), ("rule_id", uuid()), ("rule", string().doc("The rule's name.")),
-            ("severity", severity()),
-            ("state", one_of(&["pending", "firing", "acknowledged", "resolved"])),
-            ("subject", object(vec![
-                ("kind", string()), ("id", string()), ("name", string()), ("tags", array(string())),
-            ], &[])),
-            ("cause", json!({}).doc("Why it opened.")),
-            ("opened_at", time()), ("fired_at", time().or_null()),
-            ("acknowledged_at", time().or_null()), ("resolved_at", time().or_null()),
-            ("notified", json!({}).doc("Where and when it was notified.")),
-            ("repeats", count()), ("version", count()),
-        ], &["id", "rule_id", "severity", "state", "opened_at", "version"])),
         ("AlertDetail", json!({"allOf": [reference("Alert"), object(vec![
             ("timeline", array(object(vec![
                 ("position", count()), ("at", time()), ("event", string()),
@@ -1484,7 +1394,6 @@ fn schemas() -> Value {
                 ("expired", boolean().doc("The event has gone with retention.")),
             ], &["position"])).doc("The events behind the alert, newest first, down to the check or sample.")),
         ], &["timeline", "causation_chain"])]})),
-        ("AlertList", object(vec![("alerts", array(reference("Alert")))], &["alerts"])),
         ("AckInput", closed(vec![("comment", json!({"type": "string", "maxLength": 2000}))], &[])),
         ("AckResult", object(vec![
             ("id", uuid()), ("state", one_of(&["pending", "firing", "acknowledged", "resolved"])),
@@ -1586,19 +1495,6 @@ fn schemas() -> Value {
         ], &["id", "name", "role", "token"])),
         ("TokenList", object(vec![("tokens", array(reference("Token")))], &["tokens"])),
         // audit
-        ("Dashboard", object(vec![
-            ("position", count().doc("The log position the view holds.")),
-            ("as_of", time().or_null()),
-            ("health", object(vec![
-                ("ready", boolean()), ("reasons", array(string())), ("since", time().or_null()),
-            ], &[])),
-            ("counts", object(vec![
-                ("monitors", map_of(count())), ("hosts", map_of(count())), ("alerts", map_of(count())),
-            ], &[]).doc("Monitors, hosts and alerts by status.")),
-            ("monitors", map_of(json!({"type": "object"})).doc("Monitor cards by id.")),
-            ("hosts", map_of(json!({"type": "object"})).doc("Host cards by hostname.")),
-            ("alerts", map_of(json!({"type": "object"})).doc("Open alerts' cards by id.")),
-        ], &["position", "monitors", "hosts", "alerts"])),
         ("AuditState", object(vec![
             ("at", string().doc("The `at` asked for.")),
             ("position", count().doc("The last position folded.")),
@@ -1644,10 +1540,15 @@ fn schemas() -> Value {
             object(vec![("type", json!({"const": "error"})), ("detail", string())], &["type", "detail"]),
         ]}).doc("A message the server sends over `/ws`.")),
     ];
-    let map: Map<String, Value> = schemas
+    let mut map: Map<String, Value> = schemas
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+    // The bodies the views serialize: their schemas come from the same types.
+    for (name, schema) in crate::http::views::component_schemas() {
+        let previous = map.insert(name.clone(), schema);
+        debug_assert!(previous.is_none(), "two schemas named {name}");
+    }
     Value::Object(map)
 }
 

@@ -248,8 +248,20 @@ pub struct AlertCard {
     pub cause: String,
 }
 
+/// A monitor's uptime shares and mean latency over the windows before `at`, from its
+/// rollups: the one computation behind the dashboard's cards (as of their last event) and
+/// the monitor API (as of the ask).
+pub fn uptime_figures(rollups: &Rollups, at: DateTime<Utc>) -> (Uptime, Option<f64>) {
+    let uptime = Uptime {
+        day: rollups.uptime(at, Duration::days(1)),
+        week: rollups.uptime(at, Duration::days(7)),
+        month: rollups.uptime(at, Duration::days(30)),
+    };
+    (uptime, rollups.mean_latency_ms(at, Duration::days(1)))
+}
+
 /// The hour an instant falls in: uptime figures can change only when it does (or on a check).
-fn hour_of(at: DateTime<Utc>) -> i64 {
+pub fn hour_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
 }
 
@@ -335,13 +347,7 @@ impl MonitorCard {
 
     /// Recomputes the uptime figures as of `now` from the rollups.
     fn refresh(&mut self, now: DateTime<Utc>) {
-        let r = &self.rollups;
-        self.uptime = Uptime {
-            day: r.uptime(now, Duration::days(1)),
-            week: r.uptime(now, Duration::days(7)),
-            month: r.uptime(now, Duration::days(30)),
-        };
-        self.avg_latency_ms_24h = r.mean_latency_ms(now, Duration::days(1));
+        (self.uptime, self.avg_latency_ms_24h) = uptime_figures(&self.rollups, now);
     }
 }
 
@@ -578,7 +584,7 @@ pub fn position_at(store: &EventStore, at: DateTime<Utc>) -> Result<Position, St
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::events::{
         AlertChanged, AlertOpened, DiskUsage, HostRef, HostRegistered, MonitorChecked,
@@ -588,15 +594,15 @@ mod tests {
     use proptest::prelude::*;
 
     /// 2027-01-15T08:00:00Z.
-    const BASE_S: i64 = 1_800_000_000;
-    const MONITORS: u128 = 3;
+    pub(crate) const BASE_S: i64 = 1_800_000_000;
+    pub(crate) const MONITORS: u128 = 3;
 
-    fn recorded(position: u64, at_s: i64, event: Event) -> RecordedEvent {
+    pub(crate) fn recorded(position: u64, at_s: i64, event: Event) -> RecordedEvent {
         let at = DateTime::from_timestamp(at_s, 0).unwrap_or_default();
         RecordedEvent::unchained(position, position, at, event)
     }
 
-    fn created(id: Uuid) -> Event {
+    pub(crate) fn created(id: Uuid) -> Event {
         Event::MonitorCreated(Box::new(MonitorCreated {
             monitor_id: id,
             config: MonitorConfig {
@@ -657,7 +663,7 @@ mod tests {
     }
 
     /// An event about monitor `m` or host `m`, picked by `kind`.
-    fn event(kind: u8, m: u128, at_s: i64, latency: f64) -> Event {
+    pub(crate) fn event(kind: u8, m: u128, at_s: i64, latency: f64) -> Event {
         let monitor_id = Uuid::from_u128(m + 1);
         let host = format!("h{m}");
         match kind {

@@ -14,9 +14,11 @@ pub use alerting::{
     open_key, severity_str, silence_matches, AlertStatus, AlertView, Alerting, ChannelView, Owed,
     RuleView, SilenceView, TimelineEntry,
 };
+#[cfg(test)]
+pub(crate) use dashboard::tests as dashboard_fixtures;
 pub use dashboard::{
-    dashboard_at, position_at, AlertCard, AlertCounts, Counts, Dashboard, HealthCard, HostCard,
-    HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,
+    dashboard_at, hour_of, position_at, uptime_figures, AlertCard, AlertCounts, Counts, Dashboard,
+    HealthCard, HostCard, HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,
 };
 pub use hosts::{host_of, Hosts};
 pub use monitors::{monitor_of, Bucket, MonitorView, Monitors, Rollups};

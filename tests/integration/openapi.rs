@@ -490,3 +490,142 @@ fn live_answers(api: &Api, doc: &Value, dir: &Path) -> Vec<Value> {
     a.admin("DELETE", one_t, &one, None, 200);
     a.cases
 }
+
+/// `body` checked against the document's component schema `name` (JSON Schema 2020-12, as
+/// OpenAPI 3.1 takes it): every way it does not fit, in words.
+fn misfits(doc: &Value, name: &str, body: &Value) -> Vec<String> {
+    let root = json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap_or_else(|e| panic!("the schema {name} compiles: {e}"));
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{name} at {}: {e}", e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn monitor_host_alert_and_dashboard_bodies_fit_the_schemas_derived_from_their_views() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(dir.path(), &[]);
+    let api = Api::new(&server);
+    let doc = api
+        .send("GET", "/api/v1/openapi.json", None, &[], None)
+        .expect(200, "the document")
+        .json();
+    let monitor = api
+        .post("/api/v1/monitors", &json!({"name": "beat", "kind": "push"}))
+        .expect(201, "a push monitor");
+    let id = id_of(&monitor);
+    api.post(
+        "/api/v1/alert-rules",
+        &json!({"name": "hot", "condition": {"kind": "host_metric", "host": "web-1",
+                "metric": "cpu_percent", "op": ">", "threshold": 50, "for_s": 0}}),
+    )
+    .expect(201, "a rule");
+    let sample = json!({
+        "cpu": {"cpu_percent_total": 97.5, "cpu_percent_per_core": [95, 100],
+                "cpu_count_logical": 2, "load_average": [1.5, 1.2, 1.0]},
+        "memory": {"memory_total": 8589934592u64, "memory_used": 4294967296u64, "memory_percent": 50.0},
+        "disk": {"partitions": [{"mountpoint": "/", "total": 100, "used": 50, "percent": 50.0}]},
+        "io": {"network": {"bytes_sent": 1, "bytes_recv": 1}, "disk_io": {"read_bytes": 1, "write_bytes": 1}},
+    });
+    let pushed = api
+        .post("/api/v1/hosts/web-1/metrics", &sample)
+        .expect(200, "a sample");
+    let alert = wait_for("the rule's alert", || {
+        let alerts = api.get("/api/v1/alerts").expect(200, "the alerts").json();
+        alerts["alerts"].get(0).cloned()
+    });
+    let alert_id = alert["id"].as_str().expect("an alert id").to_owned();
+    let dashboard = wait_for(
+        "the dashboard with the monitor, the host and the alert",
+        || {
+            let d = api
+                .get("/api/v1/dashboard")
+                .expect(200, "the dashboard")
+                .json();
+            let full = d["monitors"][&id].is_object()
+                && d["hosts"]["web-1"]["metrics"].is_object()
+                && d["alerts"][&alert_id].is_object();
+            full.then_some(d)
+        },
+    );
+    let position = dashboard["position"].as_u64().expect("a position");
+    let past = api
+        .get(&format!("/api/v1/audit/state?at={position}"))
+        .expect(200, "the dashboard as it was")
+        .json();
+
+    let bodies = [
+        ("Monitor", monitor.json()),
+        (
+            "Monitor",
+            api.get(&format!("/api/v1/monitors/{id}"))
+                .expect(200, "the monitor")
+                .json(),
+        ),
+        (
+            "MonitorList",
+            api.get("/api/v1/monitors")
+                .expect(200, "the monitors")
+                .json(),
+        ),
+        ("Host", pushed.json()),
+        (
+            "Host",
+            api.get("/api/v1/hosts/web-1")
+                .expect(200, "the host")
+                .json(),
+        ),
+        (
+            "HostList",
+            api.get("/api/v1/hosts").expect(200, "the hosts").json(),
+        ),
+        ("Alert", alert.clone()),
+        (
+            "AlertList",
+            api.get("/api/v1/alerts").expect(200, "the alerts").json(),
+        ),
+        ("Dashboard", dashboard.clone()),
+        ("Dashboard", past["state"].clone()),
+    ];
+    let failures: Vec<String> = bodies
+        .iter()
+        .flat_map(|(name, body)| misfits(&doc, name, body))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "every body fits its schema: {failures:#?}"
+    );
+    assert_eq!(
+        past["state"], dashboard,
+        "the past at the live view's position is the live view"
+    );
+
+    // The schemas say something: a body that strays from its type does not fit.
+    let mut strayed = monitor.json();
+    strayed["status"] = json!("sideways");
+    assert!(
+        !misfits(&doc, "Monitor", &strayed).is_empty(),
+        "an unknown status"
+    );
+    let mut strayed = dashboard.clone();
+    strayed["monitors"][&id]["last_check"] = json!("yesterday");
+    assert!(
+        !misfits(&doc, "Dashboard", &strayed).is_empty(),
+        "a check that is not one"
+    );
+    let mut strayed = alert;
+    if let Some(body) = strayed.as_object_mut() {
+        body.remove("state");
+    }
+    assert!(
+        !misfits(&doc, "Alert", &strayed).is_empty(),
+        "a missing state"
+    );
+}

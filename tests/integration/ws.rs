@@ -1062,3 +1062,90 @@ fn a_user_demoted_while_connected_loses_the_topics_of_the_old_role() {
         "no events frame after the demotion: {frames:?}"
     );
 }
+
+#[test]
+fn a_resumed_dashboard_gets_the_missed_patches_and_after_a_restart_a_snapshot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(dir.path(), &[]);
+    let api = Api::new(&server);
+    let push = |name: &str| -> String {
+        let reply = api
+            .post("/api/v1/monitors", &json!({"name": name, "kind": "push"}))
+            .expect(201, "a push monitor");
+        reply.json()["id"].as_str().expect("an id").to_owned()
+    };
+    let first = push("first");
+    let rt = runtime();
+    let left_at = rt.block_on(async {
+        let mut client = Client::bearer(&server, ADMIN_TOKEN).await;
+        client.subscribe(&["dashboard"], None).await;
+        let snapshot = client.next().await;
+        assert!(is(&snapshot, "snapshot"), "{snapshot}");
+        assert!(
+            snapshot["data"]["monitors"][&first].is_object(),
+            "{snapshot}"
+        );
+        position(&snapshot)
+    });
+    // Missed while away: a new card and a changed one.
+    let second = push("second");
+    api.command(
+        "POST",
+        &format!("/api/v1/monitors/{first}/pause"),
+        None,
+        None,
+    )
+    .expect(200, "pause");
+    let frames = rt.block_on(async {
+        let mut client = Client::bearer(&server, ADMIN_TOKEN).await;
+        client.subscribe(&["dashboard"], Some(left_at)).await;
+        client
+            .until("the pause's patch", |f| {
+                f["data"]["monitors"][&first]["status"] == "paused"
+            })
+            .await
+    });
+    assert!(
+        frames.iter().all(|f| is(f, "update")),
+        "a resumed dashboard gets patches, no snapshot: {frames:?}"
+    );
+    let card = frames
+        .iter()
+        .find(|f| f["data"]["monitors"][&second].is_object())
+        .expect("the new card's patch");
+    assert_eq!(card["data"]["monitors"][&second]["name"], "second");
+    assert_eq!(
+        card["data"]["counts"]["monitors"]["pending"], 2,
+        "counts come with patches"
+    );
+    let mut last = left_at;
+    for f in &frames {
+        assert!(position(f) > last, "each patch once, in order: {f}");
+        assert_eq!(
+            f["data"]["position"],
+            position(f),
+            "a patch carries its position"
+        );
+        last = position(f);
+    }
+
+    // A restarted server keeps no patches from before it: the same `since` gets a snapshot.
+    drop(api);
+    drop(server);
+    let server = start_server(dir.path(), &[]);
+    let snapshot = rt.block_on(async {
+        let mut client = Client::bearer(&server, ADMIN_TOKEN).await;
+        client.subscribe(&["dashboard"], Some(left_at)).await;
+        client.next().await
+    });
+    assert!(is(&snapshot, "snapshot"), "{snapshot}");
+    assert_eq!(snapshot["data"]["monitors"][&first]["status"], "paused");
+    assert!(
+        snapshot["data"]["monitors"][&second].is_object(),
+        "{snapshot}"
+    );
+    assert!(
+        position(&snapshot) >= last,
+        "positions only grow: {snapshot}"
+    );
+}

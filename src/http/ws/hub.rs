@@ -13,8 +13,9 @@ use futures_util::FutureExt;
 use prometheus::IntCounter;
 
 use super::protocol::Topic;
-use super::topics::{affected, Rendering, SnapshotCache};
+use super::topics::{affected, DashboardFeed, Rendering, SnapshotCache};
 use crate::events::{EventStore, RecordedEvent, StoreError};
+use crate::projections::{Dashboard, ProjectionHandle};
 
 /// Tells a session its outbox has frames (or lost them); at most one is in its mailbox.
 #[derive(Message)]
@@ -136,6 +137,11 @@ const MAX_BATCH: usize = 512;
 /// The shortest time between two wake-ups of a session by the live feed.
 const WAKE_EVERY: Duration = Duration::from_millis(10);
 
+/// The `dashboard` update frames kept for sessions that resume with `since`: a patch follows
+/// from the view before it, so one older than these cannot be told again (the session gets
+/// a snapshot instead).
+const KEPT_DASHBOARD_FRAMES: usize = 4096;
+
 /// The sessions given frames since they were last woken.
 #[derive(Default)]
 struct Touched {
@@ -148,6 +154,23 @@ struct Registry {
     through: u64,
     topics: HashMap<Topic, HashMap<u64, Arc<Outbox>>>,
     next_id: u64,
+    /// The dashboard as of `through`, whose changes the `dashboard` frames are.
+    feed: DashboardFeed,
+    /// The latest `dashboard` frames, oldest first.
+    dashboard_frames: VecDeque<Arc<Frame>>,
+    /// Every `dashboard` frame after this position is in `dashboard_frames`.
+    dashboard_kept_after: u64,
+}
+
+impl Registry {
+    fn keep_dashboard_frame(&mut self, frame: &Arc<Frame>) {
+        self.dashboard_frames.push_back(frame.clone());
+        while self.dashboard_frames.len() > KEPT_DASHBOARD_FRAMES {
+            if let Some(old) = self.dashboard_frames.pop_front() {
+                self.dashboard_kept_after = old.position;
+            }
+        }
+    }
 }
 
 /// The live feed of every WebSocket session.
@@ -161,16 +184,26 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts following the log from its durable end; `capacity` bounds each session's outbox.
-    pub fn start(store: EventStore, capacity: usize, drops: IntCounter) -> Hub {
-        let start = store.durable_position();
+    /// Starts following the log from where the `dashboard` read model is (its state is where
+    /// the `dashboard` topic's patches start from); `capacity` bounds each session's outbox.
+    pub fn start(
+        store: EventStore,
+        dashboard: &ProjectionHandle<Dashboard>,
+        capacity: usize,
+        drops: IntCounter,
+    ) -> Hub {
+        let seed = dashboard.read().clone();
+        let start = seed.position;
         let hub = Hub {
             registry: Arc::new(Mutex::new(Registry {
-                through: start.0,
+                through: start,
                 topics: HashMap::new(),
                 next_id: 1,
+                feed: DashboardFeed::new(seed),
+                dashboard_frames: VecDeque::new(),
+                dashboard_kept_after: start,
             })),
-            through: Arc::new(AtomicU64::new(start.0)),
+            through: Arc::new(AtomicU64::new(start)),
             capacity: capacity.max(1),
             drops,
             snapshots: Arc::new(SnapshotCache::default()),
@@ -277,19 +310,41 @@ impl Hub {
     /// Fans `event` out to the outboxes of every topic it updates.
     fn publish(&self, event: &RecordedEvent, touched: &mut Touched) {
         let mut registry = lock(&self.registry);
+        if event.position.0 <= registry.feed.position() {
+            // Already in the dashboard the feed started from.
+            return;
+        }
         let mut rendering = Rendering::new(event);
+        // Every event is folded into the feed's dashboard, followed or not.
+        let dashboard = registry.feed.apply(event).map(|patch| {
+            Arc::new(Frame {
+                position: event.position.0,
+                topic: Topic::Dashboard,
+                text: rendering.dashboard_update(&patch),
+            })
+        });
+        if let Some(frame) = &dashboard {
+            registry.keep_dashboard_frame(frame);
+        }
         for topic in affected(event) {
             let Some(sessions) = registry.topics.get(&topic).filter(|s| !s.is_empty()) else {
                 continue;
             };
-            let Some(text) = rendering.update(&topic) else {
-                continue;
+            let frame = if topic == Topic::Dashboard {
+                match &dashboard {
+                    Some(frame) => frame.clone(),
+                    None => continue,
+                }
+            } else {
+                let Some(text) = rendering.update(&topic) else {
+                    continue;
+                };
+                Arc::new(Frame {
+                    position: event.position.0,
+                    topic,
+                    text,
+                })
             };
-            let frame = Arc::new(Frame {
-                position: event.position.0,
-                topic,
-                text,
-            });
             for outbox in sessions.values() {
                 outbox.push(&frame);
                 if touched.ids.insert(outbox.id) {
@@ -312,6 +367,28 @@ impl Hub {
                 .insert(outbox.id, outbox.clone());
         }
         registry.through
+    }
+
+    /// Every position after which the `dashboard` frames are still kept.
+    pub fn dashboard_kept_after(&self) -> u64 {
+        lock(&self.registry).dashboard_kept_after
+    }
+
+    /// The `dashboard` frames after `after` up to `until`, oldest first; `None` when some of
+    /// them are no longer kept.
+    pub fn dashboard_frames(&self, after: u64, until: u64) -> Option<Vec<Arc<Frame>>> {
+        let registry = lock(&self.registry);
+        if after < registry.dashboard_kept_after {
+            return None;
+        }
+        Some(
+            registry
+                .dashboard_frames
+                .iter()
+                .filter(|f| f.position > after && f.position <= until)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Takes `topics` out of the session's feed.
@@ -358,6 +435,33 @@ mod tests {
             topic: Topic::Events,
             text: ByteString::from_static("{}"),
         })
+    }
+
+    #[test]
+    fn the_oldest_dashboard_frames_go_first_and_move_where_resuming_may_start() {
+        let mut registry = Registry {
+            through: 10,
+            topics: HashMap::new(),
+            next_id: 1,
+            feed: DashboardFeed::new(Dashboard::default()),
+            dashboard_frames: VecDeque::new(),
+            dashboard_kept_after: 10,
+        };
+        let extra = 3u64;
+        for p in 11..11 + KEPT_DASHBOARD_FRAMES as u64 + extra {
+            registry.keep_dashboard_frame(&frame(p));
+        }
+        assert_eq!(registry.dashboard_frames.len(), KEPT_DASHBOARD_FRAMES);
+        assert_eq!(
+            registry.dashboard_kept_after,
+            10 + extra,
+            "the last position dropped"
+        );
+        assert_eq!(
+            registry.dashboard_frames.front().map(|f| f.position),
+            Some(11 + extra),
+            "every frame after it is kept"
+        );
     }
 
     #[actix_rt::test]

@@ -5,7 +5,7 @@
 //! runs under `ctx.wait`, which holds back the session's mailbox: live frames stay in the
 //! outbox until it is done, and are then delivered or dropped by position.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,8 @@ pub struct WsSession {
     topics: BTreeSet<Topic>,
     /// The position of the last snapshot or update written: nothing older follows it.
     last_sent: u64,
+    /// The `dashboard` frames of a catch-up not yet written, oldest first.
+    dashboard_backlog: VecDeque<Arc<Frame>>,
     last_heard: Instant,
     fragments: Option<Fragments>,
     bad_frames: u32,
@@ -98,6 +100,7 @@ impl WsSession {
             identity,
             topics: BTreeSet::new(),
             last_sent: 0,
+            dashboard_backlog: VecDeque::new(),
             last_heard: Instant::now(),
             fragments: None,
             bad_frames: 0,
@@ -239,7 +242,9 @@ impl WsSession {
             return Ok(());
         };
         match since {
-            Some(since) if self.can_resume(since) => self.catch_up(&outbox, topics, since, ctx),
+            Some(since) if self.can_resume(since, &topics) => {
+                self.catch_up(&outbox, topics, since, ctx)
+            }
             _ => {
                 self.topics.extend(topics.iter().cloned());
                 let t0 = self.hub.subscribe(&outbox, &topics);
@@ -249,9 +254,15 @@ impl WsSession {
         Ok(())
     }
 
-    /// Whether every update after `since` can still be sent: the log holds them, and the
-    /// session has not already gone past it (positions in a session only grow).
-    fn can_resume(&self, since: u64) -> bool {
+    /// Whether every update after `since` can still be sent: the log holds them (and the
+    /// live feed the `dashboard` patches, if the session follows it), and the session has
+    /// not already gone past it (positions in a session only grow).
+    fn can_resume(&self, since: u64, topics: &[Topic]) -> bool {
+        let dashboard =
+            topics.contains(&Topic::Dashboard) || self.topics.contains(&Topic::Dashboard);
+        if dashboard && since < self.hub.dashboard_kept_after() {
+            return false;
+        }
         let store = &self.state.store;
         let expired_through = match store.chain_state() {
             Ok(chain) => chain.retention_anchor.position.map_or(0, |p| p.0),
@@ -302,6 +313,7 @@ impl WsSession {
 
     /// A fresh snapshot of every topic the session follows, after its backlog was dropped.
     fn recover(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.dashboard_backlog.clear();
         let Some(outbox) = self.outbox.clone() else {
             return;
         };
@@ -412,7 +424,26 @@ impl WsSession {
             }
             Taken::Overflowed => return self.recover(ctx),
         }
+        if self.topics.contains(&Topic::Dashboard) {
+            match self.hub.dashboard_frames(since, until) {
+                Some(frames) => self.dashboard_backlog = frames.into(),
+                None => return self.recover(ctx),
+            }
+        }
         self.read_backlog(since, until, ctx);
+    }
+
+    /// Writes the catch-up's `dashboard` frames up to `position`.
+    fn emit_dashboard_backlog(&mut self, position: u64, ctx: &mut ws::WebsocketContext<Self>) {
+        while self
+            .dashboard_backlog
+            .front()
+            .is_some_and(|f| f.position <= position)
+        {
+            if let Some(frame) = self.dashboard_backlog.pop_front() {
+                self.emit(&frame, ctx);
+            }
+        }
     }
 
     fn read_backlog(&mut self, after: u64, until: u64, ctx: &mut ws::WebsocketContext<Self>) {
@@ -432,6 +463,7 @@ impl WsSession {
             let full = events.len() == CATCH_UP_PAGE;
             let mut last = after;
             for event in events.iter().take_while(|e| e.position.0 <= until) {
+                act.emit_dashboard_backlog(event.position.0, ctx);
                 let mut rendering = Rendering::new(event);
                 for topic in affected(event) {
                     if !act.topics.contains(&topic) {
@@ -456,6 +488,7 @@ impl WsSession {
         let Some(outbox) = self.outbox.clone() else {
             return;
         };
+        self.emit_dashboard_backlog(until, ctx);
         // Up to `until` the log said it all; the outbox's copies of it are duplicates.
         if let Taken::Overflowed = outbox.take_through(until) {
             self.recover(ctx);

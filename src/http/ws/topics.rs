@@ -7,23 +7,20 @@ use std::sync::Mutex;
 use bytestring::ByteString;
 use serde::Serialize;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::protocol::{time_text, update_frame, Topic, WsError};
-use crate::domain::host::HostStatus;
-use crate::domain::monitor::{LastCheck, MonitorState, Status};
 use crate::events::{Event, Position, RecordedEvent};
-use crate::http::alerts::alert_json;
-use crate::http::hosts::host_json;
-use crate::http::monitors::monitor_json;
 use crate::http::params::MIN_POSITION_WAIT;
+use crate::http::views::{
+    dashboard_part, merge_diff, AlertListView, AlertView, Cards, DashboardView, HostView,
+    MonitorView,
+};
 use crate::http::AppState;
 use crate::projections::{
-    host_of, monitor_of, AlertCard, AlertStatus, AlertView, Alerting, HealthCard, HostFigures,
-    MonitorCard,
+    host_of, hour_of, monitor_of, AlertStatus, Alerting, Dashboard, Projection,
 };
 
-/// Every topic `event` may update (the dashboard only if [`dashboard_delta`] has something).
+/// Every topic `event` may update (the dashboard only if [`DashboardFeed::apply`] has something).
 pub(super) fn affected(event: &RecordedEvent) -> Vec<Topic> {
     let mut topics = vec![Topic::Events, Topic::Dashboard];
     let name = event.event_type();
@@ -57,16 +54,17 @@ impl<'a> Rendering<'a> {
         }
     }
 
-    /// The `update` frame of `topic` for this event, if the topic has one.
+    /// The `update` frame of `topic` for this event, if the topic has one; the dashboard's
+    /// come from the live feed's [`DashboardFeed`], which folds every event once.
     pub(super) fn update(&mut self, topic: &Topic) -> Option<ByteString> {
         let e = self.event;
-        let data = match topic {
-            Topic::Dashboard => dashboard_delta(e)?.to_string(),
-            _ => self
-                .payload
-                .get_or_insert_with(|| e.event.payload_json().to_string())
-                .clone(),
-        };
+        if *topic == Topic::Dashboard {
+            return None;
+        }
+        let data = self
+            .payload
+            .get_or_insert_with(|| e.event.payload_json().to_string())
+            .clone();
         Some(update_frame(
             topic,
             e.position.0,
@@ -75,145 +73,95 @@ impl<'a> Rendering<'a> {
             &data,
         ))
     }
+
+    /// The `dashboard` topic's update frame carrying `patch`.
+    pub(super) fn dashboard_update(&self, patch: &Value) -> ByteString {
+        let e = self.event;
+        update_frame(
+            &Topic::Dashboard,
+            e.position.0,
+            e.event_type(),
+            &self.timestamp,
+            &patch.to_string(),
+        )
+    }
 }
 
-/// What an event changes on the dashboard, as a JSON merge patch (RFC 7386) against the
-/// `dashboard` snapshot (the `Dashboard` read model's JSON); `None` if nothing it shows.
-///
-/// A patch holds what the event itself says, so the same event always gives the same
-/// patch, live or read back from the log. Figures folded from many events (`counts`,
-/// uptimes, rollups) are in snapshots only.
-pub(super) fn dashboard_delta(e: &RecordedEvent) -> Option<Value> {
-    let at = e.timestamp;
-    let monitor = |id: &Uuid, patch: Value| json!({"monitors": {id.to_string(): patch}});
-    let host = |name: &str, patch: Value| json!({"hosts": {name: patch}});
-    let alert = |id: &Uuid, patch: Value| json!({"alerts": {id.to_string(): patch}});
-    let status = |s: Status| json!({"status": s, "status_since": at, "down_reason": null});
-    Some(match &e.event {
-        Event::MonitorCreated(c) => {
-            let state = MonitorState::start(e)?;
-            let card = MonitorCard::of(state);
-            monitor(&c.monitor_id, serde_json::to_value(card).ok()?)
+/// The cards of the dashboard `event` can change, as the `Dashboard` fold applies it.
+fn cards_of(dashboard: &Dashboard, event: &RecordedEvent) -> Cards {
+    let mut cards = Cards {
+        // A new hour slides every monitor's uptime windows.
+        all_monitors: dashboard.as_of.map(hour_of) != Some(hour_of(event.timestamp)),
+        ..Cards::default()
+    };
+    if let Some(id) = monitor_of(&event.event) {
+        cards.monitors.push(id);
+    } else if let Some(host) = host_of(&event.event) {
+        cards.hosts.push(host.to_owned());
+    }
+    match &event.event {
+        Event::AlertOpened(o) => cards.alerts.push(o.alert_id),
+        Event::AlertFired(c) | Event::AlertResolved(c) => cards.alerts.push(c.alert_id),
+        Event::AlertAcknowledged(k) => cards.alerts.push(k.alert_id),
+        _ => {}
+    }
+    cards
+}
+
+/// The dashboard as the live feed has folded it, to say what each event changes on it.
+pub(super) struct DashboardFeed {
+    dashboard: Dashboard,
+}
+
+impl DashboardFeed {
+    /// Starts from `dashboard`, the fold of the log up to its `position`.
+    pub(super) fn new(dashboard: Dashboard) -> DashboardFeed {
+        DashboardFeed { dashboard }
+    }
+
+    /// The position the feed has folded.
+    pub(super) fn position(&self) -> u64 {
+        self.dashboard.position
+    }
+
+    /// Folds `event` in and answers what it changed on the dashboard: the JSON merge patch
+    /// (RFC 7386) from the view before it to the view after it, or `None` if it changed
+    /// nothing the dashboard shows but its position and time (which a patch then carries).
+    pub(super) fn apply(&mut self, event: &RecordedEvent) -> Option<Value> {
+        if event.position.0 <= self.dashboard.position {
+            return None;
         }
-        Event::MonitorUpdated(c) => monitor(
-            &c.monitor_id,
-            json!({"name": c.config.name, "kind": c.config.kind, "tags": c.config.tags}),
-        ),
-        Event::MonitorDeleted(r) => monitor(&r.monitor_id, Value::Null),
-        Event::MonitorPaused(r) => monitor(&r.monitor_id, status(Status::Paused)),
-        Event::MonitorResumed(r) => monitor(&r.monitor_id, status(Status::Pending)),
-        Event::MonitorWentUp(r) | Event::MonitorRecovered(r) => {
-            monitor(&r.monitor_id, status(Status::Up))
+        let cards = cards_of(&self.dashboard, event);
+        let before = dashboard_part(&self.dashboard, &cards);
+        self.dashboard.apply(event);
+        let after = dashboard_part(&self.dashboard, &cards);
+        let mut patch = merge_diff(&before, &after)?;
+        let fields = patch.as_object_mut()?;
+        if fields.keys().all(|k| k == "position" || k == "as_of") {
+            return None;
         }
-        Event::MonitorWentDown(d) => monitor(
-            &d.monitor_id,
-            json!({"status": Status::Down, "status_since": at, "down_reason": d.reason}),
-        ),
-        Event::MonitorChecked(c) => {
-            let check = LastCheck {
-                at,
-                position: e.position.0,
-                ok: c.ok,
-                latency_ms: c.latency_ms,
-                status_code: c.status_code,
-                error: c.error.clone(),
-            };
-            let mut patch = json!({ "last_check": check });
-            if let (Some(expires), Some(p)) = (c.cert_expires_at, patch.as_object_mut()) {
-                p.insert("cert_expires_at".into(), json!(expires));
+        // The events since the last patch moved these too, perhaps without this one moving
+        // them again: every patch brings both.
+        for key in ["position", "as_of"] {
+            if let Some(value) = after.get(key) {
+                fields.insert(key.to_owned(), value.clone());
             }
-            monitor(&c.monitor_id, patch)
         }
-        Event::HeartbeatReceived(h) => {
-            let check = LastCheck {
-                at,
-                position: e.position.0,
-                ok: h.up,
-                latency_ms: h.ping_ms.unwrap_or(0.0),
-                status_code: None,
-                error: (!h.up).then(|| h.msg.clone().unwrap_or_else(|| "down".to_owned())),
-            };
-            monitor(&h.monitor_id, json!({ "last_check": check }))
-        }
-        Event::HostRegistered(r) => host(
-            &r.hostname.to_ascii_lowercase(),
-            json!({"hostname": r.hostname, "tags": r.tags}),
-        ),
-        Event::HostMetricsReported(m) => {
-            let [tx, rx, read, write] = m.rates;
-            let figures = HostFigures {
-                sampled_at: m.sampled_at,
-                cpu_percent: m.cpu_percent,
-                memory_percent: m.memory_percent,
-                disk_percent_max: m.disks.iter().map(|d| d.percent).reduce(f64::max),
-                load1: m.load_average.map(|l| l[0]),
-                net_tx_bytes_per_s: tx,
-                net_rx_bytes_per_s: rx,
-                disk_read_bytes_per_s: read,
-                disk_write_bytes_per_s: write,
-            };
-            // After any sample a host is up: a pending one turns up, a stale one recovers.
-            host(
-                &m.hostname.to_ascii_lowercase(),
-                json!({"status": HostStatus::Up, "last_seen": at, "last_error": null, "metrics": figures}),
-            )
-        }
-        Event::HostWentStale(s) => host(
-            &s.hostname.to_ascii_lowercase(),
-            json!({"status": HostStatus::Stale, "status_since": at}),
-        ),
-        Event::HostRecovered(r) => host(
-            &r.hostname.to_ascii_lowercase(),
-            json!({"status": HostStatus::Up, "status_since": at}),
-        ),
-        Event::HostDeleted(r) => host(&r.hostname.to_ascii_lowercase(), Value::Null),
-        Event::HostScrapeFailed(f) => host(
-            &f.hostname.to_ascii_lowercase(),
-            json!({"last_error": f.error}),
-        ),
-        Event::AlertOpened(o) => {
-            let card = AlertCard {
-                id: o.alert_id,
-                rule_id: o.rule_id,
-                rule_name: o.rule_name.clone(),
-                severity: o.severity,
-                state: AlertStatus::Pending,
-                subject_kind: o.subject_kind,
-                subject_id: o.subject_id.clone(),
-                subject_name: o.subject_name.clone(),
-                opened_at: at,
-                since: at,
-                cause: o.cause.clone(),
-            };
-            alert(&o.alert_id, serde_json::to_value(card).ok()?)
-        }
-        Event::AlertFired(c) => alert(
-            &c.alert_id,
-            json!({"state": AlertStatus::Firing, "since": at, "cause": c.cause}),
-        ),
-        Event::AlertAcknowledged(k) => alert(
-            &k.alert_id,
-            json!({"state": AlertStatus::Acknowledged, "since": at}),
-        ),
-        Event::AlertResolved(c) => alert(&c.alert_id, Value::Null),
-        Event::SystemHealthChanged(h) => json!({"health": HealthCard {
-            ready: h.ready,
-            reasons: h.reasons.clone(),
-            since: Some(at),
-        }}),
-        _ => return None,
-    })
+        Some(patch)
+    }
 }
 
 /// Every alert not resolved, newest first.
-fn open_alerts(alerting: &Alerting) -> Vec<Value> {
-    let mut open: Vec<&AlertView> = alerting
+fn open_alerts(alerting: &Alerting) -> AlertListView {
+    let mut open: Vec<&crate::projections::AlertView> = alerting
         .alerts
         .values()
         .filter(|a| a.status != AlertStatus::Resolved)
         .collect();
     open.sort_by_key(|a| std::cmp::Reverse(a.opened_at));
-    open.into_iter().map(alert_json).collect()
+    AlertListView {
+        alerts: open.into_iter().map(AlertView::from).collect(),
+    }
 }
 
 async fn wait<P: crate::projections::Projection>(
@@ -292,7 +240,7 @@ pub(super) async fn snapshot(
             if let Some(text) = cache.get(topic, position) {
                 return Ok((position, text));
             }
-            let text = snapshot_text(topic, position, &*dashboard)?;
+            let text = snapshot_text(topic, position, &DashboardView::from(&*dashboard))?;
             cache.put(topic, position, &text);
             Ok((position, text))
         }
@@ -303,7 +251,7 @@ pub(super) async fn snapshot(
             if let Some(text) = cache.get(topic, position) {
                 return Ok((position, text));
             }
-            let text = snapshot_text(topic, position, &json!({"alerts": open_alerts(&alerting)}))?;
+            let text = snapshot_text(topic, position, &open_alerts(&alerting))?;
             cache.put(topic, position, &text);
             Ok((position, text))
         }
@@ -311,18 +259,85 @@ pub(super) async fn snapshot(
             wait(&state.monitors, target).await?;
             let monitors = state.monitors.read();
             let position = state.monitors.applied_position().0;
+            let now = chrono::Utc::now();
             let data = monitors
                 .monitors
                 .get(id)
-                .map_or(Value::Null, |v| monitor_json(&v.state, Some(&v.rollups)));
+                .map(|v| MonitorView::at(&v.state, Some(&v.rollups), now));
             Ok((position, snapshot_text(topic, position, &data)?))
         }
         Topic::Host(name) => {
             wait(&state.hosts, target).await?;
             let hosts = state.hosts.read();
             let position = state.hosts.applied_position().0;
-            let data = hosts.hosts.get(&**name).map_or(Value::Null, host_json);
+            let data = hosts.hosts.get(&**name).map(HostView::from);
             Ok((position, snapshot_text(topic, position, &data)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::views::merge_apply;
+    use crate::projections::dashboard_fixtures::{created, event, recorded, BASE_S, MONITORS};
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    fn view_of(dashboard: &Dashboard) -> Result<Value, TestCaseError> {
+        serde_json::to_value(DashboardView::from(dashboard))
+            .map_err(|e| TestCaseError::fail(e.to_string()))
+    }
+
+    proptest! {
+        /// The feed's patches, folded onto the first snapshot, rebuild every later view: read
+        /// back as a `DashboardView` (a member a patch removed for being `null` reads as
+        /// `None`), the fold equals the view, and a patch comes exactly when something the
+        /// dashboard shows changed.
+        #[test]
+        fn the_feeds_patches_folded_onto_the_first_snapshot_give_every_later_view(
+            steps in prop::collection::vec((0u8..15, 0..MONITORS, 0i64..9000, 0.0f64..2000.0), 1..80)
+        ) {
+            let mut at = BASE_S;
+            let mut position = 0;
+            let mut events = Vec::new();
+            for m in 0..MONITORS {
+                position += 1;
+                events.push(recorded(position, at, created(Uuid::from_u128(m + 1))));
+            }
+            for (kind, m, gap, latency) in steps {
+                at += if gap > 8000 { gap * 40 } else if gap > 6000 { gap } else { gap % 90 };
+                position += 1;
+                events.push(recorded(position, at, event(kind, m, at, latency)));
+            }
+            let mut truth = Dashboard::default();
+            let mut feed = DashboardFeed::new(Dashboard::default());
+            let mut folded = view_of(&truth)?;
+            for e in &events {
+                let before = view_of(&truth)?;
+                truth.apply(e);
+                let after = view_of(&truth)?;
+                let patch = feed.apply(e);
+                if let Some(patch) = &patch {
+                    merge_apply(&mut folded, patch);
+                }
+                let mut read: DashboardView = serde_json::from_value(folded.clone())
+                    .map_err(|err| TestCaseError::fail(format!("{err}: {folded}")))?;
+                let expected = DashboardView::from(&truth);
+                if patch.is_none() {
+                    // Only the position and time moved, and they come with the next patch.
+                    read.position = expected.position;
+                    read.as_of = expected.as_of;
+                }
+                prop_assert_eq!(&read, &expected, "after {}", e.event_type());
+                let mut moved = merge_diff(&before, &after).unwrap_or_default();
+                if let Some(m) = moved.as_object_mut() {
+                    m.remove("position");
+                    m.remove("as_of");
+                }
+                let changed = moved.as_object().is_some_and(|m| !m.is_empty());
+                prop_assert_eq!(patch.is_some(), changed, "a patch exactly on a change: {}", e.event_type());
+            }
         }
     }
 }
