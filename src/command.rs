@@ -8,7 +8,7 @@ use rand::RngCore;
 use uuid::Uuid;
 
 use crate::domain::token::{hash_token, token_value, TOKEN_BYTES};
-use crate::domain::DomainError;
+use crate::domain::{Aggregate, DomainError};
 use crate::events::{
     Actor, AppendOutcome, Event, EventStore, ExpectedVersion, NewEvent, Position, Role, StoreError,
     StreamId, StreamVersion, TokenCreated,
@@ -68,6 +68,61 @@ pub async fn append_recorded(
         position: outcome.last_position,
     };
     Ok((answer, outcome))
+}
+
+/// Carries out what was decided about `shadow` (a copy of the aggregate's state): the
+/// facts as one commit by `by` at the state's version, then each consequence in a commit
+/// of its own, caused by the event before it; folds each into the state it hands back. A
+/// consequence that cannot be recorded is logged and the rest are dropped: the facts
+/// stand, and the aggregate decides again on its next fact.
+pub async fn carry_out<A: Aggregate>(
+    store: EventStore,
+    mut shadow: A,
+    events: Vec<Event>,
+    by: Actor,
+) -> (A, Result<CommandAnswer, CommandError>) {
+    let stream = shadow.stream();
+    let (consequences, facts): (Vec<Event>, Vec<Event>) =
+        events.into_iter().partition(|e| A::is_consequence(e));
+    let expected = ExpectedVersion::Exact(StreamVersion(shadow.version()));
+    let new = facts
+        .iter()
+        .map(|e| NewEvent::new(e.clone(), by.clone()))
+        .collect();
+    let (mut answer, out) = match append_recorded(&store, stream.clone(), expected, new).await {
+        Ok(recorded) => recorded,
+        Err(e) => return (shadow, Err(e)),
+    };
+    fold(&mut shadow, &facts, &out);
+    for next in consequences {
+        let new = NewEvent::new(next.clone(), Actor::system()).caused_by(answer.position);
+        let expected = ExpectedVersion::Exact(answer.version);
+        match append_recorded(&store, stream.clone(), expected, vec![new]).await {
+            Ok((after, out)) => {
+                fold(&mut shadow, std::slice::from_ref(&next), &out);
+                answer = after;
+            }
+            Err(e) => {
+                tracing::warn!(stream = %stream, event = next.type_name(), error = %e, "cannot record a consequence");
+                break;
+            }
+        }
+    }
+    (shadow, Ok(answer))
+}
+
+/// Folds `events`, appended as one commit with outcome `out`, into `state`.
+fn fold<A: Aggregate>(state: &mut A, events: &[Event], out: &AppendOutcome) {
+    let first_version = (out.stream_version.0 + 1).saturating_sub(events.len() as u64);
+    for (i, e) in events.iter().enumerate() {
+        let i = i as u64;
+        state.apply_at(
+            e,
+            out.first_position.0 + i,
+            first_version + i,
+            out.timestamp,
+        );
+    }
 }
 
 /// Appends decided events, each recorded as caused by `by`.

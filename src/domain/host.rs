@@ -396,6 +396,24 @@ pub fn decide(state: Option<&HostState>, command: HostCommand) -> Result<Vec<Eve
     }
 }
 
+impl super::Aggregate for HostState {
+    fn stream(&self) -> crate::events::StreamId {
+        crate::events::StreamId::host(&self.hostname)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn apply_at(&mut self, event: &Event, position: u64, version: u64, at: DateTime<Utc>) {
+        HostState::apply_at(self, event, position, version, at)
+    }
+
+    fn is_consequence(event: &Event) -> bool {
+        is_consequence(event)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

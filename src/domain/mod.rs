@@ -14,6 +14,10 @@ pub mod monitor;
 pub mod sample;
 pub mod token;
 
+use chrono::{DateTime, Utc};
+
+use crate::events::{Event, StreamId};
+
 /// Why a command was refused: the caller asked for something the rules do not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -70,4 +74,18 @@ pub fn expect_version(
         }),
         _ => Ok(()),
     }
+}
+
+/// A thing with a stream of its own whose state folds that stream's events: what the
+/// append path needs to carry out a decision about it and keep its state in step.
+pub trait Aggregate: Clone {
+    /// Its stream.
+    fn stream(&self) -> StreamId;
+    /// The version of its stream's last event folded in.
+    fn version(&self) -> u64;
+    /// Folds one of its events, recorded at `position` as stream version `version` at `at`.
+    fn apply_at(&mut self, event: &Event, position: u64, version: u64, at: DateTime<Utc>);
+    /// Whether a decided `event` follows from the others (a status change they cause): it is
+    /// recorded after them, as caused by them.
+    fn is_consequence(event: &Event) -> bool;
 }

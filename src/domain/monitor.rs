@@ -733,6 +733,24 @@ pub fn decide(
     }
 }
 
+impl super::Aggregate for MonitorState {
+    fn stream(&self) -> crate::events::StreamId {
+        crate::events::StreamId::monitor(self.id)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn apply_at(&mut self, event: &Event, position: u64, version: u64, at: DateTime<Utc>) {
+        MonitorState::apply_at(self, event, position, version, at)
+    }
+
+    fn is_consequence(event: &Event) -> bool {
+        is_transition(event)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

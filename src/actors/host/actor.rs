@@ -12,11 +12,11 @@ use prometheus::IntCounter;
 
 use super::scrape::Scraper;
 use crate::command::{self, CommandAnswer, CommandError};
-use crate::domain::host::{decide, is_consequence, HostCommand, HostState, HostStatus, Sample};
+use crate::domain::host::{decide, HostCommand, HostState, HostStatus, Sample};
 use crate::domain::DomainError;
 use crate::events::{
-    Actor as EventActor, AppendOutcome, Event, EventStore, ExpectedVersion, HostScrapeFailed,
-    HostWentStale, NewEvent, Position, StoreError, StreamId, StreamVersion,
+    Actor as EventActor, Event, EventStore, HostScrapeFailed, HostWentStale, Position, StoreError,
+    StreamId, StreamVersion,
 };
 use crate::projections::{Hosts, ProjectionHandle};
 
@@ -124,59 +124,6 @@ pub struct HostActor {
     scraping: bool,
 }
 
-/// Folds `events`, appended as one commit with outcome `out`, into `state`.
-fn fold(state: &mut HostState, events: &[Event], out: &AppendOutcome) {
-    let first_version = (out.stream_version.0 + 1).saturating_sub(events.len() as u64);
-    for (i, e) in events.iter().enumerate() {
-        let i = i as u64;
-        state.apply_at(
-            e,
-            out.first_position.0 + i,
-            first_version + i,
-            out.timestamp,
-        );
-    }
-}
-
-/// Appends what [`decide`] returned for the host in `shadow`: the facts as one commit by
-/// `by`, then each consequence (a recovery), caused by the event before it; folds each in.
-async fn carry_out(
-    store: EventStore,
-    mut shadow: HostState,
-    events: Vec<Event>,
-    by: EventActor,
-) -> (HostState, Result<CommandAnswer, CommandError>) {
-    let stream = StreamId::host(&shadow.hostname);
-    let (consequences, facts): (Vec<Event>, Vec<Event>) =
-        events.into_iter().partition(is_consequence);
-    let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
-    let new = facts
-        .iter()
-        .map(|e| NewEvent::new(e.clone(), by.clone()))
-        .collect();
-    let (mut answer, out) =
-        match command::append_recorded(&store, stream.clone(), expected, new).await {
-            Ok(recorded) => recorded,
-            Err(e) => return (shadow, Err(e)),
-        };
-    fold(&mut shadow, &facts, &out);
-    for next in consequences {
-        let new = NewEvent::new(next.clone(), EventActor::system()).caused_by(answer.position);
-        let expected = ExpectedVersion::Exact(answer.version);
-        match command::append_recorded(&store, stream.clone(), expected, vec![new]).await {
-            Ok((after, out)) => {
-                fold(&mut shadow, std::slice::from_ref(&next), &out);
-                answer = after;
-            }
-            Err(e) => {
-                tracing::warn!(host = %shadow.hostname, error = %e, "cannot record a recovery");
-                break;
-            }
-        }
-    }
-    (shadow, Ok(answer))
-}
-
 impl HostActor {
     /// An actor for a host in `state`.
     pub fn new(state: HostState, deps: HostDeps) -> HostActor {
@@ -230,7 +177,7 @@ impl HostActor {
 
     /// Records an event the actor observed itself (stale, scrape failed) and folds it in.
     fn append_then_fold(&mut self, ctx: &mut Context<Self>, event: Event) {
-        let fut = carry_out(
+        let fut = command::carry_out(
             self.deps.store.clone(),
             self.state.clone(),
             vec![event],
@@ -387,7 +334,7 @@ impl Handler<Command> for HostActor {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(applied))));
         }
         let deleted = events.iter().any(|e| matches!(e, Event::HostDeleted(_)));
-        let fut = carry_out(self.deps.store.clone(), self.state.clone(), events, msg.by);
+        let fut = command::carry_out(self.deps.store.clone(), self.state.clone(), events, msg.by);
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(
             move |(state, result), act, ctx| {
                 act.state = state;
@@ -437,7 +384,7 @@ impl Handler<ScrapeDone> for HostActor {
                         return;
                     }
                 };
-                let fut = carry_out(
+                let fut = command::carry_out(
                     self.deps.store.clone(),
                     self.state.clone(),
                     events,

@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use super::checks::{CheckOutcome, Checker};
 use crate::command::{self, CommandAnswer, CommandError};
-use crate::domain::monitor::{decide, is_transition, MonitorCommand, MonitorState, Status};
+use crate::domain::monitor::{decide, MonitorCommand, MonitorState, Status};
 use crate::events::{
-    Actor as EventActor, AppendOutcome, Event, EventStore, ExpectedVersion, MonitorChecked,
-    MonitorKind, NewEvent, Position, StoreError, StreamId, StreamVersion,
+    Actor as EventActor, Event, EventStore, MonitorChecked, MonitorKind, Position, StoreError,
+    StreamId, StreamVersion,
 };
 use crate::projections::{Monitors, ProjectionHandle};
 
@@ -221,7 +221,7 @@ impl MonitorActor {
                 return;
             }
         };
-        let fut = carry_out(
+        let fut = command::carry_out(
             self.deps.store.clone(),
             self.state.clone(),
             events,
@@ -372,7 +372,7 @@ impl Handler<Command> for MonitorActor {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(applied))));
         }
         let deleted = events.iter().any(|e| matches!(e, Event::MonitorDeleted(_)));
-        let fut = carry_out(self.deps.store.clone(), self.state.clone(), events, msg.by);
+        let fut = command::carry_out(self.deps.store.clone(), self.state.clone(), events, msg.by);
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(
             move |(state, result), act, ctx| {
                 act.state = state;
@@ -402,58 +402,4 @@ impl Handler<Command> for MonitorActor {
             },
         )))
     }
-}
-
-/// Folds `events`, appended as one commit with outcome `out`, into `state`.
-fn fold(state: &mut MonitorState, events: &[Event], out: &AppendOutcome) {
-    let first_version = (out.stream_version.0 + 1).saturating_sub(events.len() as u64);
-    for (i, e) in events.iter().enumerate() {
-        let i = i as u64;
-        state.apply_at(
-            e,
-            out.first_position.0 + i,
-            first_version + i,
-            out.timestamp,
-        );
-    }
-}
-
-/// Appends what [`decide`] returned for the monitor in `shadow`: the facts as one commit by
-/// `by`, then each transition they call for, caused by the event before it; folds each in.
-async fn carry_out(
-    store: EventStore,
-    mut shadow: MonitorState,
-    events: Vec<Event>,
-    by: EventActor,
-) -> (MonitorState, Result<CommandAnswer, CommandError>) {
-    let stream = StreamId::monitor(shadow.id);
-    let (transitions, facts): (Vec<Event>, Vec<Event>) =
-        events.into_iter().partition(is_transition);
-    let expected = ExpectedVersion::Exact(StreamVersion(shadow.version));
-    let new = facts
-        .iter()
-        .map(|e| NewEvent::new(e.clone(), by.clone()))
-        .collect();
-    let (mut answer, out) =
-        match command::append_recorded(&store, stream.clone(), expected, new).await {
-            Ok(recorded) => recorded,
-            Err(e) => return (shadow, Err(e)),
-        };
-    fold(&mut shadow, &facts, &out);
-    for transition in transitions {
-        let new =
-            NewEvent::new(transition.clone(), EventActor::system()).caused_by(answer.position);
-        let expected = ExpectedVersion::Exact(answer.version);
-        match command::append_recorded(&store, stream.clone(), expected, vec![new]).await {
-            Ok((next, out)) => {
-                fold(&mut shadow, std::slice::from_ref(&transition), &out);
-                answer = next;
-            }
-            Err(e) => {
-                tracing::warn!(monitor = %shadow.id, error = %e, "cannot record a transition");
-                break;
-            }
-        }
-    }
-    (shadow, Ok(answer))
 }
