@@ -111,6 +111,20 @@ pub async fn carry_out<A: Aggregate>(
     (shadow, Ok(answer))
 }
 
+/// `state` (as a read model holds it) with the events of its stream after it folded in
+/// (blocking: reads the log).
+pub fn rehydrate<A: Aggregate>(store: &EventStore, mut state: A) -> Result<A, StoreError> {
+    let tail = store.read_stream(
+        &state.stream(),
+        StreamVersion(state.version() + 1),
+        usize::MAX,
+    )?;
+    for e in &tail {
+        state.apply_at(&e.event, e.position.0, e.version.0, e.timestamp);
+    }
+    Ok(state)
+}
+
 /// Folds `events`, appended as one commit with outcome `out`, into `state`.
 fn fold<A: Aggregate>(state: &mut A, events: &[Event], out: &AppendOutcome) {
     let first_version = (out.stream_version.0 + 1).saturating_sub(events.len() as u64);

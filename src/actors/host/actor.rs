@@ -248,19 +248,10 @@ impl HostActor {
 
     /// Rehydrates from the read model and the tail of the stream after it (blocking).
     fn rehydrate(hostname: &str, deps: &HostDeps) -> Result<Option<HostState>, StoreError> {
-        let mut state = deps.hosts.read().hosts.get(hostname).cloned();
-        let Some(s) = state.as_mut() else {
-            return Ok(None);
-        };
-        let tail = deps.store.read_stream(
-            &StreamId::host(hostname),
-            StreamVersion(s.version + 1),
-            usize::MAX,
-        )?;
-        for e in &tail {
-            s.apply(e);
-        }
-        Ok(state)
+        let state = deps.hosts.read().hosts.get(hostname).cloned();
+        state
+            .map(|s| command::rehydrate(&deps.store, s))
+            .transpose()
     }
 }
 

@@ -255,24 +255,15 @@ impl MonitorActor {
 
     /// Rehydrates from the read model and the tail of the stream after it (blocking).
     fn rehydrate(id: Uuid, deps: &MonitorDeps) -> Result<Option<MonitorState>, StoreError> {
-        let mut state = deps
+        let state = deps
             .monitors
             .read()
             .monitors
             .get(&id)
             .map(|v| v.state.clone());
-        let Some(s) = state.as_mut() else {
-            return Ok(None);
-        };
-        let tail = deps.store.read_stream(
-            &StreamId::monitor(id),
-            StreamVersion(s.version + 1),
-            usize::MAX,
-        )?;
-        for e in &tail {
-            s.apply(e);
-        }
-        Ok(state)
+        state
+            .map(|s| command::rehydrate(&deps.store, s))
+            .transpose()
     }
 }
 
