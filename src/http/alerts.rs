@@ -17,10 +17,11 @@ use super::{auth, AppState, Problem};
 use crate::actors::alert::condition::{op_str, parse_op};
 use crate::actors::alert::notifier::channel_kind;
 use crate::actors::alert::AlertError;
+use crate::command::CommandAnswer;
 use crate::events::{
     AlertRule, AlertRuleDefined, ChannelConfig, ChannelCreated, ChannelType, Condition,
-    ConditionKind, Event, ExpectedVersion, IdRef, NewEvent, Position, Role, Severity,
-    SilenceCreated, StreamId, StreamVersion,
+    ConditionKind, Event, ExpectedVersion, IdRef, Position, Role, Severity, SilenceCreated,
+    StreamId, StreamVersion,
 };
 use crate::notify::{ChannelKind, Notification, NotificationState};
 use crate::projections::{severity_str, AlertStatus, AlertView};
@@ -32,10 +33,6 @@ const MAX_ALERTS: usize = 1000;
 /// How far back a causation chain is followed.
 const MAX_CHAIN: usize = 8;
 
-fn stream(kind: &str, id: Uuid) -> StreamId {
-    StreamId::new(format!("{kind}-{id}")).unwrap_or_else(|_| StreamId::system())
-}
-
 fn not_found(what: &str) -> Problem {
     Problem::new(StatusCode::NOT_FOUND, format!("no such {what}"))
 }
@@ -44,44 +41,25 @@ fn id_of(path: &str, what: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(path).map_err(|_| not_found(what))
 }
 
-fn store_problem(e: crate::events::StoreError) -> Problem {
-    match e {
-        crate::events::StoreError::Conflict { .. } => {
-            Problem::new(StatusCode::CONFLICT, e.to_string())
-        }
-        crate::events::StoreError::Unavailable(_) => {
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
-        other => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
-    }
-}
-
-/// Appends one event and answers with `ETag` and `Watchfire-Position`.
+/// Appends one event through the one append path.
 async fn command(
     state: &AppState,
     stream: StreamId,
     expected: ExpectedVersion,
     event: Event,
     who: &crate::projections::TokenEntry,
-) -> Result<(u64, Position), Problem> {
-    let out = state
-        .store
-        .append(stream, expected, vec![NewEvent::new(event, by(who))])
-        .await
-        .map_err(store_problem)?;
-    Ok((out.stream_version.0, out.last_position))
+) -> Result<CommandAnswer, Problem> {
+    Ok(crate::command::execute(&state.store, stream, expected, vec![event], &by(who)).await?)
 }
 
-fn answered(
+/// A command's answer with `Location` when it made something, and `body`.
+fn reply(
     status: StatusCode,
-    version: u64,
-    position: Position,
+    answer: &CommandAnswer,
     location: Option<String>,
     body: Value,
 ) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, format!("\"{version}\"")));
-    res.insert_header(("Watchfire-Position", position.0.to_string()));
+    let mut res = super::answered(status, answer);
     if let Some(l) = location {
         res.insert_header((header::LOCATION, l));
     }
@@ -361,18 +339,18 @@ pub async fn create_rule(
         rule_id,
         rule: rule.clone(),
     });
-    let (version, position) = command(
+    let answer = command(
         &state,
-        stream("rule", rule_id),
+        StreamId::rule(rule_id),
         ExpectedVersion::NoStream,
         event,
         &who,
     )
     .await?;
-    Ok(answered(
+    let version = answer.version.0;
+    Ok(reply(
         StatusCode::CREATED,
-        version,
-        position,
+        &answer,
         Some(format!("/api/v1/alert-rules/{rule_id}")),
         rule_json(rule_id, &rule, version),
     ))
@@ -431,18 +409,18 @@ pub async fn patch_rule(
         rule_id: id,
         rule: rule.clone(),
     });
-    let (version, position) = command(
+    let answer = command(
         &state,
-        stream("rule", id),
+        StreamId::rule(id),
         expected(&req, version)?,
         event,
         &who,
     )
     .await?;
-    Ok(answered(
+    let version = answer.version.0;
+    Ok(reply(
         StatusCode::OK,
-        version,
-        position,
+        &answer,
         None,
         rule_json(id, &rule, version),
     ))
@@ -465,18 +443,17 @@ pub async fn delete_rule(
         .map(|r| r.version)
         .ok_or_else(|| not_found("rule"))?;
     let event = Event::AlertRuleDeleted(IdRef { id });
-    let (version, position) = command(
+    let answer = command(
         &state,
-        stream("rule", id),
+        StreamId::rule(id),
         expected(&req, version)?,
         event,
         &who,
     )
     .await?;
-    Ok(answered(
+    Ok(reply(
         StatusCode::OK,
-        version,
-        position,
+        &answer,
         None,
         json!({"id": id, "deleted": true}),
     ))
@@ -618,7 +595,7 @@ pub async fn ack_alert(
         .map_err(|e| match e {
             AlertError::NotFound => not_found("open alert"),
             AlertError::NotFiring(_) => Problem::new(StatusCode::CONFLICT, e.to_string()),
-            AlertError::Store(s) => store_problem(s),
+            AlertError::Store(s) => s.into(),
             AlertError::Unavailable => {
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
@@ -706,18 +683,17 @@ pub async fn create_silence(
         silence: silence.clone(),
         lifted_at: None,
     };
-    let (version, position) = command(
+    let answer = command(
         &state,
-        stream("silence", id),
+        StreamId::silence(id),
         ExpectedVersion::NoStream,
         Event::SilenceCreated(silence),
         &who,
     )
     .await?;
-    Ok(answered(
+    Ok(reply(
         StatusCode::CREATED,
-        version,
-        position,
+        &answer,
         Some(format!("/api/v1/silences/{id}")),
         silence_json(&view, now),
     ))
@@ -759,18 +735,17 @@ pub async fn delete_silence(
     if lifted {
         return Err(not_found("silence"));
     }
-    let (version, position) = command(
+    let answer = command(
         &state,
-        stream("silence", id),
+        StreamId::silence(id),
         ExpectedVersion::Exact(StreamVersion(0)),
         Event::SilenceDeleted(IdRef { id }),
         &who,
     )
     .await?;
-    Ok(answered(
+    Ok(reply(
         StatusCode::OK,
-        version,
-        position,
+        &answer,
         None,
         json!({"id": id, "lifted": true}),
     ))
@@ -864,19 +839,18 @@ pub async fn create_channel(
         channel_id,
         config: config.clone(),
     });
-    let (version, position) = command(
+    let answer = command(
         &state,
-        stream("channel", channel_id),
+        StreamId::channel(channel_id),
         ExpectedVersion::NoStream,
         event,
         &who,
     )
     .await?;
     state.notifiers.spawn(channel_id, &config);
-    Ok(answered(
+    Ok(reply(
         StatusCode::CREATED,
-        version,
-        position,
+        &answer,
         Some(format!("/api/v1/channels/{channel_id}")),
         channel_json(channel_id, &config, None),
     ))
@@ -967,12 +941,11 @@ pub async fn patch_channel(
         Some(v) => ExpectedVersion::Exact(StreamVersion(v)),
         None => ExpectedVersion::Any,
     };
-    let (version, position) = command(&state, stream("channel", id), expected, event, &who).await?;
+    let answer = command(&state, StreamId::channel(id), expected, event, &who).await?;
     state.notifiers.reconfigure(id, &config);
-    Ok(answered(
+    Ok(reply(
         StatusCode::OK,
-        version,
-        position,
+        &answer,
         None,
         channel_json(id, &config, None),
     ))
@@ -1006,19 +979,18 @@ pub async fn delete_channel(
     if !state.alerting.read().channels.contains_key(&id) {
         return Err(not_found("channel"));
     }
-    let (version, position) = command(
+    let answer = command(
         &state,
-        stream("channel", id),
+        StreamId::channel(id),
         ExpectedVersion::Any,
         Event::ChannelDeleted(IdRef { id }),
         &who,
     )
     .await?;
     state.notifiers.remove(id);
-    Ok(answered(
+    Ok(reply(
         StatusCode::OK,
-        version,
-        position,
+        &answer,
         None,
         json!({"id": id, "deleted": true}),
     ))

@@ -157,7 +157,7 @@ impl AlertActor {
     }
 
     fn stream(&self) -> StreamId {
-        StreamId::new(format!("alert-{}", self.id)).unwrap_or_else(|_| StreamId::system())
+        StreamId::alert(self.id)
     }
 
     /// Appends `events` (all caused by `cause`), folding each in when it is on disk.

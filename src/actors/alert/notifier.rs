@@ -150,11 +150,10 @@ impl ChannelActor {
 
     fn record(&self, ctx: &mut Context<Self>, event: Event) {
         let store = self.deps.store.clone();
-        let stream = StreamId::new(format!("channel-{}", self.id));
+        let stream = StreamId::channel(self.id);
         let id = self.id;
         ctx.spawn(
             async move {
-                let Ok(stream) = stream else { return };
                 let new = NewEvent::new(event, EventActor::system());
                 if let Err(e) = store.append(stream, ExpectedVersion::Any, vec![new]).await {
                     tracing::warn!(channel = %id, error = %e, "cannot record a delivery");
