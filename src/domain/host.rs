@@ -396,6 +396,22 @@ pub fn decide(state: Option<&HostState>, command: HostCommand) -> Result<Vec<Eve
     }
 }
 
+/// Whether `metric` names a host series.
+pub fn is_series_metric(metric: &str) -> bool {
+    matches!(
+        metric,
+        "cpu_percent"
+            | "memory_percent"
+            | "load1"
+            | "net_rx_bytes_per_s"
+            | "net_tx_bytes_per_s"
+            | "disk_read_bytes_per_s"
+            | "disk_write_bytes_per_s"
+    ) || metric
+        .strip_prefix("disk_percent:")
+        .is_some_and(|m| !m.is_empty())
+}
+
 impl super::Aggregate for HostState {
     fn stream(&self) -> crate::events::StreamId {
         crate::events::StreamId::host(&self.hostname)

@@ -11,6 +11,7 @@
 pub mod expect;
 pub mod host;
 pub mod monitor;
+pub mod rule;
 pub mod sample;
 pub mod token;
 

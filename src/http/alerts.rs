@@ -14,20 +14,17 @@ use uuid::Uuid;
 use super::params::{by, from_json, if_match, invalid, parse_time, wait_min_position};
 use super::views::{self, AlertListView};
 use super::{auth, AppState, Problem};
-use crate::actors::alert::condition::{op_str, parse_op};
 use crate::actors::alert::notifier::channel_kind;
 use crate::actors::alert::AlertError;
 use crate::command::CommandAnswer;
+use crate::domain::rule::{self, op_str, RuleCommand, RuleInput, RuleState, World};
 use crate::events::{
-    AlertRule, AlertRuleDefined, ChannelConfig, ChannelCreated, ChannelType, Condition,
-    ConditionKind, Event, ExpectedVersion, IdRef, Position, Role, Severity, SilenceCreated,
-    StreamId, StreamVersion,
+    AlertRule, ChannelConfig, ChannelCreated, ChannelType, ConditionKind, Event, ExpectedVersion,
+    IdRef, Position, Role, SilenceCreated, StreamId, StreamVersion,
 };
 use crate::notify::{ChannelKind, Notification, NotificationState};
 use crate::projections::{severity_str, AlertStatus, AlertView};
 
-/// Repeat notifications every four hours unless a rule says otherwise.
-const DEFAULT_REPEAT_S: u32 = 4 * 3600;
 /// Most alerts one list answers.
 const MAX_ALERTS: usize = 1000;
 /// How far back a causation chain is followed.
@@ -66,13 +63,6 @@ fn reply(
     res.json(body)
 }
 
-/// The expected version of a change: `If-Match` if sent, else the current one.
-fn expected(req: &HttpRequest, current: u64) -> Result<ExpectedVersion, Problem> {
-    Ok(ExpectedVersion::Exact(StreamVersion(
-        if_match(req)?.unwrap_or(current),
-    )))
-}
-
 /// Lets the read model catch up with the log before a command reads it.
 async fn fresh(state: &AppState) {
     let durable = state.store.durable_position();
@@ -85,209 +75,31 @@ async fn fresh(state: &AppState) {
 
 // ---- rules ----
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleInput {
-    name: Option<String>,
-    severity: Option<String>,
-    condition: Option<ConditionInput>,
-    channels: Option<Vec<String>>,
-    repeat_interval_s: Option<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConditionInput {
-    kind: String,
-    monitor: Option<String>,
-    host: Option<String>,
-    tag: Option<String>,
-    metric: Option<String>,
-    op: Option<String>,
-    threshold: Option<f64>,
-    for_s: Option<u32>,
-    after_s: Option<u32>,
-    days: Option<u32>,
-}
-
-fn parse_severity(s: &str) -> Result<Severity, Problem> {
-    match s {
-        "critical" => Ok(Severity::Critical),
-        "warning" => Ok(Severity::Warning),
-        "info" => Ok(Severity::Info),
-        other => Err(invalid(
-            "severity",
-            format!("{other:?}: use critical, warning or info"),
-        )),
-    }
-}
-
-fn condition(state: &AppState, c: ConditionInput) -> Result<Condition, Problem> {
-    let kind = match c.kind.as_str() {
-        "monitor_down" => ConditionKind::MonitorDown,
-        "host_metric" => ConditionKind::HostMetric,
-        "host_stale" => ConditionKind::HostStale,
-        "cert_expiry" => ConditionKind::CertExpiry,
-        other => {
-            return Err(invalid(
-                "condition.kind",
-                format!("{other:?}: use monitor_down, host_metric, host_stale or cert_expiry"),
-            ))
-        }
-    };
-    let about_monitors = matches!(kind, ConditionKind::MonitorDown | ConditionKind::CertExpiry);
-    let (one, field) = if about_monitors {
-        (c.monitor.is_some(), "condition.monitor")
-    } else {
-        (c.host.is_some(), "condition.host")
-    };
-    if one == c.tag.is_some() {
-        return Err(invalid(
-            field,
-            "name one subject, or give condition.tag instead (not both)",
-        ));
-    }
-    if about_monitors && c.host.is_some() {
-        return Err(invalid(
-            "condition.host",
-            "this kind is about monitors: use condition.monitor",
-        ));
-    }
-    if !about_monitors && c.monitor.is_some() {
-        return Err(invalid(
-            "condition.monitor",
-            "this kind is about hosts: use condition.host",
-        ));
-    }
-    let monitor = match &c.monitor {
-        None => None,
-        Some(m) => {
-            let id = Uuid::parse_str(m)
-                .map_err(|_| invalid("condition.monitor", "is not a monitor id"))?;
-            if !state.monitors.read().monitors.contains_key(&id) {
-                return Err(invalid("condition.monitor", "no such monitor"));
-            }
-            Some(id)
-        }
-    };
-    if let Some(tag) = &c.tag {
-        if tag.is_empty() || tag.len() > 64 {
-            return Err(invalid("condition.tag", "a tag has 1 to 64 characters"));
-        }
-    }
-    let mut out = Condition {
-        kind,
-        monitor,
-        host: c.host.map(|h| h.to_ascii_lowercase()),
-        tag: c.tag,
-        metric: None,
-        op: None,
-        threshold: None,
-        for_s: c.for_s.unwrap_or(0),
-        after_s: None,
-        days: None,
-    };
-    if out.for_s > 7 * 86_400 {
-        return Err(invalid("condition.for_s", "at most a week"));
-    }
-    match kind {
-        ConditionKind::HostMetric => {
-            let metric = c
-                .metric
-                .ok_or_else(|| invalid("condition.metric", "is required"))?;
-            if !super::hosts::is_series_metric(&metric) {
-                return Err(invalid(
-                    "condition.metric",
-                    format!("unknown metric {metric:?}"),
-                ));
-            }
-            let op =
-                c.op.ok_or_else(|| invalid("condition.op", "is required: >, >=, < or <="))?;
-            out.op =
-                Some(parse_op(&op).ok_or_else(|| {
-                    invalid("condition.op", format!("{op:?}: use >, >=, < or <="))
-                })?);
-            let threshold = c
-                .threshold
-                .ok_or_else(|| invalid("condition.threshold", "is required"))?;
-            if !threshold.is_finite() {
-                return Err(invalid("condition.threshold", "must be a finite number"));
-            }
-            out.metric = Some(metric);
-            out.threshold = Some(threshold);
-        }
-        ConditionKind::HostStale => out.after_s = Some(c.after_s.unwrap_or(0)),
-        ConditionKind::CertExpiry => {
-            let days = c.days.unwrap_or(14);
-            if !(1..=365).contains(&days) {
-                return Err(invalid("condition.days", "must be 1 to 365"));
-            }
-            out.days = Some(days);
-        }
-        ConditionKind::MonitorDown => {}
-    }
-    Ok(out)
-}
-
-fn channels(state: &AppState, ids: Vec<String>) -> Result<Vec<Uuid>, Problem> {
-    let view = state.alerting.read();
-    ids.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            Uuid::parse_str(s)
-                .ok()
-                .filter(|id| view.channels.contains_key(id))
-                .ok_or_else(|| invalid(&format!("channels[{i}]"), "no such channel"))
-        })
-        .collect()
-}
-
-fn merge_rule(
+/// What rules may refer to, as the read models hold it now.
+fn decide_rule(
     state: &AppState,
-    input: RuleInput,
-    base: Option<AlertRule>,
-) -> Result<AlertRule, Problem> {
-    let name = input
-        .name
-        .or_else(|| base.as_ref().map(|b| b.name.clone()))
-        .ok_or_else(|| invalid("name", "is required"))?;
-    if name.trim().is_empty() || name.len() > 200 {
-        return Err(invalid("name", "a name has 1 to 200 characters"));
-    }
-    let severity = match input.severity {
-        Some(s) => parse_severity(&s)?,
-        None => base.as_ref().map_or(Severity::Warning, |b| b.severity),
+    id: Uuid,
+    command: RuleCommand,
+) -> Result<(Option<RuleState>, Vec<Event>), Problem> {
+    let monitors = state.monitors.read();
+    let alerting = state.alerting.read();
+    let world = World {
+        monitor_exists: &|m| monitors.monitors.contains_key(&m),
+        channel_exists: &|c| alerting.channels.contains_key(&c),
     };
-    let condition = match input.condition {
-        Some(c) => condition(state, c)?,
-        None => base
-            .as_ref()
-            .map(|b| b.condition.clone())
-            .ok_or_else(|| invalid("condition", "is required"))?,
-    };
-    let channels = match input.channels {
-        Some(c) => channels(state, c)?,
-        None => base
-            .as_ref()
-            .map(|b| b.channels.clone())
-            .unwrap_or_default(),
-    };
-    let repeat_interval_s = input
-        .repeat_interval_s
-        .or(base.as_ref().map(|b| b.repeat_interval_s))
-        .unwrap_or(DEFAULT_REPEAT_S);
-    if repeat_interval_s > 30 * 86_400 {
-        return Err(invalid(
-            "repeat_interval_s",
-            "0 for no repeats, else at most 30 days",
-        ));
-    }
-    Ok(AlertRule {
-        name,
-        severity,
-        condition,
-        channels,
-        repeat_interval_s,
+    let current = alerting.rules.get(&id).map(|r| RuleState {
+        rule: r.rule.clone(),
+        version: r.version,
+    });
+    let events = rule::decide(current.as_ref(), command, &world)?;
+    Ok((current, events))
+}
+
+/// The rule a rule event defines.
+fn defined(events: &[Event]) -> Option<&AlertRule> {
+    events.iter().find_map(|e| match e {
+        Event::AlertRuleCreated(d) | Event::AlertRuleUpdated(d) => Some(&d.rule),
+        _ => None,
     })
 }
 
@@ -333,12 +145,10 @@ pub async fn create_rule(
     let who = auth::require(&req, &state, Role::Operator)?;
     let input: RuleInput = from_json(body.into_inner())?;
     fresh(&state).await;
-    let rule = merge_rule(&state, input, None)?;
     let rule_id = Uuid::new_v4();
-    let event = Event::AlertRuleCreated(AlertRuleDefined {
-        rule_id,
-        rule: rule.clone(),
-    });
+    let (_, events) = decide_rule(&state, rule_id, RuleCommand::Create { id: rule_id, input })?;
+    let rule = defined(&events).cloned().ok_or_else(|| not_found("rule"))?;
+    let event = events.into_iter().next().ok_or_else(|| not_found("rule"))?;
     let answer = command(
         &state,
         StreamId::rule(rule_id),
@@ -399,20 +209,19 @@ pub async fn patch_rule(
     let id = id_of(&path, "rule")?;
     let input: RuleInput = from_json(body.into_inner())?;
     fresh(&state).await;
-    let (base, version) = {
-        let view = state.alerting.read();
-        let r = view.rules.get(&id).ok_or_else(|| not_found("rule"))?;
-        (r.rule.clone(), r.version)
+    let asked = RuleCommand::Update {
+        id,
+        input,
+        expected: if_match(&req)?,
     };
-    let rule = merge_rule(&state, input, Some(base))?;
-    let event = Event::AlertRuleUpdated(AlertRuleDefined {
-        rule_id: id,
-        rule: rule.clone(),
-    });
+    let (current, events) = decide_rule(&state, id, asked)?;
+    let version = current.map_or(0, |c| c.version);
+    let rule = defined(&events).cloned().ok_or_else(|| not_found("rule"))?;
+    let event = events.into_iter().next().ok_or_else(|| not_found("rule"))?;
     let answer = command(
         &state,
         StreamId::rule(id),
-        expected(&req, version)?,
+        ExpectedVersion::Exact(StreamVersion(version)),
         event,
         &who,
     )
@@ -435,18 +244,17 @@ pub async fn delete_rule(
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "rule")?;
     fresh(&state).await;
-    let version = state
-        .alerting
-        .read()
-        .rules
-        .get(&id)
-        .map(|r| r.version)
-        .ok_or_else(|| not_found("rule"))?;
-    let event = Event::AlertRuleDeleted(IdRef { id });
+    let asked = RuleCommand::Delete {
+        id,
+        expected: if_match(&req)?,
+    };
+    let (current, events) = decide_rule(&state, id, asked)?;
+    let version = current.map_or(0, |c| c.version);
+    let event = events.into_iter().next().ok_or_else(|| not_found("rule"))?;
     let answer = command(
         &state,
         StreamId::rule(id),
-        expected(&req, version)?,
+        ExpectedVersion::Exact(StreamVersion(version)),
         event,
         &who,
     )

@@ -181,7 +181,7 @@ pub async fn series(
              net_rx_bytes_per_s, net_tx_bytes_per_s, disk_read_bytes_per_s or disk_write_bytes_per_s",
         )
     })?;
-    if !is_series_metric(metric) {
+    if !crate::domain::host::is_series_metric(metric) {
         return Err(Problem::new(
             StatusCode::BAD_REQUEST,
             format!("unknown metric {metric:?}"),
@@ -216,20 +216,4 @@ pub async fn series(
         "step": series.level.as_str(),
         "points": series.points,
     })))
-}
-
-/// Whether `metric` names a host series.
-pub(super) fn is_series_metric(metric: &str) -> bool {
-    matches!(
-        metric,
-        "cpu_percent"
-            | "memory_percent"
-            | "load1"
-            | "net_rx_bytes_per_s"
-            | "net_tx_bytes_per_s"
-            | "disk_read_bytes_per_s"
-            | "disk_write_bytes_per_s"
-    ) || metric
-        .strip_prefix("disk_percent:")
-        .is_some_and(|m| !m.is_empty())
 }

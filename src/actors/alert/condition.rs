@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::host::HostState;
 use crate::domain::monitor::{MonitorState, Status};
+use crate::domain::rule::op_str;
 use crate::events::{Comparison, Condition, ConditionKind, HostMetricsReported, SubjectKind};
 
 /// Something an alert can be about.
@@ -98,27 +99,6 @@ pub fn host_metric(metric: &str, m: &HostMetricsReported) -> Option<f64> {
                 .find(|d| d.mountpoint == mountpoint)
                 .map(|d| d.percent)
         }
-    }
-}
-
-/// The operator as people write it.
-pub fn op_str(op: Comparison) -> &'static str {
-    match op {
-        Comparison::Gt => ">",
-        Comparison::Ge => ">=",
-        Comparison::Lt => "<",
-        Comparison::Le => "<=",
-    }
-}
-
-/// Parses `> >= < <=`.
-pub fn parse_op(s: &str) -> Option<Comparison> {
-    match s {
-        ">" => Some(Comparison::Gt),
-        ">=" => Some(Comparison::Ge),
-        "<" => Some(Comparison::Lt),
-        "<=" => Some(Comparison::Le),
-        _ => None,
     }
 }
 
