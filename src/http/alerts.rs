@@ -17,6 +17,7 @@ use super::{auth, AppState, Problem};
 use crate::actors::alert::condition::{op_str, parse_op};
 use crate::actors::alert::notifier::channel_kind;
 use crate::actors::alert::AlertError;
+use crate::domain::not_null;
 use crate::events::{
     AlertRule, AlertRuleDefined, ChannelConfig, ChannelCreated, ChannelType, Condition,
     ConditionKind, Event, ExpectedVersion, IdRef, NewEvent, Position, Role, Severity,
@@ -110,10 +111,15 @@ async fn fresh(state: &AppState) {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleInput {
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     severity: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     condition: Option<ConditionInput>,
+    #[serde(default, deserialize_with = "not_null")]
     channels: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     repeat_interval_s: Option<u32>,
 }
 
@@ -127,6 +133,7 @@ struct ConditionInput {
     metric: Option<String>,
     op: Option<String>,
     threshold: Option<f64>,
+    #[serde(default, deserialize_with = "not_null")]
     for_s: Option<u32>,
     after_s: Option<u32>,
     days: Option<u32>,
@@ -633,9 +640,12 @@ pub async fn ack_alert(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SilenceInput {
+    #[serde(default, deserialize_with = "not_null")]
     matchers: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "not_null")]
     starts_at: Option<DateTime<Utc>>,
     ends_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "not_null")]
     comment: Option<String>,
 }
 
