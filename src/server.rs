@@ -8,7 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use actix_web::{web, App, HttpServer};
+use actix_http::error::DispatchError;
+use actix_http::HttpService;
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Extensions};
+use actix_web::{web, App};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -228,17 +232,33 @@ pub async fn run(
         settings: Arc::new(settings),
     });
     let socket_listener = events::remote::bind_socket(&dir_path);
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(http_metrics.clone())
-            .configure(http::configure(state.clone()))
-    })
-    .on_connect(http::ws::drop_stalled_connections(ws_stall_limit))
-    .workers(2)
-    .disable_signals()
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run();
+    // Served through actix-http directly rather than `HttpServer`, so that every connection
+    // is a `ProblemStream`: the errors the dispatcher answers itself are problem+json too.
+    let stall_limit = http::ws::drop_stalled_connections(ws_stall_limit);
+    let stall_limit = Arc::new(stall_limit);
+    let server = actix_web::dev::Server::build()
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen("watchfire", listener, move || {
+            let app = App::new()
+                .wrap(http_metrics.clone())
+                .configure(http::configure(state.clone()));
+            let stall_limit = stall_limit.clone();
+            fn_service(move |stream: actix_web::rt::net::TcpStream| {
+                stall_limit(&stream as &dyn std::any::Any, &mut Extensions::new());
+                let peer = stream.peer_addr().ok();
+                async move { Ok::<_, DispatchError>((http::ProblemStream::new(stream), peer)) }
+            })
+            .and_then(
+                HttpService::build()
+                    .keep_alive(Duration::from_secs(5))
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .h1(map_config(app, |_| AppConfig::default())),
+            )
+        })?
+        .run();
     let handle = server.handle();
 
     let (socket_stop, socket_stopped) = tokio::sync::oneshot::channel::<()>();

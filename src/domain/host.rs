@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::sample::{validate_hostname, InvalidSample, PushBody};
-use super::{expect_version, DomainError};
+use super::{expect_version, not_null, DomainError};
 use crate::events::{Event, HostMetricsReported, HostRef, HostRegistered, RecordedEvent};
 
 /// The window of silence before a host is stale when nothing tells its interval.
@@ -220,10 +220,15 @@ pub fn pushed_hostname(path: Option<&str>, body: &PushBody) -> Result<String, Do
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapedHostInput {
+    #[serde(default, deserialize_with = "not_null")]
     hostname: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     scrape_url: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     interval_s: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     stale_after_s: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     tags: Option<Vec<String>>,
 }
 

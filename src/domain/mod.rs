@@ -90,3 +90,19 @@ pub trait Aggregate: Clone {
     /// recorded after them, as caused by them.
     fn is_consequence(event: &Event) -> bool;
 }
+
+/// Deserializes a field whose absence means its default: an explicit `null` is refused
+/// (`#[serde(default, deserialize_with = "not_null")]` on an `Option<T>`), so a client
+/// that sends `null` learns the field, rather than silently getting the default.
+pub fn not_null<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    match <Option<T> as serde::Deserialize>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "must not be null: leave the field out for its default",
+        )),
+    }
+}

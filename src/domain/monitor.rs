@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{expect_version, DomainError};
+use super::{expect_version, not_null, DomainError};
 use crate::domain::expect as checks;
 use crate::events::{
     Event, Expectations, HeartbeatReceived, JsonPathExpectation, MonitorChecked, MonitorConfig,
@@ -255,7 +255,9 @@ where
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorInput {
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     kind: Option<String>,
     #[serde(default, deserialize_with = "present")]
     url: Option<Option<String>>,
@@ -267,21 +269,33 @@ pub struct MonitorInput {
     record_type: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     resolver: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     interval_s: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     timeout_ms: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     retries: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     recover_after: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     method: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     headers: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "present")]
     body: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     follow_redirects: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     ignore_tls_errors: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     expect: Option<ExpectInput>,
     #[serde(default, deserialize_with = "present")]
     cert_expiry_days: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "not_null")]
     grace_s: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     paused: Option<bool>,
 }
 
@@ -289,6 +303,7 @@ pub struct MonitorInput {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectInput {
+    #[serde(default, deserialize_with = "not_null")]
     status: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     body_contains: Option<Option<String>>,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::host::is_series_metric;
-use super::{expect_version, DomainError};
+use super::{expect_version, not_null, DomainError};
 use crate::events::{
     AlertRule, AlertRuleDefined, Comparison, Condition, ConditionKind, Event, IdRef, Severity,
 };
@@ -121,10 +121,15 @@ pub fn parse_op(s: &str) -> Option<Comparison> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     severity: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     condition: Option<ConditionInput>,
+    #[serde(default, deserialize_with = "not_null")]
     channels: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     repeat_interval_s: Option<u32>,
 }
 
@@ -139,6 +144,7 @@ pub struct ConditionInput {
     metric: Option<String>,
     op: Option<String>,
     threshold: Option<f64>,
+    #[serde(default, deserialize_with = "not_null")]
     for_s: Option<u32>,
     after_s: Option<u32>,
     days: Option<u32>,

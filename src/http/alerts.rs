@@ -17,6 +17,7 @@ use super::{auth, AppState, Problem};
 use crate::actors::alert::notifier::channel_kind;
 use crate::actors::alert::AlertError;
 use crate::command::CommandAnswer;
+use crate::domain::not_null;
 use crate::domain::rule::{self, op_str, RuleCommand, RuleInput, RuleState, World};
 use crate::events::{
     AlertRule, ChannelConfig, ChannelCreated, ChannelType, ConditionKind, Event, ExpectedVersion,
@@ -418,9 +419,12 @@ pub async fn ack_alert(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SilenceInput {
+    #[serde(default, deserialize_with = "not_null")]
     matchers: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "not_null")]
     starts_at: Option<DateTime<Utc>>,
     ends_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "not_null")]
     comment: Option<String>,
 }
 

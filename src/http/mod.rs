@@ -4,6 +4,7 @@
 mod alerts;
 mod audit;
 mod auth;
+mod connection;
 mod hosts;
 mod monitors;
 mod openapi;
@@ -21,6 +22,7 @@ use actix_web::web;
 
 pub use audit::event_json;
 pub use auth::hash_token;
+pub use connection::ProblemStream;
 pub use ops::{HttpMetrics, WsMetrics};
 pub use problem::{answered, Problem};
 

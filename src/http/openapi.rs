@@ -14,6 +14,41 @@ use crate::events::Role;
 /// The document as served, built once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| document().to_string());
 
+/// Every (method, path template) the API serves, read once from the table of operations.
+static ROUTES: LazyLock<Vec<(&'static str, &'static str)>> =
+    LazyLock::new(|| operations().iter().map(|o| (o.method, o.path)).collect());
+
+/// The methods served at `path`, uppercase and each once; empty for a path no route has.
+/// The table is held equal to the routes, so this is what a 405's `Allow` lists.
+pub fn methods_at(path: &str) -> Vec<String> {
+    let mut methods: Vec<String> = Vec::new();
+    for (method, template) in ROUTES.iter() {
+        let method = method.to_ascii_uppercase();
+        if matches_template(template, path) && !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    methods
+}
+
+/// Whether `path` fits `template`, each `{param}` standing for one non-empty segment.
+fn matches_template(template: &str, path: &str) -> bool {
+    let mut want = template.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
+}
+
 /// `GET /api/v1/openapi.json`: the OpenAPI document of every route (no auth).
 #[tracing::instrument(skip_all)]
 pub async fn serve() -> HttpResponse {

@@ -107,12 +107,31 @@ fn snapshot_figures(state: &AppState) -> Vec<prometheus::proto::MetricFamily> {
     out
 }
 
-/// Any unknown route: a 404 problem.
+/// A request no route takes: 405 with `Allow` when its path is served with other
+/// methods, else 404.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, Problem> {
-    Err(Problem::new(
-        StatusCode::NOT_FOUND,
-        format!("no route for {} {}", req.method(), req.path()),
-    ))
+    let allowed = super::openapi::methods_at(req.path());
+    if allowed.is_empty() {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no route for {} {}", req.method(), req.path()),
+        ));
+    }
+    let allow = allowed.join(", ");
+    let problem = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not serve {}: use {allow}",
+            req.path(),
+            req.method()
+        ),
+    );
+    let mut res = actix_web::ResponseError::error_response(&problem);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        res.headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    Ok(res)
 }
 
 /// The WebSocket sessions' figures for `/metrics`; the session code keeps them.

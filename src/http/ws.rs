@@ -83,6 +83,8 @@ pub async fn connect(
     ws::WsResponseBuilder::new(session, &req, payload)
         .frame_size(MAX_MESSAGE_BYTES)
         .start()
+        // A request that is no WebSocket handshake is answered as every other error is.
+        .map_err(|e| super::Problem::new(e.error_response().status(), e.to_string()).into())
 }
 
 /// For `HttpServer::on_connect`: makes the kernel drop a connection whose client has

@@ -8,6 +8,7 @@ mod auth;
 mod checks;
 mod cli;
 mod crash;
+mod edge;
 mod golden;
 mod helpers;
 mod hosts;

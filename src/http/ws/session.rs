@@ -325,10 +325,13 @@ impl WsSession {
     }
 
     /// Sends a snapshot of each of `topics`, already in the feed since `t0`: each at a
-    /// position of at least `t0` and of what the session has sent, placed among the live
+    /// position of at least `t0`, of what the session has sent and of what the log had
+    /// acknowledged, placed among the live
     /// frames by its position.
     fn snapshots(&mut self, topics: Vec<Topic>, t0: u64, ctx: &mut ws::WebsocketContext<Self>) {
-        let target = t0.max(self.last_sent);
+        // A snapshot shows at least everything acknowledged before it was asked for.
+        let acknowledged = self.state.store.durable_position().0;
+        let target = t0.max(self.last_sent).max(acknowledged);
         let (state, hub) = (self.state.clone(), self.hub.clone());
         let taken = async move {
             let cache = hub.snapshots();
