@@ -162,8 +162,26 @@ fn create_token(dir: &std::path::Path, role: &str, name: &str) -> Result<(), Str
     if name.is_empty() || name.len() > 200 {
         return Err("--name: a token's name has 1 to 200 characters".to_owned());
     }
-    let mut reader = LogReader::open(dir).map_err(|e| e.to_string())?;
-    let created = reader.create_token(name, role).map_err(|e| e.to_string())?;
+    let created = match LogReader::open(dir).map_err(|e| e.to_string())? {
+        LogReader::Local(store) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let made = runtime.block_on(watchfire::command::create_token(
+                &store,
+                name,
+                role,
+                &watchfire::events::Actor::system(),
+            ));
+            runtime.block_on(store.close());
+            let (token_id, value, _) = made.map_err(|e| e.to_string())?;
+            watchfire::events::remote::CreatedToken { token_id, value }
+        }
+        LogReader::Remote(mut remote) => {
+            remote.create_token(name, role).map_err(|e| e.to_string())?
+        }
+    };
     eprintln!(
         "watchfire: created {} token {name:?} (id {}); it is shown once:",
         role.as_str(),

@@ -184,16 +184,18 @@ pub async fn run(
     )
     .start();
 
-    // A token made through the log socket is answered once authentication sees it, as
-    // one made over HTTP is.
-    let socket_tokens = tokens.clone();
-    let tokens_caught_up: events::remote::TokensCaughtUp = Arc::new(move |position| {
-        let tokens = socket_tokens.clone();
+    // A token made through the log socket is decided as one made over HTTP, and answered
+    // once authentication sees it.
+    let (socket_tokens, token_store) = (tokens.clone(), store.clone());
+    let issue_token: events::remote::TokenIssuer = Arc::new(move |name, role| {
+        let (tokens, store) = (socket_tokens.clone(), token_store.clone());
         Box::pin(async move {
-            let _ = tokens
-                .progress()
-                .reached(position, crate::command::READ_MODEL_WAIT)
-                .await;
+            let (token_id, value, answer) =
+                crate::command::create_token(&store, &name, role, &EventActor::system())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            answer.visible_in(tokens.progress()).await;
+            Ok(events::remote::CreatedToken { token_id, value })
         })
     });
 
@@ -269,8 +271,7 @@ pub async fn run(
         };
         let served = match socket_listener {
             Ok((listener, path)) => {
-                events::remote::serve_socket(socket_store, listener, path, tokens_caught_up, stop)
-                    .await
+                events::remote::serve_socket(socket_store, listener, path, issue_token, stop).await
             }
             Err(e) => Err(e),
         };

@@ -16,7 +16,7 @@ use super::chain::VerifyReport;
 use super::datadir::DataDir;
 use super::event::Role;
 use super::store::{EventStore, StoreError};
-use super::types::{Actor, Position};
+use super::types::Position;
 
 /// Most records answered for one read request.
 const MAX_READ: usize = 4096;
@@ -47,16 +47,19 @@ pub fn bind_socket(data_dir: &Path) -> io::Result<(UnixListener, PathBuf)> {
     Ok((UnixListener::bind(&path)?, path))
 }
 
-/// Waits (for a bounded time) until the server's token read model has applied a position.
-pub type TokensCaughtUp = Arc<dyn Fn(Position) -> BoxFuture<'static, ()> + Send + Sync>;
+/// Makes a token of a role with a name for `token create` on the socket, answering once the
+/// server's authentication knows it (or why not): the server hands it in, so the log knows
+/// nothing of how tokens are decided.
+pub type TokenIssuer =
+    Arc<dyn Fn(String, Role) -> BoxFuture<'static, Result<CreatedToken, String>> + Send + Sync>;
 
-/// Answers log reads on a bound log socket until `shutdown` resolves; a created token
-/// is answered once `tokens_caught_up` has seen it, so it works as soon as it is shown.
+/// Answers log reads on a bound log socket until `shutdown` resolves; `token create` goes
+/// to `issue_token`.
 pub async fn serve_socket(
     store: EventStore,
     listener: UnixListener,
     path: PathBuf,
-    tokens_caught_up: TokensCaughtUp,
+    issue_token: TokenIssuer,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
     tokio::pin!(shutdown);
@@ -66,9 +69,9 @@ pub async fn serve_socket(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let store = store.clone();
-                let tokens_caught_up = tokens_caught_up.clone();
+                let issue_token = issue_token.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = answer(store, stream, tokens_caught_up).await {
+                    if let Err(e) = answer(store, stream, issue_token).await {
                         tracing::debug!(error = %e, "log socket client went away");
                     }
                 });
@@ -82,7 +85,7 @@ pub async fn serve_socket(
 async fn answer(
     store: EventStore,
     stream: tokio::net::UnixStream,
-    tokens_caught_up: TokensCaughtUp,
+    issue_token: TokenIssuer,
 ) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = TokioBufReader::new(read);
@@ -100,16 +103,9 @@ async fn answer(
                 return Ok(());
             }
         };
-        if let Request::CreateToken { name, role } = &request {
-            let created = crate::command::create_token(&store, name, *role, &Actor::system())
-                .await
-                .map_err(|e| StoreError::Storage(e.to_string()));
-            if let Ok((_, _, answer)) = &created {
-                tokens_caught_up(answer.position).await;
-            }
-            let reply = created.and_then(|(token_id, value, _)| {
-                let mut out = serde_json::to_vec(&CreatedToken { token_id, value })
-                    .map_err(|e| StoreError::Storage(e.to_string()))?;
+        if let Request::CreateToken { name, role } = request {
+            let reply = issue_token(name, role).await.and_then(|created| {
+                let mut out = serde_json::to_vec(&created).map_err(|e| e.to_string())?;
                 out.push(b'\n');
                 Ok(out)
             });
@@ -301,28 +297,6 @@ impl LogReader {
         match self {
             LogReader::Local(store) => Ok(store.read_raw(after, limit)?),
             LogReader::Remote(remote) => Ok(remote.read_raw(after, limit)?),
-        }
-    }
-
-    /// Records a new token of `role`, through the server when one holds the log.
-    pub fn create_token(&mut self, name: &str, role: Role) -> Result<CreatedToken, ReadError> {
-        match self {
-            LogReader::Local(store) => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                let (token_id, value, _) = runtime
-                    .block_on(crate::command::create_token(
-                        store,
-                        name,
-                        role,
-                        &Actor::system(),
-                    ))
-                    .map_err(|e| StoreError::Storage(e.to_string()))?;
-                runtime.block_on(store.close());
-                Ok(CreatedToken { token_id, value })
-            }
-            LogReader::Remote(remote) => Ok(remote.create_token(name, role)?),
         }
     }
 
