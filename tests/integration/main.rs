@@ -12,6 +12,7 @@ mod edge;
 mod golden;
 mod helpers;
 mod hosts;
+mod invariants;
 mod monitor_state;
 mod monitors;
 mod notify;
