@@ -13,6 +13,7 @@ pub mod host;
 pub mod monitor;
 pub mod rule;
 pub mod sample;
+pub mod silence;
 pub mod token;
 
 use chrono::{DateTime, Utc};

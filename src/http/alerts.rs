@@ -2,8 +2,6 @@
 //! acknowledgement, silences, and notification channels with a test send. Secrets of
 //! channels are never answered.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -17,11 +15,11 @@ use super::{auth, AppState, Problem};
 use crate::actors::alert::notifier::channel_kind;
 use crate::actors::alert::AlertError;
 use crate::command::CommandAnswer;
-use crate::domain::not_null;
 use crate::domain::rule::{self, op_str, RuleCommand, RuleInput, RuleState, World};
+use crate::domain::silence::{self, SilenceCommand, SilenceInput, SilenceState};
 use crate::events::{
     AlertRule, ChannelConfig, ChannelCreated, ChannelType, ConditionKind, Event, ExpectedVersion,
-    IdRef, Position, Role, SilenceCreated, StreamId, StreamVersion,
+    IdRef, Position, Role, StreamId, StreamVersion,
 };
 use crate::notify::{ChannelKind, Notification, NotificationState};
 use crate::projections::{severity_str, AlertStatus, AlertView};
@@ -416,18 +414,6 @@ pub async fn ack_alert(
 
 // ---- silences ----
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SilenceInput {
-    #[serde(default, deserialize_with = "not_null")]
-    matchers: Option<BTreeMap<String, String>>,
-    #[serde(default, deserialize_with = "not_null")]
-    starts_at: Option<DateTime<Utc>>,
-    ends_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "not_null")]
-    comment: Option<String>,
-}
-
 fn silence_json(s: &crate::projections::SilenceView, now: DateTime<Utc>) -> Value {
     let x = &s.silence;
     json!({
@@ -444,51 +430,15 @@ pub async fn create_silence(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let input: SilenceInput = from_json(body.into_inner())?;
-    let matchers = input.matchers.ok_or_else(|| {
-        invalid(
-            "matchers",
-            "is required: tag, monitor, host, rule or severity",
-        )
-    })?;
-    if matchers.is_empty() {
-        return Err(invalid("matchers", "a silence needs at least one matcher"));
-    }
-    let mut matchers = matchers;
-    for (k, v) in matchers.iter_mut() {
-        let field = format!("matchers.{k}");
-        if v.is_empty() || v.len() > 200 {
-            return Err(invalid(&field, "a value has 1 to 200 characters"));
-        }
-        match k.as_str() {
-            "tag" | "host" => {}
-            // Ids are matched as the log spells them: parse, then store the canonical form.
-            "monitor" | "rule" => {
-                let id = Uuid::parse_str(v)
-                    .map_err(|_| invalid(&field, format!("is not a {k} id (a UUID)")))?;
-                *v = id.to_string();
-            }
-            "severity" => {
-                if !matches!(v.as_str(), "info" | "warning" | "critical") {
-                    return Err(invalid(&field, "use info, warning or critical"));
-                }
-            }
-            _ => return Err(invalid(&field, "use tag, monitor, host, rule or severity")),
-        }
-    }
     let now = Utc::now();
-    let starts_at = input.starts_at.unwrap_or(now);
-    let ends_at = input
-        .ends_at
-        .ok_or_else(|| invalid("ends_at", "is required"))?;
-    if ends_at <= starts_at {
-        return Err(invalid("ends_at", "must be after starts_at"));
-    }
-    let silence = SilenceCreated {
-        silence_id: Uuid::new_v4(),
-        matchers,
-        starts_at,
-        ends_at,
-        comment: input.comment.unwrap_or_default(),
+    let asked = SilenceCommand::Create {
+        id: Uuid::new_v4(),
+        input,
+        now,
+    };
+    let silence = match silence::decide(None, asked)?.into_iter().next() {
+        Some(Event::SilenceCreated(created)) => created,
+        _ => return Err(not_found("silence")),
     };
     let id = silence.silence_id;
     let view = crate::projections::SilenceView {
@@ -537,21 +487,23 @@ pub async fn delete_silence(
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "silence")?;
     fresh(&state).await;
-    let lifted = state
+    let current = state
         .alerting
         .read()
         .silences
         .get(&id)
-        .map(|s| s.lifted_at.is_some())
+        .map(|s| SilenceState {
+            lifted: s.lifted_at.is_some(),
+        });
+    let event = silence::decide(current.as_ref(), SilenceCommand::Lift { id })?
+        .into_iter()
+        .next()
         .ok_or_else(|| not_found("silence"))?;
-    if lifted {
-        return Err(not_found("silence"));
-    }
     let answer = command(
         &state,
         StreamId::silence(id),
         ExpectedVersion::Exact(StreamVersion(0)),
-        Event::SilenceDeleted(IdRef { id }),
+        event,
         &who,
     )
     .await?;
