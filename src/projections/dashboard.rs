@@ -597,6 +597,30 @@ pub(crate) mod tests {
     pub(crate) const BASE_S: i64 = 1_800_000_000;
     pub(crate) const MONITORS: u128 = 3;
 
+    /// The events a proptest's `steps` stand for: every monitor created, then for each step
+    /// an event of its kind about its monitor, mostly seconds apart, now and then hours or days.
+    pub(crate) fn history(steps: &[(u8, u128, i64, f64)]) -> Vec<RecordedEvent> {
+        let mut at = BASE_S;
+        let mut position = 0;
+        let mut events = Vec::new();
+        for m in 0..MONITORS {
+            position += 1;
+            events.push(recorded(position, at, created(Uuid::from_u128(m + 1))));
+        }
+        for &(kind, m, gap, latency) in steps {
+            at += if gap > 8000 {
+                gap * 40
+            } else if gap > 6000 {
+                gap
+            } else {
+                gap % 90
+            };
+            position += 1;
+            events.push(recorded(position, at, event(kind, m, at, latency)));
+        }
+        events
+    }
+
     pub(crate) fn recorded(position: u64, at_s: i64, event: Event) -> RecordedEvent {
         let at = DateTime::from_timestamp(at_s, 0).unwrap_or_default();
         RecordedEvent::unchained(position, position, at, event)
@@ -738,19 +762,7 @@ pub(crate) mod tests {
         ) {
             let mut dashboard = Dashboard::default();
             let (mut monitors, mut hosts) = (Monitors::default(), Hosts::default());
-            let mut at = BASE_S;
-            let mut position = 0;
-            let mut events: Vec<RecordedEvent> = Vec::new();
-            for m in 0..MONITORS {
-                position += 1;
-                events.push(recorded(position, at, created(Uuid::from_u128(m + 1))));
-            }
-            for (kind, m, gap, latency) in steps {
-                // Mostly seconds apart, now and then hours or days.
-                at += if gap > 8000 { gap * 40 } else if gap > 6000 { gap } else { gap % 90 };
-                position += 1;
-                events.push(recorded(position, at, event(kind, m, at, latency)));
-            }
+            let events = history(&steps);
             for e in &events {
                 dashboard.apply(e);
                 monitors.apply(e);

@@ -280,9 +280,8 @@ pub(super) async fn snapshot(
 mod tests {
     use super::*;
     use crate::http::views::merge_apply;
-    use crate::projections::dashboard_fixtures::{created, event, recorded, BASE_S, MONITORS};
+    use crate::projections::dashboard_fixtures::{history, MONITORS};
     use proptest::prelude::*;
-    use uuid::Uuid;
 
     fn view_of(dashboard: &Dashboard) -> Result<Value, TestCaseError> {
         serde_json::to_value(DashboardView::from(dashboard))
@@ -298,18 +297,7 @@ mod tests {
         fn the_feeds_patches_folded_onto_the_first_snapshot_give_every_later_view(
             steps in prop::collection::vec((0u8..15, 0..MONITORS, 0i64..9000, 0.0f64..2000.0), 1..80)
         ) {
-            let mut at = BASE_S;
-            let mut position = 0;
-            let mut events = Vec::new();
-            for m in 0..MONITORS {
-                position += 1;
-                events.push(recorded(position, at, created(Uuid::from_u128(m + 1))));
-            }
-            for (kind, m, gap, latency) in steps {
-                at += if gap > 8000 { gap * 40 } else if gap > 6000 { gap } else { gap % 90 };
-                position += 1;
-                events.push(recorded(position, at, event(kind, m, at, latency)));
-            }
+            let events = history(&steps);
             let mut truth = Dashboard::default();
             let mut feed = DashboardFeed::new(Dashboard::default());
             let mut folded = view_of(&truth)?;
