@@ -60,6 +60,7 @@ pub enum ServeError {
 /// Serves until `shutdown` resolves (with the reason recorded in the log), then stops cleanly.
 ///
 /// Must run inside an actix system; `listener` is already bound so tests can use port 0.
+/// Once the HTTP server listens, its address is in `<data_dir>/listen.addr` until it stops.
 pub async fn run(
     listener: TcpListener,
     settings: Settings,
@@ -74,6 +75,8 @@ pub async fn run(
             ..StoreOptions::default()
         },
     )?;
+    // An address left by an earlier start (a crash) must not be read as this one's.
+    DataDir::remove_listen_addr(&dir_path)?;
     bootstrap(&store, &settings).await?;
     let listen = listener
         .local_addr()
@@ -228,6 +231,9 @@ pub async fn run(
         settings: Arc::new(settings),
     });
     let socket_listener = events::remote::bind_socket(&dir_path);
+    // The listener is bound already: a client that reads the address and connects at once
+    // waits in its backlog until the workers accept.
+    DataDir::write_listen_addr(&dir_path, &listen)?;
     let server = HttpServer::new(move || {
         App::new()
             .wrap(http_metrics.clone())
@@ -268,6 +274,9 @@ pub async fn run(
     });
     tracing::info!(listen = %listen, data_dir = %dir_path.display(), "watchfire is serving");
     let served = server.await;
+    if let Err(e) = DataDir::remove_listen_addr(&dir_path) {
+        tracing::warn!(error = %e, "cannot remove the listen address file");
+    }
 
     // The actors stop with the actix system; dropping their addresses lets them go sooner.
     drop((health, retention, evaluator));

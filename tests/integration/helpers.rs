@@ -73,7 +73,8 @@ pub fn stream(name: &str) -> StreamId {
     StreamId::new(name).expect("test stream ids are valid")
 }
 
-/// A free loopback port.
+/// A loopback port nothing listened on a moment ago: for addresses that must refuse
+/// connections. Servers under test bind port 0 instead and report the port they got.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -90,15 +91,28 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `watchfire serve` on a free port with `data_dir`, extra env vars and args, and waits for /health.
+    /// Starts `watchfire serve` on `127.0.0.1:0` with `data_dir`, extra env vars and args,
+    /// and waits for /health on the address it reports having bound.
     pub fn start(data_dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
-        let port = free_port();
+        Server::start_on(data_dir, "127.0.0.1:0", envs, args)
+    }
+
+    /// Starts `watchfire serve --listen listen` (port 0 or a port an earlier start bound),
+    /// reads the bound address from `<data_dir>/listen.addr` and waits for /health.
+    pub fn start_on(data_dir: &Path, listen: &str, envs: &[(&str, &str)], args: &[&str]) -> Server {
+        // What a stopped or killed server left there is not the new one's address.
+        let addr_file = DataDir::listen_addr_path(data_dir);
+        match std::fs::remove_file(&addr_file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("cannot remove {}: {e}", addr_file.display()),
+        }
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(listen)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -120,14 +134,43 @@ impl Server {
                 }
             }
         });
-        let server = Server {
+        let mut server = Server {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: String::new(),
             data_dir: data_dir.to_owned(),
             stderr_lines: lines,
         };
+        let addr = server.wait_bound_addr(Duration::from_secs(60));
+        server.base = format!("http://{addr}");
         server.wait_healthy(Duration::from_secs(60));
         server
+    }
+
+    /// Waits until the child has written the address it listens on, failing the test if
+    /// it exits first or takes longer than `limit`.
+    fn wait_bound_addr(&mut self, limit: Duration) -> std::net::SocketAddr {
+        let file = DataDir::listen_addr_path(&self.data_dir);
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                if let Ok(addr) = text.trim().parse() {
+                    return addr;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "server exited ({status}) before listening; stderr: {:?}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                started.elapsed() < limit,
+                "server wrote no {} within {limit:?}; stderr: {:?}",
+                file.display(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits until `/health` answers 200.
