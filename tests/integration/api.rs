@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::helpers::{run_cli, Server};
+use super::helpers::{run_cli, Server, TestServer};
 
 /// The admin token every server here starts with.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -113,8 +113,13 @@ pub struct Api {
 
 impl Api {
     pub fn new(server: &Server) -> Api {
+        Api::at(&server.base)
+    }
+
+    /// A client of the server at `base` (`http://127.0.0.1:<port>`), such as a [`TestServer`].
+    pub fn at(base: &str) -> Api {
         Api {
-            base: server.base.clone(),
+            base: base.to_owned(),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -222,4 +227,23 @@ pub fn replay(dir: &Path, stream: Option<&str>) -> Vec<Value> {
                 .unwrap_or_else(|e| panic!("replay printed a line that is not JSON ({e}): {l}"))
         })
         .collect()
+}
+
+#[test]
+fn in_process_server_answers_the_api_and_records_why_it_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path(), ADMIN_TOKEN, |_| {});
+    let api = Api::at(&server.base);
+    let listed = api.get("/api/v1/monitors");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let refused = api.send("GET", "/api/v1/monitors", Some("wf_not-a-token"), &[], None);
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(server.data_dir, dir.path());
+
+    assert_eq!(server.stop("test over"), Ok(()), "the server stops cleanly");
+    let last = replay(dir.path(), Some("system"))
+        .pop()
+        .expect("the system stream has events");
+    assert_eq!(last["type"], "ServerStopped", "{last}");
+    assert_eq!(last["data"]["reason"], "test over", "{last}");
 }

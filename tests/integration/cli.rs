@@ -504,6 +504,19 @@ fn sigterm_exits_zero_and_records_server_stopped() {
 }
 
 #[test]
+fn serve_on_port_0_writes_the_bound_address_and_removes_it_when_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[], &[]);
+    let file = watchfire::events::DataDir::listen_addr_path(dir.path());
+    let written = std::fs::read_to_string(&file).expect("listen.addr is there while serving");
+    let addr: std::net::SocketAddr = written.trim().parse().expect("it holds an address");
+    assert_ne!(addr.port(), 0, "the port the system chose, not 0");
+    assert_eq!(server.base, format!("http://{addr}"));
+    assert!(server.terminate().success(), "the server stops cleanly");
+    assert!(!file.exists(), "a stopped server leaves no address behind");
+}
+
+#[test]
 fn second_server_on_same_data_dir_exits_quickly_saying_in_use() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _first = Server::start(dir.path(), &[], &[]);

@@ -324,3 +324,93 @@ pub fn reexec(name: &str) -> Command {
         .stderr(Stdio::piped());
     cmd
 }
+
+/// The real server run in this test process, on its own thread and actix system, on a
+/// listener bound to `127.0.0.1:0` before it starts: nothing to spawn, no port to pick.
+/// Stopped gracefully (as by SIGTERM) by [`TestServer::stop`] or when dropped.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The data directory it serves.
+    pub data_dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<String>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl TestServer {
+    /// Starts `watchfire::server::run` on `data_dir` with the default settings, `admin_token`
+    /// as the bootstrap token, and whatever `adjust` changes; waits for `/health`.
+    pub fn start(
+        data_dir: &Path,
+        admin_token: &str,
+        adjust: impl FnOnce(&mut watchfire::config::Settings),
+    ) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+        let addr = listener.local_addr().expect("the listener's address");
+        let mut settings = watchfire::config::Settings {
+            listen: addr.to_string(),
+            data_dir: data_dir.to_owned(),
+            admin_token: Some(secrecy::SecretString::from(admin_token.to_owned())),
+            ..watchfire::config::Settings::default()
+        };
+        adjust(&mut settings);
+        settings.validate().expect("test settings are valid");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<String>();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let shutdown = async move { stopped.await.unwrap_or_else(|_| "test ended".into()) };
+                watchfire::server::run(listener, settings, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        });
+        let mut server = TestServer {
+            base: format!("http://{addr}"),
+            data_dir: data_dir.to_owned(),
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        server.wait_healthy(Duration::from_secs(60));
+        server
+    }
+
+    /// Waits until `/health` answers 200, failing the test if the server ended first.
+    fn wait_healthy(&mut self, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok((200, _, _)) = blocking_get(&format!("{}/health", self.base), None) {
+                return;
+            }
+            if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                let ended = self.thread.take().map(|t| t.join());
+                panic!("the in-process server ended before it was healthy: {ended:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the in-process server did not become healthy within {limit:?}");
+    }
+
+    /// Stops the server as a signal would (recording `reason`) and waits until it has
+    /// closed its log: what `run` returned.
+    pub fn stop(mut self, reason: &str) -> Result<(), String> {
+        self.stop_and_join(reason)
+    }
+
+    fn stop_and_join(&mut self, reason: &str) -> Result<(), String> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(reason.to_owned());
+        }
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err("the server thread panicked".to_owned())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join("test ended");
+    }
+}
