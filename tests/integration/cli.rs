@@ -718,10 +718,8 @@ fn wait_for_listen_addr(data_dir: &Path, limit: Duration) -> Option<std::net::So
     let file = watchfire::events::DataDir::listen_addr_path(data_dir);
     let started = Instant::now();
     while started.elapsed() < limit {
-        if let Ok(addr) = std::fs::read_to_string(&file).map(|t| t.trim().parse()) {
-            if let Ok(addr) = addr {
-                return Some(addr);
-            }
+        if let Ok(Ok(addr)) = std::fs::read_to_string(&file).map(|t| t.trim().parse()) {
+            return Some(addr);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
