@@ -19,6 +19,7 @@ use crate::actors::host::{HostDeps, HostMetrics, HostRegistry};
 use crate::actors::monitor::checks::{CheckError, Checker};
 use crate::actors::monitor::{MonitorDeps, MonitorMetrics, MonitorRegistry};
 use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
+use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::events::{
     self, Actor as EventActor, DataDir, DataDirError, Event, EventStore, ExpectedVersion, NewEvent,
@@ -66,12 +67,24 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = String> + 'static,
 ) -> Result<(), ServeError> {
+    run_with_clock(listener, settings, crate::clock::system(), shutdown).await
+}
+
+/// [`run`] with the time read from `clock` (a `ManualClock` in tests) wherever a decision
+/// depends on it: event timestamps, token and session expiry, retention's cutoff.
+pub async fn run_with_clock(
+    listener: TcpListener,
+    settings: Settings,
+    clock: SharedClock,
+    shutdown: impl Future<Output = String> + 'static,
+) -> Result<(), ServeError> {
     let data_dir = DataDir::create_or_open(&settings.data_dir)?;
     let dir_path = data_dir.path().to_owned();
     let store = EventStore::open(
         data_dir,
         StoreOptions {
             cache_capacity_bytes: settings.store.cache_mb * 1024 * 1024,
+            clock: clock.clone(),
             ..StoreOptions::default()
         },
     )?;
@@ -180,6 +193,7 @@ pub async fn run(
         store.clone(),
         settings.retention.raw_days,
         Duration::from_secs(settings.retention.interval_s),
+        clock.clone(),
     )
     .start();
 
@@ -213,6 +227,7 @@ pub async fn run(
     http_metrics.register(&registry)?;
     let state = web::Data::new(AppState {
         store: store.clone(),
+        clock,
         tokens,
         probe,
         monitors,

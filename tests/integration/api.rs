@@ -247,3 +247,53 @@ fn in_process_server_answers_the_api_and_records_why_it_stopped() {
     assert_eq!(last["type"], "ServerStopped", "{last}");
     assert_eq!(last["data"]["reason"], "test over", "{last}");
 }
+
+#[test]
+fn token_expiry_follows_the_injected_clock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = std::sync::Arc::new(watchfire::clock::ManualClock::new(chrono::Utc::now()));
+    let server = TestServer::start_with_clock(dir.path(), ADMIN_TOKEN, clock.clone(), |_| {});
+    let api = Api::at(&server.base);
+    let now = watchfire::clock::Clock::now(clock.as_ref());
+
+    // In the future by the system's clock, but not by the server's: refused, nothing made.
+    clock.advance(chrono::Duration::hours(3));
+    let early = serde_json::json!({
+        "name": "early", "role": "viewer",
+        "expires_at": (now + chrono::Duration::hours(2)).to_rfc3339(),
+    });
+    let refused = api.post("/api/v1/tokens", &early);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let listed = api.get("/api/v1/tokens");
+    assert!(
+        !listed.body.contains("\"early\""),
+        "no token is made: {}",
+        listed.body
+    );
+
+    let expiring = serde_json::json!({
+        "name": "expiring", "role": "viewer",
+        "expires_at": (now + chrono::Duration::hours(4)).to_rfc3339(),
+    });
+    let created = api.post("/api/v1/tokens", &expiring);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let token: Value = serde_json::from_str(&created.body).expect("a JSON body");
+    let token = token["token"]
+        .as_str()
+        .expect("the token's value")
+        .to_owned();
+    let before = api.send("GET", "/api/v1/monitors", Some(&token), &[], None);
+    assert_eq!(
+        before.status, 200,
+        "usable before it expires: {}",
+        before.body
+    );
+
+    clock.advance(chrono::Duration::hours(2));
+    let after = api.send("GET", "/api/v1/monitors", Some(&token), &[], None);
+    assert_eq!(
+        after.status, 401,
+        "refused once the clock passes expiry: {}",
+        after.body
+    );
+}

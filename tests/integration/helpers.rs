@@ -345,6 +345,16 @@ impl TestServer {
         admin_token: &str,
         adjust: impl FnOnce(&mut watchfire::config::Settings),
     ) -> TestServer {
+        TestServer::start_with_clock(data_dir, admin_token, watchfire::clock::system(), adjust)
+    }
+
+    /// [`TestServer::start`] reading the time from `clock` (a `ManualClock` the test moves).
+    pub fn start_with_clock(
+        data_dir: &Path,
+        admin_token: &str,
+        clock: watchfire::clock::SharedClock,
+        adjust: impl FnOnce(&mut watchfire::config::Settings),
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
         let addr = listener.local_addr().expect("the listener's address");
         let mut settings = watchfire::config::Settings {
@@ -359,7 +369,7 @@ impl TestServer {
         let thread = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
                 let shutdown = async move { stopped.await.unwrap_or_else(|_| "test ended".into()) };
-                watchfire::server::run(listener, settings, shutdown)
+                watchfire::server::run_with_clock(listener, settings, clock, shutdown)
                     .await
                     .map_err(|e| e.to_string())
             })
