@@ -686,7 +686,7 @@ pub async fn create_silence(
             _ => return Err(invalid(&field, "use tag, monitor, host, rule or severity")),
         }
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let starts_at = input.starts_at.unwrap_or(now);
     let ends_at = input
         .ends_at
@@ -730,7 +730,7 @@ pub async fn list_silences(
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Viewer)?;
     wait_min_position(&req, &state.alerting).await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let view = state.alerting.read();
     let items: Vec<Value> = view
         .silences
@@ -1046,7 +1046,7 @@ pub async fn test_channel(
         subject: format!("channel {name}"),
         state: NotificationState::Test,
         cause: format!("a test sent by token {}", who.name),
-        at: Utc::now(),
+        at: state.clock.now(),
         link: state.notifiers.link_base.to_string(),
         repeat: 0,
     };

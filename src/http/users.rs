@@ -675,7 +675,7 @@ pub async fn patch_user(
         let others: Vec<Uuid> = state
             .tokens
             .read()
-            .open_sessions_of(&username, Utc::now())
+            .open_sessions_of(&username, state.clock.now())
             .into_iter()
             .filter(|id| who.user.is_none() || *id != who.id)
             .collect();
