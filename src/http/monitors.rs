@@ -132,7 +132,11 @@ pub async fn get(
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", v.state.version)))
-        .json(MonitorView::at(&v.state, Some(&v.rollups), state.clock.now())))
+        .json(MonitorView::at(
+            &v.state,
+            Some(&v.rollups),
+            state.clock.now(),
+        )))
 }
 
 async fn send(

@@ -19,6 +19,12 @@ pub fn start_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
     Server::start(dir, &envs, &[])
 }
 
+/// Starts the server in this process (a [`TestServer`]) on `dir` with [`ADMIN_TOKEN`]:
+/// for tests that need no separate process.
+pub fn start_in_process(dir: &Path) -> TestServer {
+    TestServer::start(dir, ADMIN_TOKEN, |_| {})
+}
+
 /// Creates a token of `role` with `watchfire token create` (the server may be running).
 pub fn create_token(dir: &Path, role: &str) -> String {
     let dir = dir.to_str().expect("temp dirs are UTF-8");
