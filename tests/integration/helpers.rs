@@ -82,6 +82,24 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A running server, in a child process or in this one: where to reach it.
+pub trait Served {
+    /// `http://127.0.0.1:<port>`.
+    fn base(&self) -> &str;
+}
+
+impl Served for Server {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl Served for TestServer {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
 /// A `watchfire serve` child process, killed when dropped.
 pub struct Server {
     pub child: Child,
