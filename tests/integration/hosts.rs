@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::api::{
     create_token as token, replay, start_in_process, start_server, wait_for, Api, ADMIN_TOKEN,
 };
+use super::helpers::TestServer;
 use super::targets::NodeExporter;
 
 /// A full push body as the agent sends it, sampled at `at` with counters `counters`.
@@ -692,4 +693,36 @@ fn series_pick_their_step_from_the_range_and_hold_the_pushed_values() {
 /// Percent-encodes the `+` and `:` of an RFC 3339 time for a query string.
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[test]
+fn retention_removes_samples_older_than_raw_days_by_the_servers_clock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = std::sync::Arc::new(watchfire::clock::ManualClock::new(Utc::now()));
+    let server = TestServer::start_with_clock(dir.path(), ADMIN_TOKEN, clock.clone(), |s| {
+        s.retention.raw_days = 1;
+        s.retention.interval_s = 10;
+    });
+    let api = Api::at(&server.base);
+    let agent = token(dir.path(), "agent");
+    let at = Utc::now() - TimeDelta::seconds(20);
+    api.push_as(&agent, "old-1", &body("old-1", at, [1, 2, 3, 4]))
+        .expect(200, "a push");
+    assert_eq!(
+        samples(dir.path(), "old-1").len(),
+        1,
+        "the sample is recorded"
+    );
+
+    // Two days pass on the server's clock in no time: the next pass (on its real 10 s
+    // timer) finds the sample older than a day.
+    clock.advance(TimeDelta::days(2));
+    wait_for("the sample to expire", || {
+        samples(dir.path(), "old-1").is_empty().then_some(())
+    });
+    let applied: Vec<Value> = replay(dir.path(), Some("system"))
+        .into_iter()
+        .filter(|e| e["type"] == "RetentionApplied")
+        .collect();
+    assert!(!applied.is_empty(), "the pass is recorded");
 }
