@@ -8,6 +8,7 @@
 
 pub mod actors;
 pub mod agent;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod domain;

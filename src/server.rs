@@ -23,6 +23,7 @@ use crate::actors::host::{HostDeps, HostMetrics, HostRegistry};
 use crate::actors::monitor::checks::{CheckError, Checker};
 use crate::actors::monitor::{MonitorDeps, MonitorMetrics, MonitorRegistry};
 use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
+use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::events::{
     self, Actor as EventActor, DataDir, DataDirError, Event, EventStore, ExpectedVersion, NewEvent,
@@ -64,9 +65,21 @@ pub enum ServeError {
 /// Serves until `shutdown` resolves (with the reason recorded in the log), then stops cleanly.
 ///
 /// Must run inside an actix system; `listener` is already bound so tests can use port 0.
+/// Once the HTTP server listens, its address is in `<data_dir>/listen.addr` until it stops.
 pub async fn run(
     listener: TcpListener,
     settings: Settings,
+    shutdown: impl Future<Output = String> + 'static,
+) -> Result<(), ServeError> {
+    run_with_clock(listener, settings, crate::clock::system(), shutdown).await
+}
+
+/// [`run`] with the time read from `clock` (a `ManualClock` in tests) wherever a decision
+/// depends on it: event timestamps, token and session expiry, retention's cutoff.
+pub async fn run_with_clock(
+    listener: TcpListener,
+    settings: Settings,
+    clock: SharedClock,
     shutdown: impl Future<Output = String> + 'static,
 ) -> Result<(), ServeError> {
     let data_dir = DataDir::create_or_open(&settings.data_dir)?;
@@ -75,9 +88,12 @@ pub async fn run(
         data_dir,
         StoreOptions {
             cache_capacity_bytes: settings.store.cache_mb * 1024 * 1024,
+            clock: clock.clone(),
             ..StoreOptions::default()
         },
     )?;
+    // An address left by an earlier start (a crash) must not be read as this one's.
+    DataDir::remove_listen_addr(&dir_path)?;
     bootstrap(&store, &settings).await?;
     let listen = listener
         .local_addr()
@@ -181,6 +197,7 @@ pub async fn run(
         store.clone(),
         settings.retention.raw_days,
         Duration::from_secs(settings.retention.interval_s),
+        clock.clone(),
     )
     .start();
 
@@ -216,6 +233,7 @@ pub async fn run(
     http_metrics.register(&registry)?;
     let state = web::Data::new(AppState {
         store: store.clone(),
+        clock,
         tokens,
         probe,
         monitors,
@@ -234,6 +252,9 @@ pub async fn run(
         settings: Arc::new(settings),
     });
     let socket_listener = events::remote::bind_socket(&dir_path);
+    // The listener is bound already: a client that reads the address and connects at once
+    // waits in its backlog until the workers accept.
+    DataDir::write_listen_addr(&dir_path, &listen)?;
     // Served through actix-http directly rather than `HttpServer`, so that every connection
     // is a `ProblemStream`: the errors the dispatcher answers itself are problem+json too.
     let stall_limit = http::ws::drop_stalled_connections(ws_stall_limit);
@@ -289,6 +310,9 @@ pub async fn run(
     });
     tracing::info!(listen = %listen, data_dir = %dir_path.display(), "watchfire is serving");
     let served = server.await;
+    if let Err(e) = DataDir::remove_listen_addr(&dir_path) {
+        tracing::warn!(error = %e, "cannot remove the listen address file");
+    }
 
     // The actors stop with the actix system; dropping their addresses lets them go sooner.
     drop((health, retention, evaluator));

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::Utc;
 
+use crate::clock::SharedClock;
 use crate::events::{
     Actor as EventActor, Event, EventStore, ExpectedVersion, NewEvent, RetentionApplied, StreamId,
 };
@@ -19,16 +20,23 @@ pub struct RetentionActor {
     keep: chrono::Duration,
     every: Duration,
     running: bool,
+    clock: SharedClock,
 }
 
 impl RetentionActor {
-    /// Keeps observations for `raw_days`, checking every `every`.
-    pub fn new(store: EventStore, raw_days: u32, every: Duration) -> RetentionActor {
+    /// Keeps observations for `raw_days` as `clock` tells the time, checking every `every`.
+    pub fn new(
+        store: EventStore,
+        raw_days: u32,
+        every: Duration,
+        clock: SharedClock,
+    ) -> RetentionActor {
         RetentionActor {
             store,
             keep: chrono::Duration::days(i64::from(raw_days)),
             every,
             running: false,
+            clock,
         }
     }
 
@@ -38,7 +46,7 @@ impl RetentionActor {
         }
         self.running = true;
         let store = self.store.clone();
-        let cutoff = Utc::now() - self.keep;
+        let cutoff = self.clock.now() - self.keep;
         ctx.spawn(
             async move { run_retention(&store, cutoff).await }
                 .into_actor(self)

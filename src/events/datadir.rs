@@ -146,6 +146,33 @@ impl DataDir {
     pub fn socket_path(path: &Path) -> PathBuf {
         path.join("watchfire.sock")
     }
+
+    /// The file a serving server writes the HTTP address it bound to (`127.0.0.1:41234`),
+    /// so that `--listen 127.0.0.1:0` can be used and the chosen port read back.
+    pub fn listen_addr_path(path: &Path) -> PathBuf {
+        path.join("listen.addr")
+    }
+
+    /// Records `addr` in [`DataDir::listen_addr_path`] atomically: written beside it,
+    /// synced, then renamed over it, so a reader sees the old file, none, or the whole line.
+    pub fn write_listen_addr(path: &Path, addr: &str) -> Result<(), DataDirError> {
+        let target = DataDir::listen_addr_path(path);
+        let partial = path.join("listen.addr.partial");
+        let mut file = File::create(&partial).map_err(io_err(path))?;
+        file.write_all(format!("{addr}\n").as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io_err(path))?;
+        fs::rename(&partial, &target).map_err(io_err(path))
+    }
+
+    /// Removes the address a previous start recorded (none is fine).
+    pub fn remove_listen_addr(path: &Path) -> Result<(), DataDirError> {
+        match fs::remove_file(DataDir::listen_addr_path(path)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(path)(e)),
+        }
+    }
 }
 
 fn check_marker(path: &Path) -> Result<(), DataDirError> {

@@ -103,6 +103,8 @@ pub struct StoreOptions {
     pub queue_capacity: usize,
     /// Live events held for subscribers; a subscriber further behind reads from disk.
     pub live_buffer: usize,
+    /// Where the writer reads the time it stamps events with.
+    pub clock: crate::clock::SharedClock,
 }
 
 impl Default for StoreOptions {
@@ -113,6 +115,7 @@ impl Default for StoreOptions {
             max_append_events: 1000,
             queue_capacity: 4096,
             live_buffer: 4096,
+            clock: crate::clock::system(),
         }
     }
 }
@@ -1171,7 +1174,7 @@ impl Writer {
             }));
             return;
         }
-        let now = Utc::now().max(self.last_ts);
+        let now = self.shared.options.clock.now().max(self.last_ts);
         self.last_ts = now;
         let first_position = Position(self.next_position);
         let mut version = current.map_or(0, |v| v + 1);

@@ -430,7 +430,7 @@ pub async fn create_silence(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let input: SilenceInput = from_json(body.into_inner())?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let asked = SilenceCommand::Create {
         id: Uuid::new_v4(),
         input,
@@ -468,7 +468,7 @@ pub async fn list_silences(
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Viewer)?;
     wait_min_position(&req, &state.alerting).await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let view = state.alerting.read();
     let items: Vec<Value> = view
         .silences
@@ -782,7 +782,7 @@ pub async fn test_channel(
         subject: format!("channel {name}"),
         state: NotificationState::Test,
         cause: format!("a test sent by token {}", who.name),
-        at: Utc::now(),
+        at: state.clock.now(),
         link: state.notifiers.link_base.to_string(),
         repeat: 0,
     };

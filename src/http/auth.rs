@@ -3,7 +3,6 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpRequest;
-use chrono::Utc;
 
 use super::{AppState, Problem};
 use crate::config::AuthSettings;
@@ -57,7 +56,7 @@ pub fn authenticate_token(value: &str, state: &AppState) -> Result<TokenEntry, P
     state
         .tokens
         .read()
-        .authenticate(&hash_token(value), Utc::now())
+        .authenticate(&hash_token(value), state.clock.now())
         .map_err(|why| unauthorized(why.to_string()))
 }
 

@@ -38,7 +38,7 @@ async fn record_push(
 ) -> Result<HttpResponse, Problem> {
     let sample = Sample {
         body,
-        now: Utc::now(),
+        now: state.clock.now(),
     };
     let applied = state.host_registry.push(&hostname, sample, by(who)).await?;
     Ok(applied_response(StatusCode::OK, &applied))

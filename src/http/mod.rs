@@ -40,6 +40,8 @@ use crate::projections::{
 pub struct AppState {
     /// The log.
     pub store: EventStore,
+    /// Where handlers read the time their decisions depend on.
+    pub clock: crate::clock::SharedClock,
     /// Tokens, for authentication.
     pub tokens: ProjectionHandle<Tokens>,
     /// Readiness.

@@ -86,7 +86,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         }
     }
     let view = state.monitors.read();
-    let now = Utc::now();
+    let now = state.clock.now();
     let mut items: Vec<(&String, MonitorView)> = view
         .monitors
         .values()
@@ -132,7 +132,11 @@ pub async fn get(
         .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", v.state.version)))
-        .json(MonitorView::at(&v.state, Some(&v.rollups), Utc::now())))
+        .json(MonitorView::at(
+            &v.state,
+            Some(&v.rollups),
+            state.clock.now(),
+        )))
 }
 
 async fn send(

@@ -406,7 +406,7 @@ pub async fn login(
     let hours = i64::from(state.settings.auth.session_hours);
     let value = new_session_value();
     let session_id = Uuid::new_v4();
-    let expires_at = Utc::now() + Duration::hours(hours);
+    let expires_at = state.clock.now() + Duration::hours(hours);
     let event = Event::SessionOpened(SessionOpened {
         session_id,
         username: user.username.clone(),
@@ -675,7 +675,7 @@ pub async fn patch_user(
         let others: Vec<Uuid> = state
             .tokens
             .read()
-            .open_sessions_of(&username, Utc::now())
+            .open_sessions_of(&username, state.clock.now())
             .into_iter()
             .filter(|id| who.user.is_none() || *id != who.id)
             .collect();
@@ -784,7 +784,7 @@ pub async fn create_token(
     }
     let role = role_of(input.role)?;
     if let Some(t) = input.expires_at {
-        if t <= Utc::now() {
+        if t <= state.clock.now() {
             return Err(invalid("expires_at", "must be in the future"));
         }
     }

@@ -78,30 +78,10 @@ fn latest_sampled_at(server: &Server, hostname: &str) -> Option<DateTime<Utc>> {
     serde_json::from_value(host["metrics"]["sampled_at"].clone()).ok()
 }
 
-/// Starts `watchfire serve` on `dir` at a chosen `port`, so a restart comes back at the
-/// same address, and waits until it is healthy.
-fn serve_on(dir: &Path, port: u16) -> Server {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .env("WATCHFIRE_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("watchfire serve starts");
-    let stderr_lines = collect_lines(&mut child, "server");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        data_dir: dir.to_owned(),
-        stderr_lines,
-    };
-    server.wait_healthy(Duration::from_secs(60));
-    server
+/// Starts `watchfire serve` on `dir` at `listen` (port 0 first, then the address the first
+/// start bound, so a restart comes back at the same address), and waits until it is healthy.
+fn serve_on(dir: &Path, listen: &str) -> Server {
+    Server::start_on(dir, listen, &[("WATCHFIRE_ADMIN_TOKEN", ADMIN_TOKEN)], &[])
 }
 
 /// Gathers a child's stderr lines as they come (echoed when `TEST_LOG` is set).
@@ -339,8 +319,8 @@ fn agent_once_exits_nonzero_when_the_server_is_unreachable() {
 fn agent_buffers_while_the_server_is_down_and_delivers_each_sample_once() {
     const HOST: &str = "buffered-1";
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let server = serve_on(dir.path(), port);
+    let server = serve_on(dir.path(), "127.0.0.1:0");
+    let listen = server.base.trim_start_matches("http://").to_owned();
     let token = create_token(dir.path(), "agent");
     let base = server.base.clone();
     let mut agent = Agent::start(&[
@@ -361,7 +341,7 @@ fn agent_buffers_while_the_server_is_down_and_delivers_each_sample_once() {
     assert!(server.terminate().success(), "the server stops cleanly");
     let down_at = Utc::now();
     sleep(Duration::from_secs(4));
-    let server = serve_on(dir.path(), port);
+    let server = serve_on(dir.path(), &listen);
     let back_at = Utc::now();
     sleep(Duration::from_secs(4));
     wait_for("a sample taken after the restart", || {

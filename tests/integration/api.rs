@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::helpers::{run_cli, Server};
+use super::helpers::{run_cli, Server, TestServer};
 
 /// The admin token every server here starts with.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -17,6 +17,12 @@ pub fn start_server(dir: &Path, extra: &[(&str, &str)]) -> Server {
     let mut envs = vec![("WATCHFIRE_ADMIN_TOKEN", ADMIN_TOKEN)];
     envs.extend_from_slice(extra);
     Server::start(dir, &envs, &[])
+}
+
+/// Starts the server in this process (a [`TestServer`]) on `dir` with [`ADMIN_TOKEN`]:
+/// for tests that need no separate process.
+pub fn start_in_process(dir: &Path) -> TestServer {
+    TestServer::start(dir, ADMIN_TOKEN, |_| {})
 }
 
 /// Creates a token of `role` with `watchfire token create` (the server may be running).
@@ -113,8 +119,13 @@ pub struct Api {
 
 impl Api {
     pub fn new(server: &Server) -> Api {
+        Api::at(&server.base)
+    }
+
+    /// A client of the server at `base` (`http://127.0.0.1:<port>`), such as a [`TestServer`].
+    pub fn at(base: &str) -> Api {
         Api {
-            base: server.base.clone(),
+            base: base.to_owned(),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -222,4 +233,73 @@ pub fn replay(dir: &Path, stream: Option<&str>) -> Vec<Value> {
                 .unwrap_or_else(|e| panic!("replay printed a line that is not JSON ({e}): {l}"))
         })
         .collect()
+}
+
+#[test]
+fn in_process_server_answers_the_api_and_records_why_it_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path(), ADMIN_TOKEN, |_| {});
+    let api = Api::at(&server.base);
+    let listed = api.get("/api/v1/monitors");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let refused = api.send("GET", "/api/v1/monitors", Some("wf_not-a-token"), &[], None);
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(server.data_dir, dir.path());
+
+    assert_eq!(server.stop("test over"), Ok(()), "the server stops cleanly");
+    let last = replay(dir.path(), Some("system"))
+        .pop()
+        .expect("the system stream has events");
+    assert_eq!(last["type"], "ServerStopped", "{last}");
+    assert_eq!(last["data"]["reason"], "test over", "{last}");
+}
+
+#[test]
+fn token_expiry_follows_the_injected_clock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = std::sync::Arc::new(watchfire::clock::ManualClock::new(chrono::Utc::now()));
+    let server = TestServer::start_with_clock(dir.path(), ADMIN_TOKEN, clock.clone(), |_| {});
+    let api = Api::at(&server.base);
+    let now = watchfire::clock::Clock::now(clock.as_ref());
+
+    // In the future by the system's clock, but not by the server's: refused, nothing made.
+    clock.advance(chrono::Duration::hours(3));
+    let early = serde_json::json!({
+        "name": "early", "role": "viewer",
+        "expires_at": (now + chrono::Duration::hours(2)).to_rfc3339(),
+    });
+    let refused = api.post("/api/v1/tokens", &early);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let listed = api.get("/api/v1/tokens");
+    assert!(
+        !listed.body.contains("\"early\""),
+        "no token is made: {}",
+        listed.body
+    );
+
+    let expiring = serde_json::json!({
+        "name": "expiring", "role": "viewer",
+        "expires_at": (now + chrono::Duration::hours(4)).to_rfc3339(),
+    });
+    let created = api.post("/api/v1/tokens", &expiring);
+    assert_eq!(created.status, 201, "{}", created.body);
+    let token: Value = serde_json::from_str(&created.body).expect("a JSON body");
+    let token = token["token"]
+        .as_str()
+        .expect("the token's value")
+        .to_owned();
+    let before = api.send("GET", "/api/v1/monitors", Some(&token), &[], None);
+    assert_eq!(
+        before.status, 200,
+        "usable before it expires: {}",
+        before.body
+    );
+
+    clock.advance(chrono::Duration::hours(2));
+    let after = api.send("GET", "/api/v1/monitors", Some(&token), &[], None);
+    assert_eq!(
+        after.status, 401,
+        "refused once the clock passes expiry: {}",
+        after.body
+    );
 }

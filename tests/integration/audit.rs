@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
+use super::api::{
+    create_token, replay, start_in_process, start_server, wait_for, Api, ADMIN_TOKEN,
+};
 use super::helpers::run_cli;
 use super::targets::HttpTarget;
 
@@ -122,8 +124,8 @@ fn time(text: &Value) -> DateTime<Utc> {
 #[test]
 fn the_state_at_a_past_position_or_time_equals_what_the_live_view_showed_then() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let monitor = create(
         &api,
@@ -341,8 +343,8 @@ fn a_server_rebuilt_from_the_log_shows_what_it_showed_before_its_stop() {
 #[test]
 fn the_log_pages_and_filters_refuses_bad_numbers_and_viewers_and_verifies_intact() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let secret = "hook-secret-never-shown";
     create(
         &api,
@@ -521,8 +523,8 @@ fn samples<'a>(text: &'a str, name: &str, labels: &[&str]) -> Vec<&'a str> {
 #[test]
 fn metrics_pass_promtool_and_count_requests_by_route_pattern() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let monitor = create(
         &api,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{blocking_get, free_port, run_cli, Server, BIN};
+use crate::helpers::{blocking_get, run_cli, Server, BIN};
 
 /// Environment variables a test run might inherit that would change what the server does.
 const INHERITED_SETTINGS: &[&str] = &[
@@ -504,10 +504,23 @@ fn sigterm_exits_zero_and_records_server_stopped() {
 }
 
 #[test]
+fn serve_on_port_0_writes_the_bound_address_and_removes_it_when_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[], &[]);
+    let file = watchfire::events::DataDir::listen_addr_path(dir.path());
+    let written = std::fs::read_to_string(&file).expect("listen.addr is there while serving");
+    let addr: std::net::SocketAddr = written.trim().parse().expect("it holds an address");
+    assert_ne!(addr.port(), 0, "the port the system chose, not 0");
+    assert_eq!(server.base, format!("http://{addr}"));
+    assert!(server.terminate().success(), "the server stops cleanly");
+    assert!(!file.exists(), "a stopped server leaves no address behind");
+}
+
+#[test]
 fn second_server_on_same_data_dir_exits_quickly_saying_in_use() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _first = Server::start(dir.path(), &[], &[]);
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = "127.0.0.1:0".to_owned();
     let started = Instant::now();
     let second = Spawned::start(
         &[
@@ -700,12 +713,26 @@ fn replay_rebuild_works_when_stopped_and_refuses_while_running() {
 // ---------------------------------------------------------------------------------------
 // Configuration.
 
+/// The address a server on `data_dir` reports in its `listen.addr`, once it has written it.
+fn wait_for_listen_addr(data_dir: &Path, limit: Duration) -> Option<std::net::SocketAddr> {
+    let file = watchfire::events::DataDir::listen_addr_path(data_dir);
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(Ok(addr)) = std::fs::read_to_string(&file).map(|t| t.trim().parse()) {
+            return Some(addr);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 #[test]
 fn config_layers_flag_beats_env_beats_file() {
     let conf_dir = tempfile::tempdir().expect("temp dir");
-    let (a, b, c) = (free_port(), free_port(), free_port());
-    assert!(a != b && b != c && a != c, "three distinct ports");
-    let addr = |p: u16| format!("127.0.0.1:{p}");
+    // Three loopback addresses, each with port 0: which one the server bound tells which
+    // layer won, and no port is chosen before the server binds it.
+    let (a, b, c) = ("127.0.0.2", "127.0.0.3", "127.0.0.4");
+    let addr = |ip: &str| format!("{ip}:0");
     let config = write_file(
         conf_dir.path(),
         "watchfire.toml",
@@ -714,7 +741,7 @@ fn config_layers_flag_beats_env_beats_file() {
     let env_listen = addr(b);
     let flag_listen = addr(c);
 
-    let cases: [(&str, bool, bool, u16); 3] = [
+    let cases: [(&str, bool, bool, &str); 3] = [
         ("file, env and flag", true, true, c),
         ("file and env", true, false, b),
         ("file only", false, false, a),
@@ -737,19 +764,29 @@ fn config_layers_flag_beats_env_beats_file() {
             vec![]
         };
         let server = Spawned::start(&args, &envs);
-        let up = wait_for_200(
-            &format!("http://{}/health", addr(expected)),
-            Duration::from_secs(60),
+        let bound = wait_for_listen_addr(data.path(), Duration::from_secs(60));
+        let bound = bound.unwrap_or_else(|| {
+            panic!(
+                "{name}: the server reports no address; stderr: {}",
+                server.stderr_text()
+            )
+        });
+        assert_eq!(
+            bound.ip().to_string(),
+            expected,
+            "{name}: the server listens on {expected}"
         );
+        let up = wait_for_200(&format!("http://{bound}/health"), Duration::from_secs(60));
         assert!(
             up,
-            "{name}: the server listens on port {expected}; stderr: {}",
+            "{name}: the server listens on {bound}; stderr: {}",
             server.stderr_text()
         );
-        for other in [a, b, c].into_iter().filter(|p| *p != expected) {
+        for other in [a, b, c].into_iter().filter(|ip| *ip != expected) {
+            let port = bound.port();
             assert!(
-                blocking_get(&format!("http://{}/health", addr(other)), None).is_err(),
-                "{name}: nothing listens on port {other}"
+                blocking_get(&format!("http://{other}:{port}/health"), None).is_err(),
+                "{name}: nothing listens on {other}:{port}"
             );
         }
         drop(server);
@@ -759,7 +796,7 @@ fn config_layers_flag_beats_env_beats_file() {
 #[test]
 fn config_out_of_range_env_value_exits_2_naming_the_key() {
     let data = tempfile::tempdir().expect("temp dir");
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = "127.0.0.1:0".to_owned();
     let (status, _, stderr) = Spawned::start(
         &[
             "serve",
@@ -791,7 +828,7 @@ fn config_unknown_key_in_file_exits_2_naming_it() {
     let data = tempfile::tempdir().expect("temp dir");
     let conf_dir = tempfile::tempdir().expect("temp dir");
     let config = write_file(conf_dir.path(), "bad.toml", "[retention]\nraw_dayz = 3\n");
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = "127.0.0.1:0".to_owned();
     let (status, _, stderr) = Spawned::start(
         &[
             "serve",
@@ -816,7 +853,7 @@ fn config_unknown_key_in_file_exits_2_naming_it() {
 #[test]
 fn config_missing_file_exits_2_naming_it() {
     let data = tempfile::tempdir().expect("temp dir");
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = "127.0.0.1:0".to_owned();
     let (status, _, stderr) = Spawned::start(
         &[
             "serve",

@@ -73,12 +73,31 @@ pub fn stream(name: &str) -> StreamId {
     StreamId::new(name).expect("test stream ids are valid")
 }
 
-/// A free loopback port.
+/// A loopback port nothing listened on a moment ago: for addresses that must refuse
+/// connections. Servers under test bind port 0 instead and report the port they got.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// A running server, in a child process or in this one: where to reach it.
+pub trait Served {
+    /// `http://127.0.0.1:<port>`.
+    fn base(&self) -> &str;
+}
+
+impl Served for Server {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl Served for TestServer {
+    fn base(&self) -> &str {
+        &self.base
+    }
 }
 
 /// A `watchfire serve` child process, killed when dropped.
@@ -90,15 +109,28 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `watchfire serve` on a free port with `data_dir`, extra env vars and args, and waits for /health.
+    /// Starts `watchfire serve` on `127.0.0.1:0` with `data_dir`, extra env vars and args,
+    /// and waits for /health on the address it reports having bound.
     pub fn start(data_dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Server {
-        let port = free_port();
+        Server::start_on(data_dir, "127.0.0.1:0", envs, args)
+    }
+
+    /// Starts `watchfire serve --listen listen` (port 0 or a port an earlier start bound),
+    /// reads the bound address from `<data_dir>/listen.addr` and waits for /health.
+    pub fn start_on(data_dir: &Path, listen: &str, envs: &[(&str, &str)], args: &[&str]) -> Server {
+        // What a stopped or killed server left there is not the new one's address.
+        let addr_file = DataDir::listen_addr_path(data_dir);
+        match std::fs::remove_file(&addr_file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("cannot remove {}: {e}", addr_file.display()),
+        }
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(listen)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -120,14 +152,43 @@ impl Server {
                 }
             }
         });
-        let server = Server {
+        let mut server = Server {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: String::new(),
             data_dir: data_dir.to_owned(),
             stderr_lines: lines,
         };
+        let addr = server.wait_bound_addr(Duration::from_secs(60));
+        server.base = format!("http://{addr}");
         server.wait_healthy(Duration::from_secs(60));
         server
+    }
+
+    /// Waits until the child has written the address it listens on, failing the test if
+    /// it exits first or takes longer than `limit`.
+    fn wait_bound_addr(&mut self, limit: Duration) -> std::net::SocketAddr {
+        let file = DataDir::listen_addr_path(&self.data_dir);
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                if let Ok(addr) = text.trim().parse() {
+                    return addr;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "server exited ({status}) before listening; stderr: {:?}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                started.elapsed() < limit,
+                "server wrote no {} within {limit:?}; stderr: {:?}",
+                file.display(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits until `/health` answers 200.
@@ -280,4 +341,104 @@ pub fn reexec(name: &str) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
+}
+
+/// The real server run in this test process, on its own thread and actix system, on a
+/// listener bound to `127.0.0.1:0` before it starts: nothing to spawn, no port to pick.
+/// Stopped gracefully (as by SIGTERM) by [`TestServer::stop`] or when dropped.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The data directory it serves.
+    pub data_dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<String>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl TestServer {
+    /// Starts `watchfire::server::run` on `data_dir` with the default settings, `admin_token`
+    /// as the bootstrap token, and whatever `adjust` changes; waits for `/health`.
+    pub fn start(
+        data_dir: &Path,
+        admin_token: &str,
+        adjust: impl FnOnce(&mut watchfire::config::Settings),
+    ) -> TestServer {
+        TestServer::start_with_clock(data_dir, admin_token, watchfire::clock::system(), adjust)
+    }
+
+    /// [`TestServer::start`] reading the time from `clock` (a `ManualClock` the test moves).
+    pub fn start_with_clock(
+        data_dir: &Path,
+        admin_token: &str,
+        clock: watchfire::clock::SharedClock,
+        adjust: impl FnOnce(&mut watchfire::config::Settings),
+    ) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+        let addr = listener.local_addr().expect("the listener's address");
+        let mut settings = watchfire::config::Settings {
+            listen: addr.to_string(),
+            data_dir: data_dir.to_owned(),
+            admin_token: Some(secrecy::SecretString::from(admin_token.to_owned())),
+            ..watchfire::config::Settings::default()
+        };
+        adjust(&mut settings);
+        settings.validate().expect("test settings are valid");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<String>();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let shutdown = async move { stopped.await.unwrap_or_else(|_| "test ended".into()) };
+                watchfire::server::run_with_clock(listener, settings, clock, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        });
+        let mut server = TestServer {
+            base: format!("http://{addr}"),
+            data_dir: data_dir.to_owned(),
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        server.wait_healthy(Duration::from_secs(60));
+        server
+    }
+
+    /// Waits until `/health` answers 200, failing the test if the server ended first.
+    fn wait_healthy(&mut self, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok((200, _, _)) = blocking_get(&format!("{}/health", self.base), None) {
+                return;
+            }
+            if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                let ended = self.thread.take().map(|t| t.join());
+                panic!("the in-process server ended before it was healthy: {ended:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the in-process server did not become healthy within {limit:?}");
+    }
+
+    /// Stops the server as a signal would (recording `reason`) and waits until it has
+    /// closed its log: what `run` returned.
+    pub fn stop(mut self, reason: &str) -> Result<(), String> {
+        self.stop_and_join(reason)
+    }
+
+    fn stop_and_join(&mut self, reason: &str) -> Result<(), String> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(reason.to_owned());
+        }
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err("the server thread panicked".to_owned())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join("test ended");
+    }
 }

@@ -8,7 +8,10 @@ use std::path::Path;
 use chrono::{Duration as TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::api::{create_token as token, replay, start_server, wait_for, Api, ADMIN_TOKEN};
+use super::api::{
+    create_token as token, replay, start_in_process, start_server, wait_for, Api, ADMIN_TOKEN,
+};
+use super::helpers::TestServer;
 use super::targets::NodeExporter;
 
 /// A full push body as the agent sends it, sampled at `at` with counters `counters`.
@@ -58,8 +61,8 @@ fn samples(dir: &Path, hostname: &str) -> Vec<Value> {
 #[test]
 fn a_first_push_registers_the_host_and_rates_come_from_the_counters() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let agent = token(dir.path(), "agent");
     let t0 = Utc::now() - TimeDelta::seconds(20);
 
@@ -144,8 +147,8 @@ fn a_first_push_registers_the_host_and_rates_come_from_the_counters() {
 #[test]
 fn a_repeated_sample_is_acknowledged_and_recorded_once() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let at = Utc::now() - TimeDelta::seconds(5);
     let sample = body("web-1", at, [1, 2, 3, 4]);
     let first = api
@@ -166,8 +169,8 @@ fn a_repeated_sample_is_acknowledged_and_recorded_once() {
 #[test]
 fn bad_pushes_each_get_their_status_and_change_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let agent = token(dir.path(), "agent");
     let now = Utc::now();
     let good = body("web-1", now, [1, 2, 3, 4]);
@@ -368,8 +371,8 @@ fn merge(base: &mut Value, patch: Value) {
 #[test]
 fn a_silent_host_goes_stale_within_its_window_and_recovers_on_its_next_sample() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     // An agent that says it pushes every second: its window is three seconds.
     let mut sample = body("quiet-1", Utc::now(), [1, 1, 1, 1]);
     sample["interval_s"] = json!(1);
@@ -416,8 +419,8 @@ fn a_silent_host_goes_stale_within_its_window_and_recovers_on_its_next_sample() 
 fn a_scraped_node_exporter_reports_the_same_metrics_as_the_agent() {
     let exporter = NodeExporter::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let created = api
         .post(
             "/api/v1/hosts",
@@ -494,8 +497,8 @@ fn keys(v: &Value) -> Vec<String> {
 #[test]
 fn a_scrape_that_fails_is_recorded_and_the_host_goes_stale() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let closed = super::helpers::free_port();
     api.post(
         "/api/v1/hosts",
@@ -555,8 +558,8 @@ fn a_scrape_that_fails_is_recorded_and_the_host_goes_stale() {
 #[test]
 fn a_deleted_host_is_gone_and_its_next_push_registers_it_again() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let first = api
         .push_as(
             ADMIN_TOKEN,
@@ -631,8 +634,8 @@ fn hosts_keep_their_status_and_latest_sample_across_a_restart() {
 #[test]
 fn series_pick_their_step_from_the_range_and_hold_the_pushed_values() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     // Six samples a minute apart, ending now: cpu 10, 20, ..., 60.
     let now = Utc::now();
     for i in 0..6i64 {
@@ -690,4 +693,36 @@ fn series_pick_their_step_from_the_range_and_hold_the_pushed_values() {
 /// Percent-encodes the `+` and `:` of an RFC 3339 time for a query string.
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[test]
+fn retention_removes_samples_older_than_raw_days_by_the_servers_clock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = std::sync::Arc::new(watchfire::clock::ManualClock::new(Utc::now()));
+    let server = TestServer::start_with_clock(dir.path(), ADMIN_TOKEN, clock.clone(), |s| {
+        s.retention.raw_days = 1;
+        s.retention.interval_s = 10;
+    });
+    let api = Api::at(&server.base);
+    let agent = token(dir.path(), "agent");
+    let at = Utc::now() - TimeDelta::seconds(20);
+    api.push_as(&agent, "old-1", &body("old-1", at, [1, 2, 3, 4]))
+        .expect(200, "a push");
+    assert_eq!(
+        samples(dir.path(), "old-1").len(),
+        1,
+        "the sample is recorded"
+    );
+
+    // Two days pass on the server's clock in no time: the next pass (on its real 10 s
+    // timer) finds the sample older than a day.
+    clock.advance(TimeDelta::days(2));
+    wait_for("the sample to expire", || {
+        samples(dir.path(), "old-1").is_empty().then_some(())
+    });
+    let applied: Vec<Value> = replay(dir.path(), Some("system"))
+        .into_iter()
+        .filter(|e| e["type"] == "RetentionApplied")
+        .collect();
+    assert!(!applied.is_empty(), "the pass is recorded");
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::api::{replay, start_server, wait_for, Api, Reply, ADMIN_TOKEN};
+use super::api::{replay, start_in_process, start_server, wait_for, Api, Reply, ADMIN_TOKEN};
 use super::targets::{DnsTarget, HttpTarget, HttpsTarget, TcpTarget};
 
 /// The monitors collection.
@@ -274,8 +274,8 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 #[test]
 fn http_monitor_lifecycle_answers_with_location_etag_and_position_and_reads_its_writes() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
 
     let created = api.post(
@@ -489,8 +489,8 @@ fn http_monitor_lifecycle_answers_with_location_etag_and_position_and_reads_its_
 #[test]
 fn stale_if_match_is_a_409_that_appends_nothing_and_a_current_one_succeeds() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     // Paused, so no check appends anything while the log is compared.
     let (id, created) = api.create(&with(
@@ -570,8 +570,8 @@ fn stale_if_match_is_a_409_that_appends_nothing_and_a_current_one_succeeds() {
 #[test]
 fn bad_requests_answer_their_status_and_leave_the_log_unchanged() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let dir = dir.path();
     let valid = with(
@@ -803,8 +803,8 @@ fn bad_requests_answer_their_status_and_leave_the_log_unchanged() {
 #[test]
 fn flapping_http_monitor_goes_up_down_and_recovers_each_transition_caused_by_its_check() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let (id, _) = api.create(&json!({
         "name": "flappy", "kind": "http", "url": target.url("/"),
@@ -893,8 +893,8 @@ fn flapping_http_monitor_goes_up_down_and_recovers_each_transition_caused_by_its
 #[test]
 fn tcp_monitor_is_up_while_the_port_listens_and_down_once_it_closes() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let mut target = TcpTarget::start();
     let (id, _) = api.create(&json!({
         "name": "db", "kind": "tcp", "host": "127.0.0.1", "port": target.port(),
@@ -914,8 +914,8 @@ fn tcp_monitor_is_up_while_the_port_listens_and_down_once_it_closes() {
 #[test]
 fn dns_monitor_against_a_chosen_resolver_is_up_when_the_a_record_matches() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = DnsTarget::start();
     target.set_a("svc.watchfire.test", &[Ipv4Addr::new(10, 1, 2, 3)]);
     let dns = |name: &str, contains: &str| {
@@ -944,8 +944,8 @@ fn dns_monitor_against_a_chosen_resolver_is_up_when_the_a_record_matches() {
 #[test]
 fn https_monitor_ignoring_tls_errors_is_up_and_shows_the_certificate_expiry() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpsTarget::start(30);
     let (id, _) = api.create(&with(
         http_monitor("secure", &target.url("/")),
@@ -984,8 +984,8 @@ fn https_monitor_ignoring_tls_errors_is_up_and_shows_the_certificate_expiry() {
 #[test]
 fn push_monitor_is_up_on_heartbeats_counts_status_down_and_goes_down_without_them() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let (id, created) = api.create(&json!({
         "name": "nightly", "kind": "push", "interval_s": 2, "grace_s": 1, "timeout_ms": 1000,
     }));
@@ -1226,8 +1226,8 @@ fn restarted_server_keeps_monitor_statuses_and_keeps_checking() {
 #[test]
 fn checks_come_newest_first_within_their_range_and_series_rolls_them_up() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let (id, _) = api.create(&http_monitor("series", &target.url("/")));
     api.wait_checks(&id, 5);
@@ -1321,8 +1321,8 @@ fn checks_come_newest_first_within_their_range_and_series_rolls_them_up() {
 #[test]
 fn patched_interval_takes_effect_and_pause_stops_checks_until_resume() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let (id, _) = api.create(&json!({
         "name": "slow", "kind": "http", "url": target.url("/"), "interval_s": 60, "timeout_ms": 900,
@@ -1376,8 +1376,8 @@ fn patched_interval_takes_effect_and_pause_stops_checks_until_resume() {
 #[test]
 fn unsent_timeout_follows_a_short_interval_and_a_sent_one_is_kept_or_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     // No timeout sent: 10 s by default, 80% of an interval too short for that.
     let (_, long) = api.create(&json!({"name": "long", "kind": "push", "interval_s": 60}));
     assert_eq!(long.json()["timeout_ms"], 10_000);

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::api::{create_token, start_server, wait_for, Api, Reply, ADMIN_TOKEN};
+use super::api::{create_token, start_in_process, wait_for, Api, Reply, ADMIN_TOKEN};
 
 /// Runs `python3` with `args`: (exit code, everything it printed).
 fn python(args: &[&str]) -> (i32, String) {
@@ -143,8 +143,8 @@ fn id_of(reply: &Reply) -> String {
 #[test]
 fn the_openapi_document_is_public_valid_and_fits_the_live_answers() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
 
     let reply = api
         .send("GET", "/api/v1/openapi.json", None, &[], None)
@@ -511,8 +511,8 @@ fn misfits(doc: &Value, name: &str, body: &Value) -> Vec<String> {
 #[test]
 fn monitor_host_alert_and_dashboard_bodies_fit_the_schemas_derived_from_their_views() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let doc = api
         .send("GET", "/api/v1/openapi.json", None, &[], None)
         .expect(200, "the document")

@@ -1,12 +1,12 @@
 //! The dashboard's files as the real server serves them.
 
-use crate::api::{start_server, Api};
+use crate::api::{start_in_process, Api};
 
 #[test]
 fn the_dashboard_page_and_its_files_are_served_without_auth() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
 
     let page = api
         .send("GET", "/", None, &[], None)
@@ -50,8 +50,8 @@ fn the_dashboard_page_and_its_files_are_served_without_auth() {
 #[test]
 fn an_unknown_dashboard_file_is_a_404_problem() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     for path in [
         "/assets/nothing.js",
         "/assets/..%2FCargo.toml",
@@ -70,8 +70,8 @@ fn an_unknown_dashboard_file_is_a_404_problem() {
 #[test]
 fn a_422_names_the_field_in_its_own_member() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let reply = api
         .post(
             "/api/v1/monitors",

@@ -21,7 +21,7 @@ use watchfire::events::{
 };
 
 use crate::helpers::{
-    fact, free_port, observation, open_store, run_cli, stream, wait_until_unlocked, TmpMount, BIN,
+    fact, observation, open_store, run_cli, stream, wait_until_unlocked, TmpMount, BIN,
 };
 
 /// Events in a tamper test's log.
@@ -610,7 +610,7 @@ fn serve_on_a_read_only_file_system_exits_with_a_clear_message() {
             .arg("--data-dir")
             .arg(&dir)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("127.0.0.1:0")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

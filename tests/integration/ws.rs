@@ -17,8 +17,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::api::{create_token, replay, start_server, wait_for, Api, ADMIN_TOKEN, PATIENCE};
-use super::helpers::Server;
+use super::api::{
+    create_token, replay, start_in_process, start_server, wait_for, Api, ADMIN_TOKEN, PATIENCE,
+};
+use super::helpers::Served;
 use super::targets::HttpTarget;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -30,8 +32,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime for the test's clients")
 }
 
-fn ws_url(server: &Server) -> String {
-    format!("{}/ws", server.base.replacen("http://", "ws://", 1))
+fn ws_url(server: &impl Served) -> String {
+    format!("{}/ws", server.base().replacen("http://", "ws://", 1))
 }
 
 /// A WebSocket client of the server, with what it has read.
@@ -41,7 +43,7 @@ struct Client {
 
 impl Client {
     /// Connects with `headers` on the upgrade request.
-    async fn connect(server: &Server, headers: &[(&str, &str)]) -> Client {
+    async fn connect(server: &impl Served, headers: &[(&str, &str)]) -> Client {
         let mut request = ws_url(server)
             .into_client_request()
             .expect("a WebSocket request");
@@ -57,7 +59,7 @@ impl Client {
     }
 
     /// Connects with a bearer token.
-    async fn bearer(server: &Server, token: &str) -> Client {
+    async fn bearer(server: &impl Served, token: &str) -> Client {
         Client::connect(server, &[("authorization", &format!("Bearer {token}"))]).await
     }
 
@@ -171,8 +173,8 @@ fn metric(api: &Api, name: &str) -> f64 {
 #[test]
 fn snapshots_come_first_then_updates_in_position_order() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let id = monitor(&api, &target);
     let topic = format!("monitor:{id}");
@@ -237,8 +239,8 @@ fn snapshots_come_first_then_updates_in_position_order() {
 #[test]
 fn a_resumed_session_gets_every_missed_update_exactly_once() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let target = HttpTarget::start();
     let id = monitor(&api, &target);
     let topic = format!("monitor:{id}");
@@ -327,9 +329,9 @@ struct RawClient {
 
 impl RawClient {
     /// Opens a session with `token` as bearer; `receive_buffer` shrinks the socket's buffer.
-    async fn connect(server: &Server, token: &str, receive_buffer: Option<u32>) -> RawClient {
+    async fn connect(server: &impl Served, token: &str, receive_buffer: Option<u32>) -> RawClient {
         let addr: std::net::SocketAddr = server
-            .base
+            .base()
             .trim_start_matches("http://")
             .parse()
             .expect("the server's address");
@@ -493,7 +495,7 @@ fn a_client_that_never_reads_slows_no_one_and_later_gets_a_snapshot() {
     // An outbox the never-reading client overflows many times over (3,000 pushes, two
     // topics), with room for the readers to fall behind a little on a busy machine.
     let server = start_server(dir.path(), &[("WATCHFIRE_WEBSOCKET__OUTBOX", "512")]);
-    let api = Api::new(&server);
+    let api = Api::at(&server.base);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -564,15 +566,15 @@ fn a_client_that_never_reads_slows_no_one_and_later_gets_a_snapshot() {
         assert!(snapshot.is_some(), "the slow session got a fresh snapshot");
     });
     // A new client: the old one's idle connection may have been closed by the server.
-    let drops = metric(&Api::new(&server), "watchfire_ws_outbox_drops_total") - drops_before;
+    let drops = metric(&Api::at(&server.base), "watchfire_ws_outbox_drops_total") - drops_before;
     assert!(drops >= 1.0, "the overflow is counted: {drops}");
 }
 
 #[test]
 fn sessions_authenticate_by_first_message_bearer_or_cookie_and_in_time() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let viewer = create_token(dir.path(), "viewer");
     api.post(
         "/api/v1/users",
@@ -675,7 +677,7 @@ fn sessions_authenticate_by_first_message_bearer_or_cookie_and_in_time() {
 #[test]
 fn roles_limit_topics_and_acknowledgements() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
+    let server = start_in_process(dir.path());
     let viewer = create_token(dir.path(), "viewer");
     let agent = create_token(dir.path(), "agent");
     let rt = runtime();
@@ -715,7 +717,7 @@ fn roles_limit_topics_and_acknowledgements() {
 #[test]
 fn junk_frames_each_get_an_error_and_the_session_carries_on() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
+    let server = start_in_process(dir.path());
     let rt = runtime();
     rt.block_on(async {
         let mut client = RawClient::connect(&server, ADMIN_TOKEN, None).await;
@@ -844,8 +846,8 @@ fn the_server_pings_and_closes_a_silent_session() {
 #[test]
 fn an_operator_acknowledges_a_firing_alert_over_the_websocket() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let operator = create_token(dir.path(), "operator");
     let target = HttpTarget::start();
     let hook = HttpTarget::start();
@@ -1009,7 +1011,7 @@ fn a_client_that_stops_reading_is_dropped_after_the_timeout() {
 fn a_user_demoted_while_connected_loses_the_topics_of_the_old_role() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_server(dir.path(), &[("WATCHFIRE_WEBSOCKET__PING_S", "1")]);
-    let api = Api::new(&server);
+    let api = Api::at(&server.base);
     let password = "correct-horse-battery";
     api.post(
         "/api/v1/users",
@@ -1066,8 +1068,8 @@ fn a_user_demoted_while_connected_loses_the_topics_of_the_old_role() {
 #[test]
 fn a_resumed_dashboard_gets_the_missed_patches_and_after_a_restart_a_snapshot() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path(), &[]);
-    let api = Api::new(&server);
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
     let push = |name: &str| -> String {
         let reply = api
             .post("/api/v1/monitors", &json!({"name": name, "kind": "push"}))
@@ -1132,7 +1134,7 @@ fn a_resumed_dashboard_gets_the_missed_patches_and_after_a_restart_a_snapshot() 
     // A restarted server keeps no patches from before it: the same `since` gets a snapshot.
     drop(api);
     drop(server);
-    let server = start_server(dir.path(), &[]);
+    let server = start_in_process(dir.path());
     let snapshot = rt.block_on(async {
         let mut client = Client::bearer(&server, ADMIN_TOKEN).await;
         client.subscribe(&["dashboard"], Some(left_at)).await;

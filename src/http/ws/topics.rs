@@ -259,7 +259,7 @@ pub(super) async fn snapshot(
             wait(&state.monitors, target).await?;
             let monitors = state.monitors.read();
             let position = state.monitors.applied_position().0;
-            let now = chrono::Utc::now();
+            let now = state.clock.now();
             let data = monitors
                 .monitors
                 .get(id)
