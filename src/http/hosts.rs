@@ -3,7 +3,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -187,7 +187,7 @@ pub async fn series(
             format!("unknown metric {metric:?}"),
         ));
     }
-    let until = parse_time("until", q.until.as_deref())?.unwrap_or_else(Utc::now);
+    let until = parse_time("until", q.until.as_deref())?.unwrap_or_else(|| state.clock.now());
     let since = parse_time("since", q.since.as_deref())?.unwrap_or(until - Duration::hours(1));
     if since >= until {
         return Err(Problem::new(

@@ -19,20 +19,15 @@ use crate::command::CommandError;
 use crate::domain::monitor::{Heartbeat, MonitorCommand, MonitorInput};
 use crate::domain::DomainError;
 use crate::events::{Event, Role, StreamId, StreamVersion};
-use crate::projections::{Monitors, ProjectionHandle};
 
 /// Most checks one `checks` query returns.
 const MAX_CHECKS: usize = 1000;
 
 /// A command's answer: the resource, its `ETag` and the `Watchfire-Position`.
-fn command_response(
-    status: StatusCode,
-    applied: &Applied,
-    monitors: &ProjectionHandle<Monitors>,
-) -> HttpResponse {
-    let view = monitors.read();
+fn command_response(status: StatusCode, applied: &Applied, state: &AppState) -> HttpResponse {
+    let view = state.monitors.read();
     let rollups = view.monitors.get(&applied.state.id).map(|v| &v.rollups);
-    let body = MonitorView::at(&applied.state, rollups, Utc::now());
+    let body = MonitorView::at(&applied.state, rollups, state.clock.now());
     let mut res = answered(status, &applied.answer);
     if status == StatusCode::CREATED {
         res.insert_header((
@@ -59,11 +54,7 @@ pub async fn create(
         .monitor_registry
         .create(Box::new(input), by(&who))
         .await?;
-    Ok(command_response(
-        StatusCode::CREATED,
-        &applied,
-        &state.monitors,
-    ))
+    Ok(command_response(StatusCode::CREATED, &applied, &state))
 }
 
 /// `GET /api/v1/monitors?tag=&status=`.
@@ -149,7 +140,7 @@ async fn send(
     let id = monitor_id(id)?;
     let command = command(if_match(req)?);
     let applied = state.monitor_registry.command(id, command, by(who)).await?;
-    Ok(command_response(StatusCode::OK, &applied, &state.monitors))
+    Ok(command_response(StatusCode::OK, &applied, state))
 }
 
 /// `PATCH /api/v1/monitors/{id}`.
@@ -301,7 +292,7 @@ pub async fn series(
     let id = monitor_id(&path)?;
     let range = web::Query::<Range>::from_query(req.query_string())
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let until = parse_time("until", range.until.as_deref())?.unwrap_or_else(Utc::now);
+    let until = parse_time("until", range.until.as_deref())?.unwrap_or_else(|| state.clock.now());
     let since =
         parse_time("since", range.since.as_deref())?.unwrap_or(until - chrono::Duration::hours(24));
     if since >= until {
