@@ -26,23 +26,14 @@ fn bad_request(detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, detail)
 }
 
-fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::Unavailable(_) | StoreError::Closed => {
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
-        _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
 /// Runs blocking log work off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Problem> {
     web::block(work)
         .await
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(store_problem)
+        .map_err(|e| Problem::internal(&e))?
+        .map_err(Problem::from)
 }
 
 /// A JSON body with the `Watchfire-Position` it holds.

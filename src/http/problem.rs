@@ -110,7 +110,8 @@ impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
         match &e {
             StoreError::Conflict { .. } => Problem::new(StatusCode::CONFLICT, e.to_string()),
-            StoreError::Unavailable(_) => {
+            // A full disk, or a log closing as the server stops: another try may succeed.
+            StoreError::Unavailable(_) | StoreError::Closed => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
             _ => Problem::internal(&e),
