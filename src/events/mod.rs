@@ -1,5 +1,6 @@
-//! The event log: envelope, event types, codec, store on sled, subscriptions, hash
-//! chains and retention. Only this module knows sled exists.
+//! The event log: envelope, event types, codec, the store (on sled, or on PostgreSQL for
+//! several nodes), subscriptions, hash chains and retention. Only this module knows sled
+//! and PostgreSQL exist.
 
 mod alerting;
 mod chain;
@@ -8,6 +9,7 @@ mod datadir;
 mod event;
 mod people;
 pub mod remote;
+mod sled_store;
 mod store;
 mod subscription;
 mod tree;
@@ -24,7 +26,10 @@ pub use codec::{
 pub use datadir::{DataDir, DataDirError};
 pub use event::*;
 pub use people::*;
-pub use store::{EventStore, RetentionOutcome, StoreError, StoreMetrics, StoreOptions};
+pub use store::{
+    Accepted, AppendRequest, Core, EventStore, LogBackend, RetentionOutcome, StoreError,
+    StoreMetrics, StoreOptions,
+};
 pub use subscription::Subscription;
 pub use tree::{ProjectionTree, TreeBatch};
 pub use types::*;

@@ -1,37 +1,25 @@
-//! The event store on sled: atomic appends with optimistic concurrency, group commit,
-//! reads capped at what is durable, retention, projection checkpoints and verification.
+//! The event store: one handle, [`EventStore`], over a [`LogBackend`] that keeps the
+//! bytes: sled in the data directory (the embedded default, `sled_store.rs`) or a
+//! PostgreSQL database shared by several nodes (`pg_store.rs`). Both give the same
+//! guarantees, held by one test suite run against each: atomic appends with expected
+//! versions, contiguous positions published in order only once durable, subscriptions
+//! with no gap and no duplicate, retention of observations, and both hash chains.
 //!
-//! Trees:
-//! - `log`: one value per commit, a block (see [`codec::BlockBuilder`]) keyed by the
-//!   big-endian position of its first record. sled costs about the same per key whatever
-//!   the value's size, so one key per commit instead of one per event is what makes
-//!   durable appends and replays fast.
-//! - `index`: the stream index, written in bulk about once a second rather than on every
-//!   commit: `r` + stream id + 0 + big-endian first version → runs of (version, position);
-//!   `h` + stream id → last version and position; `m` → the position the index covers,
-//!   the next position and the chain state. On open, the blocks after that position are
-//!   read back into memory, so a crash loses nothing the log holds.
-//!
-//! Projection checkpoints are files in `checkpoints/` beside the log: a big position,
-//! then the state, replaced atomically.
-//!
-//! One writer thread assigns positions, builds the block and inserts it; a flusher thread
-//! calls sled's blocking `flush()` once for every group of blocks, then answers their
-//! callers and publishes their events in order.
+//! What does not depend on the backend lives here: the durable position and the live
+//! broadcast that subscriptions follow, the failure latch, the figures, and projection
+//! checkpoints, which are files in the node's own `checkpoints/` directory.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex, RwLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, oneshot};
 
-use super::chain::{Chain, ChainLink, ChainState, ChainVerifier, VerifyReport};
-use super::codec::{self, BlockBuilder, CodecError, Placement};
+use super::chain::{ChainLink, ChainState, VerifyReport};
+use super::codec::{self, CodecError, Placement};
 use super::datadir::DataDir;
 use super::subscription::Subscription;
 use super::tree::ProjectionTree;
@@ -84,16 +72,11 @@ pub enum StoreError {
     },
 }
 
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> StoreError {
-        StoreError::Storage(e.to_string())
-    }
-}
-
 /// Tuning of the store; the defaults suit a server.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {
-    /// sled's page cache, in bytes (sled's own default of 1 GB is far too large here).
+    /// sled's page cache, in bytes (sled's own default of 1 GB is far too large here);
+    /// with PostgreSQL, the cache of the node's local projection trees.
     pub cache_capacity_bytes: u64,
     /// Most events the writer gathers into one commit.
     pub max_batch_events: usize,
@@ -142,12 +125,12 @@ pub struct StoreMetrics {
     pub append_seconds: Histogram,
     /// Events per group commit.
     pub commit_events: Histogram,
-    /// Duration of each sled flush.
+    /// Duration of each flush (sled) or commit (PostgreSQL).
     pub flush_seconds: Histogram,
 }
 
 impl StoreMetrics {
-    fn new() -> StoreMetrics {
+    pub(super) fn new() -> StoreMetrics {
         let buckets = vec![
             0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
         ];
@@ -191,84 +174,33 @@ impl StoreMetrics {
     }
 }
 
-struct Trees {
-    db: sled::Db,
-    log: sled::Tree,
-    index: sled::Tree,
-}
-
-/// The index key of the position covered, the next position and the chain state.
-const META_KEY: &[u8] = b"m";
-/// Prefix of a stream's last version and position in the index tree.
-const HEAD_PREFIX: u8 = b'h';
-/// Prefix of a run of a stream's (version, position) pairs in the index tree.
-const RUN_PREFIX: u8 = b'r';
-/// A block stops taking appends once it holds this many bytes (one append stays whole).
-const BLOCK_TARGET_BYTES: usize = 512 * 1024;
-/// The in-memory part of the stream index is written out at least this often...
-const INDEX_EVERY: Duration = Duration::from_secs(1);
-/// ...or once it holds this many events.
-const INDEX_EVERY_EVENTS: usize = 65_536;
-/// Longest the flusher waits for more commits before it flushes.
-const MAX_COMMIT_DELAY: Duration = Duration::from_micros(500);
-/// A flusher idle this long expects no one back from its last flush.
-const IDLE_RESET: Duration = Duration::from_millis(5);
-
-/// What the writer has applied to the log: read together so verification sees a consistent log.
-struct Applied {
-    chain: ChainState,
-    last: Position,
-}
-
-/// Stream heads and the part of the stream index not yet written to the `index` tree.
-#[derive(Default)]
-struct StreamIndex {
-    /// Every stream's last applied version and its position.
-    heads: HashMap<StreamId, (u64, u64)>,
-    /// (version, position) pairs applied since the last index write, per stream.
-    pending: HashMap<StreamId, Vec<(u64, u64)>>,
-    pending_events: usize,
-}
-
-impl StreamIndex {
-    fn add(&mut self, stream: &StreamId, version: u64, position: u64) {
-        match self.pending.get_mut(stream) {
-            Some(run) => run.push((version, position)),
-            None => {
-                self.pending
-                    .insert(stream.clone(), vec![(version, position)]);
-            }
-        }
-        self.pending_events += 1;
-        match self.heads.get_mut(stream) {
-            Some(head) => *head = (version, position),
-            None => {
-                self.heads.insert(stream.clone(), (version, position));
-            }
-        }
-    }
-}
-
-struct Shared {
-    trees: Trees,
-    options: StoreOptions,
+/// What every backend shares with the handle: the durable position, the live broadcast,
+/// the failure latch and the figures.
+pub struct Core {
+    pub(super) options: StoreOptions,
     durable: AtomicU64,
     live: broadcast::Sender<SharedEvent>,
     failure: Mutex<Option<String>>,
     failed: AtomicBool,
-    metrics: StoreMetrics,
-    /// Verification reads under it; retention only removes when it can take it at once.
-    retention_gate: RwLock<()>,
-    /// Held by the writer while it inserts a block, so a reader sees the chain state and the log agree.
-    applied: Mutex<Applied>,
-    streams: RwLock<StreamIndex>,
-    /// Projection checkpoints live in files here: they can be large, and sled keeps
-    /// every large value it was given in memory.
-    checkpoint_dir: std::path::PathBuf,
+    pub(super) metrics: StoreMetrics,
 }
 
-impl Shared {
-    fn fail(&self, reason: String) {
+impl Core {
+    /// A core whose log holds everything up to `durable`.
+    pub(super) fn new(options: StoreOptions, durable: Position) -> Core {
+        let (live, _) = broadcast::channel(options.live_buffer.max(16));
+        Core {
+            options,
+            durable: AtomicU64::new(durable.0),
+            live,
+            failure: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            metrics: StoreMetrics::new(),
+        }
+    }
+
+    /// Latches the log as not writable, for `reason`.
+    pub(super) fn fail(&self, reason: String) {
         tracing::error!(%reason, "event log is no longer writable");
         self.failed.store(true, Ordering::SeqCst);
         if let Ok(mut f) = self.failure.lock() {
@@ -276,451 +208,203 @@ impl Shared {
         }
     }
 
-    fn failure(&self) -> Option<String> {
+    /// Why the log is not writable, if it is not.
+    pub(super) fn failure(&self) -> Option<String> {
         if !self.failed.load(Ordering::SeqCst) {
             return None;
         }
         self.failure.lock().ok().and_then(|f| f.clone())
     }
 
-    fn streams(&self) -> Result<std::sync::RwLockReadGuard<'_, StreamIndex>, StoreError> {
-        self.streams
-            .read()
-            .map_err(|_| StoreError::Storage("stream index lock poisoned".to_owned()))
+    /// The last position that is durable and published.
+    pub(super) fn durable(&self) -> Position {
+        Position(self.durable.load(Ordering::Acquire))
     }
 
-    fn streams_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, StreamIndex>, StoreError> {
-        self.streams
-            .write()
-            .map_err(|_| StoreError::Storage("stream index lock poisoned".to_owned()))
+    /// Makes `events` (durable, in position order, through `last`) readable and sends them
+    /// to live subscribers; the caller answers their appenders after it.
+    pub(super) fn publish(&self, last: Position, events: impl IntoIterator<Item = SharedEvent>) {
+        self.durable.store(last.0, Ordering::Release);
+        for e in events {
+            // No receivers is normal; a lagging receiver falls back to disk by itself.
+            let _ = self.live.send(e);
+        }
     }
 
-    fn applied(&self) -> Result<std::sync::MutexGuard<'_, Applied>, StoreError> {
-        self.applied
-            .lock()
-            .map_err(|_| StoreError::Storage("apply gate poisoned".to_owned()))
+    /// Answers an append that is durable and published.
+    pub(super) fn answer(&self, accepted: Accepted) {
+        self.metrics
+            .append_seconds
+            .observe(accepted.arrived.elapsed().as_secs_f64());
+        let _ = accepted.reply.send(Ok(accepted.outcome));
     }
+}
 
-    /// The key of the block that holds `position`, if one could (the last block starting at or before it).
-    fn block_key_for(&self, position: Position) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self
-            .trees
-            .log
-            .range(..=position.0.to_be_bytes())
-            .next_back()
-            .transpose()?
-            .map(|(k, _)| k))
+/// One append on its way to a backend's writer.
+pub struct AppendRequest {
+    pub(super) stream: StreamId,
+    pub(super) expected: ExpectedVersion,
+    pub(super) events: Vec<NewEvent>,
+    pub(super) reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+    pub(super) arrived: Instant,
+}
+
+/// An append its writer has placed: what its caller will be told once it is durable.
+pub struct Accepted {
+    pub(super) reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+    pub(super) outcome: AppendOutcome,
+    pub(super) arrived: Instant,
+}
+
+/// Encodes an append's events as records from position `first` and stream version
+/// `version` on, stamped `now`, each linked into its chain in `chain`; hands back each
+/// record with the event as it is recorded.
+pub(super) fn encode_append(
+    stream: &StreamId,
+    events: Vec<NewEvent>,
+    first: Position,
+    version: u64,
+    now: DateTime<Utc>,
+    chain: &mut ChainState,
+) -> Vec<(Vec<u8>, SharedEvent)> {
+    let mut out = Vec::with_capacity(events.len());
+    for (i, new) in events.into_iter().enumerate() {
+        let position = Position(first.0 + i as u64);
+        let version = StreamVersion(version + i as u64);
+        let which = new.event.chain();
+        let link = chain.heads[which.index()];
+        let prev_in_chain = link.position;
+        let (record, hash) = codec::encode_record(
+            &Placement {
+                position,
+                stream,
+                version,
+                timestamp: now,
+                prev_in_chain,
+                prev_hash: &link.hash,
+            },
+            &new,
+        );
+        chain.heads[which.index()] = ChainLink {
+            position: Some(position),
+            hash,
+        };
+        let event = Arc::new(RecordedEvent {
+            position,
+            stream: stream.clone(),
+            version,
+            schema_version: new.event.schema_version(),
+            timestamp: now,
+            actor: new.actor,
+            correlation_id: new.correlation_id,
+            causation: new.causation,
+            chain: which,
+            prev_in_chain,
+            event: new.event,
+            hash,
+        });
+        out.push((record, event));
     }
+    out
+}
 
-    /// Calls `each` on every stored record after `after` up to `through`, in order.
-    /// `each` returns whether to go on.
+/// Checks an expected version against a stream's current last version.
+pub(super) fn expected_holds(expected: ExpectedVersion, current: Option<u64>) -> bool {
+    match expected {
+        ExpectedVersion::Any => true,
+        ExpectedVersion::NoStream => current.is_none(),
+        ExpectedVersion::Exact(v) => current == Some(v.0),
+    }
+}
+
+/// What a scan calls on each stored record, in order; it answers whether to go on.
+pub type RecordVisitor<'a> = dyn FnMut(Position, &[u8]) -> Result<bool, StoreError> + 'a;
+
+/// Where the bytes of a log are kept: what a backend does beneath the [`EventStore`]
+/// handle. Reads are blocking and never go past `through` (the durable position the
+/// handle passes); appends are answered through their request once durable and
+/// published with [`Core::publish`].
+pub trait LogBackend: Send + Sync + 'static {
+    /// Queues an append for the writer (waits while its queue is full).
+    fn append(&self, request: AppendRequest) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Removes up to `max` observations recorded before `cutoff`, oldest first.
+    fn retain(
+        &self,
+        cutoff: DateTime<Utc>,
+        max: usize,
+    ) -> BoxFuture<'static, Result<RetentionOutcome, StoreError>>;
+    /// Calls `each` on the stored records after `after` through `through`, in order, until
+    /// it returns `false` (blocking).
     fn for_each_record(
         &self,
         after: Position,
         through: Position,
-        mut each: impl FnMut(Position, &[u8]) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
-        if after >= through {
-            return Ok(());
-        }
-        let start = self
-            .block_key_for(after.next())?
-            .map_or(0, |k| read_u64(&k).unwrap_or(0));
-        for item in self
-            .trees
-            .log
-            .range(start.to_be_bytes()..=through.0.to_be_bytes())
-        {
-            let (key, block) = item?;
-            let key = Position(read_u64(&key).unwrap_or(0));
-            let entries = codec::block_entries(&block).map_err(|source| StoreError::Corrupt {
-                position: key,
-                source,
-            })?;
-            for entry in entries {
-                let (position, record) = entry.map_err(|source| StoreError::Corrupt {
-                    position: key,
-                    source,
-                })?;
-                if position <= after {
-                    continue;
-                }
-                if position > through || !each(position, record)? {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The stored record at `position`, if it is there.
-    fn record_at(
-        &self,
-        position: Position,
-        cache: &mut Option<sled::IVec>,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let find = |block: &sled::IVec| -> Option<Vec<u8>> {
-            codec::block_entries(block).ok()?.find_map(|e| match e {
-                Ok((p, record)) if p == position => Some(record.to_vec()),
-                _ => None,
-            })
-        };
-        if let Some(found) = cache.as_ref().and_then(find) {
-            return Ok(Some(found));
-        }
-        let Some(key) = self.block_key_for(position)? else {
-            return Ok(None);
-        };
-        let block = self.trees.log.get(key)?;
-        let found = block.as_ref().and_then(find);
-        *cache = block;
-        Ok(found)
-    }
-
-    /// A stream's durable (version, position) pairs from version `from` on, oldest first.
-    fn stream_entries(
+        each: &mut RecordVisitor<'_>,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` records of `stream` from version `from` on, through `through` (blocking).
+    fn stream_records(
         &self,
         stream: &StreamId,
-        from: u64,
+        from: StreamVersion,
         limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        let durable = self.durable.load(Ordering::Acquire);
-        let index = self.streams()?;
-        let mut out = Vec::new();
-        let end = run_key(stream, u64::MAX);
-        let first_run = self
-            .trees
-            .index
-            .range(run_key(stream, 0)..=run_key(stream, from))
-            .next_back()
-            .transpose()?
-            .map_or_else(|| run_key(stream, from), |(k, _)| k.to_vec());
-        'runs: for item in self.trees.index.range(first_run..=end) {
-            let (_, run) = item?;
-            for (version, position) in decode_run(&run) {
-                if out.len() >= limit || position > durable {
-                    break 'runs;
-                }
-                if version >= from {
-                    out.push((version, position));
-                }
-            }
-        }
-        if let Some(pending) = index.pending.get(stream) {
-            for &(version, position) in pending {
-                if out.len() >= limit || position > durable {
-                    break;
-                }
-                if version >= from {
-                    out.push((version, position));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// A stream's last (version, position) at or before `through`, looking back from its head.
-    fn last_entry_through(
+        through: Position,
+    ) -> Result<Vec<(Position, Vec<u8>)>, StoreError>;
+    /// The version of a stream's last event at or before `through` (blocking).
+    fn stream_version(
         &self,
         stream: &StreamId,
-        through: u64,
-    ) -> Result<Option<(u64, u64)>, StoreError> {
-        let index = self.streams()?;
-        if let Some(pending) = index.pending.get(stream) {
-            if let Some(&e) = pending.iter().rev().find(|(_, p)| *p <= through) {
-                return Ok(Some(e));
-            }
-        }
-        for item in self
-            .trees
-            .index
-            .range(run_key(stream, 0)..=run_key(stream, u64::MAX))
-            .rev()
-        {
-            let (_, run) = item?;
-            let found = decode_run(&run).rev().find(|(_, p)| *p <= through);
-            if found.is_some() {
-                return Ok(found);
-            }
-        }
-        Ok(None)
-    }
+        through: Position,
+    ) -> Result<Option<StreamVersion>, StoreError>;
+    /// Every stream with its last version, in id order (blocking).
+    fn streams(&self) -> Result<Vec<(String, StreamVersion)>, StoreError>;
+    /// Checks both hash chains over every retained event (blocking).
+    fn verify(&self) -> Result<VerifyReport, StoreError>;
+    /// The chain heads and retention anchor of everything written.
+    fn chain_state(&self) -> Result<ChainState, StoreError>;
+    /// Bytes the log takes on disk, where the backend can tell.
+    fn size_on_disk(&self) -> u64;
+    /// A projection's own key-value tree, kept on this node.
+    fn projection_tree(&self, name: &str) -> Result<ProjectionTree, StoreError>;
+    /// Drops a projection's tree: its projection rebuilds from the log.
+    fn drop_projection_tree(&self, name: &str) -> Result<bool, StoreError>;
+    /// Stops the writer after everything accepted is durable, and lets the storage go.
+    fn close(&self) -> BoxFuture<'static, ()>;
 }
 
 /// The append-only log: cheap to clone, shared by everything that reads or writes events.
 #[derive(Clone)]
 pub struct EventStore {
-    shared: Arc<Shared>,
-    to_writer: mpsc::Sender<WriterMsg>,
-    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    _data_dir: Arc<DataDir>,
-}
-
-enum WriterMsg {
-    Append(AppendRequest),
-    Retain {
-        cutoff: DateTime<Utc>,
-        max: usize,
-        reply: oneshot::Sender<Result<RetentionOutcome, StoreError>>,
-    },
-    Shutdown,
-}
-
-struct AppendRequest {
-    stream: StreamId,
-    expected: ExpectedVersion,
-    events: Vec<NewEvent>,
-    reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
-    arrived: Instant,
-}
-
-struct Accepted {
-    reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
-    outcome: AppendOutcome,
-    arrived: Instant,
-}
-
-struct FlushTicket {
-    accepted: Vec<Accepted>,
-    events: Vec<SharedEvent>,
-    last_position: Position,
-}
-
-fn run_key(stream: &StreamId, version: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.as_str().len() + 10);
-    key.push(RUN_PREFIX);
-    key.extend_from_slice(stream.as_str().as_bytes());
-    key.push(0);
-    key.extend_from_slice(&version.to_be_bytes());
-    key
-}
-
-fn head_key(stream: &StreamId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.as_str().len() + 1);
-    key.push(HEAD_PREFIX);
-    key.extend_from_slice(stream.as_str().as_bytes());
-    key
-}
-
-fn pair_value(a: u64, b: u64) -> [u8; 16] {
-    let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&a.to_be_bytes());
-    v[8..].copy_from_slice(&b.to_be_bytes());
-    v
-}
-
-fn encode_run(entries: &[(u64, u64)]) -> Vec<u8> {
-    entries
-        .iter()
-        .flat_map(|&(v, p)| pair_value(v, p))
-        .collect()
-}
-
-fn decode_run(bytes: &[u8]) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
-    bytes
-        .chunks_exact(16)
-        .filter_map(|c| Some((read_u64(c)?, read_u64(&c[8..])?)))
-}
-
-fn checkpoint_error(path: &std::path::Path, e: std::io::Error) -> StoreError {
-    StoreError::Storage(format!("checkpoint {}: {e}", path.display()))
-}
-
-fn read_u64(bytes: &[u8]) -> Option<u64> {
-    bytes.get(..8)?.try_into().ok().map(u64::from_be_bytes)
-}
-
-/// The `m` value of the index tree: what the index covers, the next position, the chain state.
-struct IndexMeta {
-    through: u64,
-    next: u64,
-    chain: ChainState,
-}
-
-impl IndexMeta {
-    fn encode(&self) -> Vec<u8> {
-        let mut v = pair_value(self.through, self.next).to_vec();
-        v.extend_from_slice(&codec::encode_payload(&self.chain));
-        v
-    }
-
-    fn decode(bytes: &[u8]) -> Result<IndexMeta, CodecError> {
-        let (Some(through), Some(next)) = (read_u64(bytes), bytes.get(8..).and_then(read_u64))
-        else {
-            return Err(CodecError::Truncated(bytes.len()));
-        };
-        Ok(IndexMeta {
-            through,
-            next,
-            chain: codec::decode_payload(&bytes[16..])?,
-        })
-    }
-}
-
-/// A key and its new value; `None` removes the key.
-type Rewrite = (Vec<u8>, Option<Vec<u8>>);
-
-/// What opening found: where the writer goes on from.
-struct Recovered {
-    next_position: u64,
-    chain: ChainState,
-    last_ts: DateTime<Utc>,
-    streams: StreamIndex,
-}
-
-/// Loads the stream index and reads the blocks it does not cover yet back into memory.
-fn recover(trees: &Trees) -> Result<Recovered, StoreError> {
-    let meta = match trees.index.get(META_KEY)? {
-        Some(v) => IndexMeta::decode(&v).map_err(|source| StoreError::Corrupt {
-            position: Position::START,
-            source,
-        })?,
-        None => IndexMeta {
-            through: 0,
-            next: 1,
-            chain: ChainState::default(),
-        },
-    };
-    let mut streams = StreamIndex::default();
-    for item in trees.index.scan_prefix([HEAD_PREFIX]) {
-        let (k, v) = item?;
-        let stream = String::from_utf8_lossy(&k[1..]).into_owned();
-        let (Ok(stream), Some(version), Some(position)) = (
-            StreamId::new(stream),
-            read_u64(&v),
-            v.get(8..).and_then(read_u64),
-        ) else {
-            tracing::warn!(key = ?k, "skipping an unreadable stream head");
-            continue;
-        };
-        streams.heads.insert(stream, (version, position));
-    }
-    let mut chain = meta.chain;
-    let mut last = Position(meta.through);
-    let mut last_ts = None;
-    let start = trees
-        .log
-        .range(..=(meta.through + 1).to_be_bytes())
-        .next_back()
-        .transpose()?
-        .map_or(0, |(k, _)| read_u64(&k).unwrap_or(0));
-    for item in trees.log.range(start.to_be_bytes()..) {
-        let (key, block) = item?;
-        let Ok(entries) = codec::block_entries(&block) else {
-            tracing::warn!(key = ?key, "unreadable block; verify will report it");
-            continue;
-        };
-        for (position, record) in entries.flatten() {
-            if position.0 <= meta.through {
-                continue;
-            }
-            let Ok(raw) = codec::decode_raw(record) else {
-                tracing::warn!(%position, "undecodable record; verify will report it");
-                continue;
-            };
-            match StreamId::new(raw.stream()) {
-                Ok(stream) => streams.add(&stream, raw.version().0, position.0),
-                Err(e) => tracing::warn!(%position, error = %e, "record with a bad stream id"),
-            }
-            chain.heads[raw.chain.index()] = ChainLink {
-                position: Some(position),
-                hash: raw.hash,
-            };
-            last = last.max(position);
-            last_ts = Some(DateTime::from_timestamp_nanos(raw.timestamp_nanos));
-        }
-    }
-    let last_ts = match last_ts {
-        Some(ts) => ts,
-        None => last_timestamp(trees)?,
-    };
-    Ok(Recovered {
-        next_position: meta.next.max(last.0 + 1),
-        chain,
-        last_ts,
-        streams,
-    })
-}
-
-/// The timestamp of the last stored record (the epoch for an empty log).
-fn last_timestamp(trees: &Trees) -> Result<DateTime<Utc>, StoreError> {
-    let Some((_, block)) = trees.log.last()? else {
-        return Ok(DateTime::<Utc>::default());
-    };
-    let last = codec::block_entries(&block)
-        .ok()
-        .and_then(|entries| entries.flatten().last())
-        .and_then(|(_, record)| codec::decode_raw(record).ok())
-        .map(|raw| DateTime::from_timestamp_nanos(raw.timestamp_nanos));
-    Ok(last.unwrap_or_default())
+    core: Arc<Core>,
+    backend: Arc<dyn LogBackend>,
+    /// Projection checkpoints live in files here: they can be large, and sled keeps
+    /// every large value it was given in memory. `None` for a log opened without a data
+    /// directory (a command-line reader of a shared log).
+    checkpoint_dir: Option<std::path::PathBuf>,
+    _data_dir: Option<Arc<DataDir>>,
 }
 
 impl EventStore {
-    /// Opens (or creates) the log in a locked data directory and starts its writer.
+    /// Opens (or creates) the sled log in a locked data directory and starts its writer.
     pub fn open(data_dir: DataDir, options: StoreOptions) -> Result<EventStore, StoreError> {
-        let db = sled::Config::new()
-            .path(data_dir.log_path())
-            .cache_capacity(options.cache_capacity_bytes)
-            .mode(sled::Mode::HighThroughput)
-            // Every commit is flushed by the store itself; sled's own periodic flusher
-            // thread would only hold the database (and its file lock) after close.
-            .flush_every_ms(None)
-            .open()?;
-        let trees = Trees {
-            log: db.open_tree("log")?,
-            index: db.open_tree("index")?,
-            db,
-        };
-        let recovered = recover(&trees)?;
-        let next_position = recovered.next_position;
-        let (live, _) = broadcast::channel(options.live_buffer.max(16));
-        let shared = Arc::new(Shared {
-            trees,
-            durable: AtomicU64::new(next_position - 1),
-            live,
-            failure: Mutex::new(None),
-            failed: AtomicBool::new(false),
-            metrics: StoreMetrics::new(),
-            retention_gate: RwLock::new(()),
-            applied: Mutex::new(Applied {
-                chain: recovered.chain.clone(),
-                last: Position(next_position - 1),
-            }),
-            streams: RwLock::new(recovered.streams),
-            checkpoint_dir: data_dir.path().join("checkpoints"),
-            options,
-        });
-        let (to_writer, writer_rx) = mpsc::channel(shared.options.queue_capacity.max(1));
-        let (to_flusher, flusher_rx) = std_mpsc::sync_channel::<FlushTicket>(64);
-        let writer = Writer {
-            shared: shared.clone(),
-            next_position,
-            chain: recovered.chain,
-            last_ts: recovered.last_ts,
-            to_flusher,
-            index_written: Instant::now(),
-        };
-        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.to_owned())
-                .spawn(f)
-                .map_err(|e| StoreError::Storage(format!("cannot start {name} thread: {e}")))
-        };
-        let writer_thread = spawn("wf-log-writer", Box::new(move || writer.run(writer_rx)))?;
-        let flusher_shared = shared.clone();
-        let flusher_thread = spawn(
-            "wf-log-flusher",
-            Box::new(move || run_flusher(flusher_shared, flusher_rx)),
-        )?;
-        Ok(EventStore {
-            shared,
-            to_writer,
-            threads: Arc::new(Mutex::new(vec![writer_thread, flusher_thread])),
-            _data_dir: Arc::new(data_dir),
-        })
+        let (core, backend) = super::sled_store::SledLog::open(&data_dir, options)?;
+        Ok(EventStore::assemble(core, backend, Some(data_dir)))
     }
 
-    /// Appends events to one stream, atomically, and answers once they are on disk.
+    /// Puts a handle together from an opened backend.
+    pub(super) fn assemble(
+        core: Arc<Core>,
+        backend: Arc<dyn LogBackend>,
+        data_dir: Option<DataDir>,
+    ) -> EventStore {
+        EventStore {
+            core,
+            backend,
+            checkpoint_dir: data_dir.as_ref().map(|d| d.path().join("checkpoints")),
+            _data_dir: data_dir.map(Arc::new),
+        }
+    }
+
+    /// Appends events to one stream, atomically, and answers once they are durable.
     pub async fn append(
         &self,
         stream: StreamId,
@@ -730,14 +414,14 @@ impl EventStore {
         if events.is_empty() {
             return Err(StoreError::EmptyAppend);
         }
-        let limit = self.shared.options.max_append_events;
+        let limit = self.core.options.max_append_events;
         if events.len() > limit {
             return Err(StoreError::AppendTooLarge {
                 count: events.len(),
                 limit,
             });
         }
-        if let Some(reason) = self.shared.failure() {
+        if let Some(reason) = self.core.failure() {
             return Err(StoreError::Unavailable(reason));
         }
         let (reply, answer) = oneshot::channel();
@@ -748,31 +432,28 @@ impl EventStore {
             reply,
             arrived: Instant::now(),
         };
-        self.to_writer
-            .send(WriterMsg::Append(request))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        self.backend.append(request).await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// The last position that is on disk; reads never go past it.
+    /// The last position that is durable; reads never go past it.
     pub fn durable_position(&self) -> Position {
-        Position(self.shared.durable.load(Ordering::Acquire))
+        self.core.durable()
     }
 
     /// Why the log is not writable, if it is not.
     pub fn failure(&self) -> Option<String> {
-        self.shared.failure()
+        self.core.failure()
     }
 
     /// The store's Prometheus figures.
     pub fn metrics(&self) -> &StoreMetrics {
-        &self.shared.metrics
+        &self.core.metrics
     }
 
     /// Bytes the log takes on disk.
     pub fn size_on_disk(&self) -> u64 {
-        self.shared.trees.db.size_on_disk().unwrap_or(0)
+        self.backend.size_on_disk()
     }
 
     /// Calls `each` on up to `limit` stored records after `after`, in order, up to the durable position.
@@ -786,8 +467,12 @@ impl EventStore {
         if left == 0 {
             return Ok(());
         }
-        self.shared
-            .for_each_record(after, self.durable_position(), |position, record| {
+        let through = self.durable_position();
+        if after >= through {
+            return Ok(());
+        }
+        self.backend
+            .for_each_record(after, through, &mut |position, record| {
                 each(position, record)?;
                 left -= 1;
                 Ok(left > 0)
@@ -816,10 +501,7 @@ impl EventStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut out = Vec::new();
         self.scan(after, limit, |position, bytes| {
-            out.push(
-                codec::decode_record(bytes)
-                    .map_err(|source| StoreError::Corrupt { position, source })?,
-            );
+            out.push(decode(position, bytes)?);
             Ok(())
         })?;
         Ok(out)
@@ -844,48 +526,21 @@ impl EventStore {
         from: StreamVersion,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let entries = self.shared.stream_entries(stream, from.0, limit)?;
-        let mut cache = None;
-        let mut out = Vec::with_capacity(entries.len());
-        for (_, position) in entries {
-            let position = Position(position);
-            // A record removed by retention since the index was read is simply not returned.
-            if let Some(record) = self.shared.record_at(position, &mut cache)? {
-                out.push(
-                    codec::decode_record(&record)
-                        .map_err(|source| StoreError::Corrupt { position, source })?,
-                );
-            }
-        }
-        Ok(out)
+        self.backend
+            .stream_records(stream, from, limit, self.durable_position())?
+            .iter()
+            .map(|(position, bytes)| decode(*position, bytes))
+            .collect()
     }
 
     /// The version of a stream's last durable event, or `None` if it has none (blocking).
     pub fn stream_version(&self, stream: &StreamId) -> Result<Option<StreamVersion>, StoreError> {
-        let durable = self.durable_position().0;
-        let head = self.shared.streams()?.heads.get(stream).copied();
-        match head {
-            None => Ok(None),
-            Some((version, position)) if position <= durable => Ok(Some(StreamVersion(version))),
-            // The head is applied but not yet flushed: find the last durable version.
-            Some(_) => Ok(self
-                .shared
-                .last_entry_through(stream, durable)?
-                .map(|(version, _)| StreamVersion(version))),
-        }
+        self.backend.stream_version(stream, self.durable_position())
     }
 
     /// Every stream with its last version, in id order (blocking).
     pub fn streams(&self) -> Result<Vec<(String, StreamVersion)>, StoreError> {
-        let mut out: Vec<(String, StreamVersion)> = self
-            .shared
-            .streams()?
-            .heads
-            .iter()
-            .map(|(s, (v, _))| (s.as_str().to_owned(), StreamVersion(*v)))
-            .collect();
-        out.sort();
-        Ok(out)
+        self.backend.streams()
     }
 
     /// Follows the log from after `after`: first what is on disk, then live, with no gap.
@@ -894,52 +549,17 @@ impl EventStore {
     }
 
     pub(super) fn live_receiver(&self) -> broadcast::Receiver<SharedEvent> {
-        self.shared.live.subscribe()
+        self.core.live.subscribe()
     }
 
     /// Checks both hash chains over every retained event (blocking; appends carry on meanwhile).
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
-        let _no_retention = self
-            .shared
-            .retention_gate
-            .read()
-            .map_err(|_| StoreError::Storage("retention gate poisoned".to_owned()))?;
-        let (state, last) = {
-            let applied = self.shared.applied()?;
-            (applied.chain.clone(), applied.last)
-        };
-        let mut verifier = ChainVerifier::new(state);
-        'blocks: for item in self.shared.trees.log.range(..=last.0.to_be_bytes()) {
-            let (key, block) = item?;
-            let key = Position(read_u64(&key).unwrap_or(0));
-            let entries = match codec::block_entries(&block) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    verifier.unreadable(key, format!("unreadable block: {e}"));
-                    break;
-                }
-            };
-            for entry in entries {
-                match entry {
-                    Ok((position, _)) if position > last => break 'blocks,
-                    Ok((position, record)) => {
-                        if !verifier.check(position, record) {
-                            break 'blocks;
-                        }
-                    }
-                    Err(e) => {
-                        verifier.unreadable(key, format!("block cut short: {e}"));
-                        break 'blocks;
-                    }
-                }
-            }
-        }
-        Ok(verifier.finish())
+        self.backend.verify()
     }
 
     /// The chain heads and retention anchor of everything applied to the log.
     pub fn chain_state(&self) -> Result<ChainState, StoreError> {
-        Ok(self.shared.applied()?.chain.clone())
+        self.backend.chain_state()
     }
 
     /// Removes up to `max` observations recorded before `cutoff`, oldest first.
@@ -948,23 +568,28 @@ impl EventStore {
         cutoff: DateTime<Utc>,
         max: usize,
     ) -> Result<RetentionOutcome, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.to_writer
-            .send(WriterMsg::Retain { cutoff, max, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        self.backend.retain(cutoff, max).await
+    }
+
+    fn checkpoint_dir(&self) -> Result<&std::path::Path, StoreError> {
+        self.checkpoint_dir.as_deref().ok_or_else(|| {
+            StoreError::Storage("this log was opened without a data directory".to_owned())
+        })
     }
 
     /// The saved state and position of a projection, if it has one (blocking).
     pub fn load_checkpoint(&self, name: &str) -> Result<Option<(Position, Vec<u8>)>, StoreError> {
-        let path = self.shared.checkpoint_dir.join(name);
+        let Some(dir) = self.checkpoint_dir.as_deref() else {
+            return Ok(None);
+        };
+        let path = dir.join(name);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(checkpoint_error(&path, e)),
         };
-        Ok(read_u64(&bytes).map(|p| (Position(p), bytes[8..].to_vec())))
+        let position = bytes.get(..8).and_then(|b| b.try_into().ok());
+        Ok(position.map(|p| (Position(u64::from_be_bytes(p)), bytes[8..].to_vec())))
     }
 
     /// Saves a projection's state with the position it has applied, atomically: a crash
@@ -991,7 +616,7 @@ impl EventStore {
         write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<Position>,
     ) -> Result<Position, StoreError> {
         use std::io::{Seek, Write};
-        let dir = &self.shared.checkpoint_dir;
+        let dir = self.checkpoint_dir()?;
         std::fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, e))?;
         let path = dir.join(name);
         let partial = dir.join(format!("{name}.partial"));
@@ -1010,29 +635,19 @@ impl EventStore {
         save().map_err(|e| checkpoint_error(&path, e))
     }
 
-    /// A tree of the log's database for a projection that keeps its state there,
-    /// saved with its checkpoint in one batch; it is durable with the log's next flush.
+    /// A projection's own key-value tree, kept beside the checkpoints on this node.
     pub fn projection_tree(&self, name: &str) -> Result<ProjectionTree, StoreError> {
-        Ok(ProjectionTree::new(
-            self.shared
-                .trees
-                .db
-                .open_tree(format!("projection:{name}"))?,
-        ))
+        self.backend.projection_tree(name)
     }
 
     /// Drops a projection's tree (blocking): its projection rebuilds from the log.
     pub fn drop_projection_tree(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .shared
-            .trees
-            .db
-            .drop_tree(format!("projection:{name}"))?)
+        self.backend.drop_projection_tree(name)
     }
 
     /// Drops every projection checkpoint so projections rebuild from the log (blocking).
     pub fn drop_checkpoints(&self) -> Result<usize, StoreError> {
-        let dir = &self.shared.checkpoint_dir;
+        let dir = self.checkpoint_dir()?;
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -1047,540 +662,17 @@ impl EventStore {
         Ok(dropped)
     }
 
-    /// Stops the writer after it has flushed everything already accepted.
+    /// Stops the writer after it has made everything already accepted durable.
     pub async fn close(&self) {
-        let _ = self.to_writer.send(WriterMsg::Shutdown).await;
-        let threads: Vec<JoinHandle<()>> = match self.threads.lock() {
-            Ok(mut t) => t.drain(..).collect(),
-            Err(_) => Vec::new(),
-        };
-        let db = self.shared.trees.db.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            for t in threads {
-                let _ = t.join();
-            }
-            if let Err(e) = db.flush() {
-                tracing::warn!(error = %e, "final flush of the log failed");
-            }
-        })
-        .await;
+        self.backend.close().await;
     }
 }
 
-struct Writer {
-    shared: Arc<Shared>,
-    next_position: u64,
-    chain: ChainState,
-    last_ts: DateTime<Utc>,
-    to_flusher: std_mpsc::SyncSender<FlushTicket>,
-    index_written: Instant,
+/// Decodes the record stored at `position`.
+fn decode(position: Position, bytes: &[u8]) -> Result<RecordedEvent, StoreError> {
+    codec::decode_record(bytes).map_err(|source| StoreError::Corrupt { position, source })
 }
 
-/// One commit under construction: its blocks and what the callers will be told.
-#[derive(Default)]
-struct Batch {
-    blocks: Vec<BlockBuilder>,
-    heads: HashMap<StreamId, u64>,
-    accepted: Vec<Accepted>,
-    events: Vec<SharedEvent>,
-}
-
-impl Batch {
-    /// The index of the block the next append goes into: a new one once the current one is full.
-    fn block(&mut self) -> usize {
-        if self
-            .blocks
-            .last()
-            .is_none_or(|b| b.len() >= BLOCK_TARGET_BYTES)
-        {
-            self.blocks.push(BlockBuilder::default());
-        }
-        self.blocks.len() - 1
-    }
-}
-
-impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
-        while let Some(first) = rx.blocking_recv() {
-            let mut msgs = vec![first];
-            let mut events: usize = msgs.iter().map(msg_events).sum();
-            while events < self.shared.options.max_batch_events {
-                match rx.try_recv() {
-                    Ok(m) => {
-                        events += msg_events(&m);
-                        msgs.push(m);
-                    }
-                    Err(_) => break,
-                }
-            }
-            let mut batch = Batch::default();
-            let mut stop = false;
-            for msg in msgs {
-                match msg {
-                    WriterMsg::Append(req) => self.place(req, &mut batch),
-                    WriterMsg::Retain { cutoff, max, reply } => {
-                        self.commit(std::mem::take(&mut batch));
-                        let _ = reply.send(self.retain(cutoff, max));
-                    }
-                    WriterMsg::Shutdown => stop = true,
-                }
-            }
-            self.commit(batch);
-            if stop {
-                self.write_index();
-                break;
-            }
-            if self.index_written.elapsed() >= INDEX_EVERY
-                || self
-                    .shared
-                    .streams()
-                    .is_ok_and(|s| s.pending_events >= INDEX_EVERY_EVENTS)
-            {
-                self.write_index();
-            }
-        }
-        // Dropping the flusher's sender lets it finish the last tickets and exit.
-    }
-
-    fn current_version(&self, stream: &StreamId, batch: &Batch) -> Result<Option<u64>, StoreError> {
-        if let Some(v) = batch.heads.get(stream) {
-            return Ok(Some(*v));
-        }
-        Ok(self.shared.streams()?.heads.get(stream).map(|(v, _)| *v))
-    }
-
-    fn place(&mut self, req: AppendRequest, batch: &mut Batch) {
-        if let Some(reason) = self.shared.failure() {
-            let _ = req.reply.send(Err(StoreError::Unavailable(reason)));
-            return;
-        }
-        let current = match self.current_version(&req.stream, batch) {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = req.reply.send(Err(e));
-                return;
-            }
-        };
-        let ok = match req.expected {
-            ExpectedVersion::Any => true,
-            ExpectedVersion::NoStream => current.is_none(),
-            ExpectedVersion::Exact(v) => current == Some(v.0),
-        };
-        if !ok {
-            let _ = req.reply.send(Err(StoreError::Conflict {
-                stream: req.stream,
-                expected: req.expected,
-                actual: current.map(StreamVersion),
-            }));
-            return;
-        }
-        let now = self.shared.options.clock.now().max(self.last_ts);
-        self.last_ts = now;
-        let first_position = Position(self.next_position);
-        let mut version = current.map_or(0, |v| v + 1);
-        let block = batch.block();
-        for new in req.events {
-            let position = Position(self.next_position);
-            let chain = new.event.chain();
-            let link = self.chain.heads[chain.index()];
-            let prev_in_chain = link.position;
-            let (record, hash) = codec::encode_record(
-                &Placement {
-                    position,
-                    stream: &req.stream,
-                    version: StreamVersion(version),
-                    timestamp: now,
-                    prev_in_chain,
-                    prev_hash: &link.hash,
-                },
-                &new,
-            );
-            batch.blocks[block].push(position, &record);
-            self.chain.heads[chain.index()] = ChainLink {
-                position: Some(position),
-                hash,
-            };
-            batch.events.push(Arc::new(RecordedEvent {
-                position,
-                stream: req.stream.clone(),
-                version: StreamVersion(version),
-                schema_version: new.event.schema_version(),
-                timestamp: now,
-                actor: new.actor,
-                correlation_id: new.correlation_id,
-                causation: new.causation,
-                chain,
-                prev_in_chain,
-                event: new.event,
-                hash,
-            }));
-            version += 1;
-            self.next_position += 1;
-        }
-        let last_version = version - 1;
-        let last_position = Position(self.next_position - 1);
-        batch.heads.insert(req.stream, last_version);
-        batch.accepted.push(Accepted {
-            reply: req.reply,
-            outcome: AppendOutcome {
-                first_position,
-                last_position,
-                stream_version: StreamVersion(last_version),
-                timestamp: now,
-            },
-            arrived: req.arrived,
-        });
-    }
-
-    /// Inserts the batch's blocks (one atomic sled write) and hands the batch to the flusher.
-    fn commit(&mut self, batch: Batch) {
-        if batch.accepted.is_empty() {
-            return;
-        }
-        let last_position = Position(self.next_position - 1);
-        let result = self.insert_blocks(batch.blocks, last_position);
-        if let Err(e) = result {
-            let reason = e.to_string();
-            self.shared.fail(reason.clone());
-            for a in batch.accepted {
-                let _ = a.reply.send(Err(StoreError::Unavailable(reason.clone())));
-            }
-            return;
-        }
-        match self.shared.streams_mut() {
-            Ok(mut index) => {
-                for e in &batch.events {
-                    index.add(&e.stream, e.version.0, e.position.0);
-                }
-            }
-            Err(e) => self.shared.fail(e.to_string()),
-        }
-        let ticket = FlushTicket {
-            accepted: batch.accepted,
-            events: batch.events,
-            last_position,
-        };
-        if let Err(std_mpsc::SendError(ticket)) = self.to_flusher.send(ticket) {
-            for a in ticket.accepted {
-                let _ = a.reply.send(Err(StoreError::Closed));
-            }
-        }
-    }
-
-    fn insert_blocks(
-        &self,
-        blocks: Vec<BlockBuilder>,
-        last_position: Position,
-    ) -> Result<(), StoreError> {
-        let mut applied = self.shared.applied()?;
-        let log = &self.shared.trees.log;
-        let mut keyed = blocks
-            .into_iter()
-            .filter_map(|b| Some((b.first()?.0.to_be_bytes(), b.finish())));
-        match (keyed.next(), keyed.next()) {
-            (None, _) => {}
-            (Some((key, block)), None) => {
-                log.insert(key, block)?;
-            }
-            (Some(a), Some(b)) => {
-                let mut write = sled::Batch::default();
-                for (key, block) in [a, b].into_iter().chain(keyed) {
-                    write.insert(&key, block);
-                }
-                log.apply_batch(write)?;
-            }
-        }
-        applied.chain = self.chain.clone();
-        applied.last = last_position;
-        Ok(())
-    }
-
-    /// Writes the in-memory part of the stream index and the chain state to the `index` tree.
-    fn write_index(&mut self) {
-        self.index_written = Instant::now();
-        if let Err(e) = self.try_write_index() {
-            self.shared
-                .fail(format!("cannot write the stream index: {e}"));
-        }
-    }
-
-    fn try_write_index(&mut self) -> Result<(), StoreError> {
-        let mut index = self.shared.streams_mut()?;
-        let mut write = sled::Batch::default();
-        for (stream, entries) in &index.pending {
-            let Some(&(first, _)) = entries.first() else {
-                continue;
-            };
-            write.insert(run_key(stream, first), encode_run(entries));
-            if let Some(&(version, position)) = index.heads.get(stream) {
-                write.insert(head_key(stream), &pair_value(version, position));
-            }
-        }
-        write.insert(META_KEY, self.meta().encode());
-        self.shared.trees.index.apply_batch(write)?;
-        index.pending.clear();
-        index.pending_events = 0;
-        Ok(())
-    }
-
-    fn meta(&self) -> IndexMeta {
-        IndexMeta {
-            through: self.next_position - 1,
-            next: self.next_position,
-            chain: self.chain.clone(),
-        }
-    }
-
-    fn retain(
-        &mut self,
-        cutoff: DateTime<Utc>,
-        max: usize,
-    ) -> Result<RetentionOutcome, StoreError> {
-        let shared = self.shared.clone();
-        let Ok(_gate) = shared.retention_gate.try_write() else {
-            return Ok(RetentionOutcome {
-                deferred: true,
-                more: true,
-                ..RetentionOutcome::default()
-            });
-        };
-        // Every index entry retention may remove must be in the tree, not only in memory.
-        self.try_write_index()?;
-        let t = &self.shared.trees;
-        let cutoff_nanos = cutoff.timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let start = self
-            .chain
-            .retention_anchor
-            .position
-            .map_or(Position::START, |p| p);
-        let mut anchor = self.chain.retention_anchor;
-        let mut removed = 0u64;
-        let mut more = false;
-        // Rewritten blocks (None: the block is left empty) and removed index entries.
-        let mut blocks: Vec<Rewrite> = Vec::new();
-        let mut doomed: HashMap<StreamId, Vec<(u64, u64)>> = HashMap::new();
-        let from_key = self
-            .shared
-            .block_key_for(start.next())?
-            .map_or(0, |k| read_u64(&k).unwrap_or(0));
-        'blocks: for item in t.log.range(from_key.to_be_bytes()..) {
-            let (key, block) = item?;
-            let key_position = Position(read_u64(&key).unwrap_or(0));
-            let corrupt = |source| StoreError::Corrupt {
-                position: key_position,
-                source,
-            };
-            let mut kept = BlockBuilder::default();
-            let mut changed = false;
-            let mut done = false;
-            for entry in codec::block_entries(&block).map_err(corrupt)? {
-                let (position, record) = entry.map_err(corrupt)?;
-                if done || position <= start {
-                    kept.push(position, record);
-                    continue;
-                }
-                let raw = codec::decode_raw(record)
-                    .map_err(|source| StoreError::Corrupt { position, source })?;
-                // Timestamps never go backwards, so the first young event ends the expired prefix.
-                if raw.timestamp_nanos >= cutoff_nanos {
-                    done = true;
-                } else if raw.chain == Chain::Observations {
-                    if removed as usize >= max {
-                        more = true;
-                        done = true;
-                    } else {
-                        let stream =
-                            StreamId::new(raw.stream()).map_err(|e| StoreError::Corrupt {
-                                position,
-                                source: CodecError::InvalidField {
-                                    field: "stream",
-                                    detail: e.to_string(),
-                                },
-                            })?;
-                        doomed
-                            .entry(stream)
-                            .or_default()
-                            .push((raw.version().0, position.0));
-                        anchor = ChainLink {
-                            position: Some(position),
-                            hash: raw.hash,
-                        };
-                        removed += 1;
-                        changed = true;
-                        continue;
-                    }
-                }
-                kept.push(position, record);
-            }
-            if changed {
-                let value = (!kept.is_empty()).then(|| kept.finish());
-                blocks.push((key.to_vec(), value));
-            }
-            if done {
-                break 'blocks;
-            }
-        }
-        if removed == 0 {
-            return Ok(RetentionOutcome {
-                more,
-                ..RetentionOutcome::default()
-            });
-        }
-        let runs = self.runs_without(&doomed)?;
-        let mut chain = self.chain.clone();
-        chain.retention_anchor = anchor;
-        let meta = IndexMeta {
-            through: self.next_position - 1,
-            next: self.next_position,
-            chain: chain.clone(),
-        }
-        .encode();
-        {
-            let mut applied = self.shared.applied()?;
-            (&t.log, &t.index)
-                .transaction(|(log, index)| {
-                    for (key, value) in &blocks {
-                        match value {
-                            Some(v) => log.insert(key.as_slice(), v.as_slice())?,
-                            None => log.remove(key.as_slice())?,
-                        };
-                    }
-                    for (key, value) in &runs {
-                        match value {
-                            Some(v) => index.insert(key.as_slice(), v.as_slice())?,
-                            None => index.remove(key.as_slice())?,
-                        };
-                    }
-                    index.insert(META_KEY, meta.as_slice())?;
-                    Ok::<(), ConflictableTransactionError<()>>(())
-                })
-                .map_err(|e| match e {
-                    TransactionError::Storage(e) => StoreError::from(e),
-                    TransactionError::Abort(()) => {
-                        StoreError::Storage("retention aborted".to_owned())
-                    }
-                })?;
-            applied.chain = chain.clone();
-        }
-        self.shared.trees.db.flush()?;
-        self.chain = chain;
-        Ok(RetentionOutcome {
-            removed,
-            through: anchor.position,
-            more,
-            deferred: false,
-        })
-    }
-
-    /// The index runs that hold `doomed` entries, rewritten without them (None: now empty).
-    fn runs_without(
-        &self,
-        doomed: &HashMap<StreamId, Vec<(u64, u64)>>,
-    ) -> Result<Vec<Rewrite>, StoreError> {
-        let index = &self.shared.trees.index;
-        let mut out = Vec::new();
-        for (stream, entries) in doomed {
-            let gone: std::collections::HashSet<u64> = entries.iter().map(|(_, p)| *p).collect();
-            let (Some(&(lowest, _)), Some(&(highest, _))) = (entries.first(), entries.last())
-            else {
-                continue;
-            };
-            let first = index
-                .range(run_key(stream, 0)..=run_key(stream, lowest))
-                .next_back()
-                .transpose()?
-                .map_or_else(|| run_key(stream, lowest), |(k, _)| k.to_vec());
-            for item in index.range(first..=run_key(stream, highest)) {
-                let (key, run) = item?;
-                let left: Vec<(u64, u64)> = decode_run(&run)
-                    .filter(|(_, p)| !gone.contains(p))
-                    .collect();
-                if left.len() * 16 != run.len() {
-                    let value = (!left.is_empty()).then(|| encode_run(&left));
-                    out.push((key.to_vec(), value));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-fn msg_events(msg: &WriterMsg) -> usize {
-    match msg {
-        WriterMsg::Append(r) => r.events.len(),
-        _ => 1,
-    }
-}
-
-fn run_flusher(shared: Arc<Shared>, rx: std_mpsc::Receiver<FlushTicket>) {
-    let mut last_group = 0usize;
-    let mut last_flush = Duration::ZERO;
-    loop {
-        let idle_since = Instant::now();
-        let Ok(first) = rx.recv() else {
-            break;
-        };
-        if idle_since.elapsed() > IDLE_RESET {
-            // Nobody has been appending: the callers of the last flush are not coming back soon.
-            last_group = 0;
-        }
-        let mut events = first.events.len();
-        let mut tickets = vec![first];
-        while let Ok(t) = rx.try_recv() {
-            events += t.events.len();
-            tickets.push(t);
-        }
-        // The callers answered by the last flush are likely appending again: wait a little
-        // (a fraction of a flush) until as many events are in hand, so groups do not split.
-        let wanted = last_group;
-        let deadline = Instant::now() + (last_flush / 2).min(MAX_COMMIT_DELAY);
-        while events < wanted {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            match rx.recv_timeout(left) {
-                Ok(t) => {
-                    events += t.events.len();
-                    tickets.push(t);
-                }
-                Err(_) => break,
-            }
-        }
-        last_group = events;
-        let started = Instant::now();
-        let flushed = shared.trees.db.flush();
-        last_flush = started.elapsed();
-        shared
-            .metrics
-            .flush_seconds
-            .observe(last_flush.as_secs_f64());
-        if let Err(e) = flushed {
-            let reason = format!("flush failed: {e}");
-            shared.fail(reason.clone());
-            for t in tickets {
-                for a in t.accepted {
-                    let _ = a.reply.send(Err(StoreError::Unavailable(reason.clone())));
-                }
-            }
-            continue;
-        }
-        let mut count = 0u64;
-        for t in tickets {
-            shared.durable.store(t.last_position.0, Ordering::Release);
-            count += t.events.len() as u64;
-            for e in t.events {
-                // No receivers is normal; a lagging receiver falls back to disk by itself.
-                let _ = shared.live.send(e);
-            }
-            for a in t.accepted {
-                shared
-                    .metrics
-                    .append_seconds
-                    .observe(a.arrived.elapsed().as_secs_f64());
-                let _ = a.reply.send(Ok(a.outcome));
-            }
-        }
-        shared.metrics.appended.inc_by(count);
-        shared.metrics.commit_events.observe(count as f64);
-    }
+fn checkpoint_error(path: &std::path::Path, e: std::io::Error) -> StoreError {
+    StoreError::Storage(format!("checkpoint {}: {e}", path.display()))
 }
