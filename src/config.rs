@@ -153,13 +153,34 @@ pub struct MetricsSettings {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
+    /// Where the log lives: `postgres://USER@HOST/DB` for a log shared by several nodes;
+    /// unset, the embedded sled log in the data directory.
+    pub url: Option<String>,
     /// sled's page cache, in MiB.
     pub cache_mb: u64,
 }
 
 impl Default for StoreSettings {
     fn default() -> StoreSettings {
-        StoreSettings { cache_mb: 64 }
+        StoreSettings {
+            url: None,
+            cache_mb: 64,
+        }
+    }
+}
+
+/// Checks that a store URL names a backend watchfire has: PostgreSQL.
+pub fn check_store_url(url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            key: "store.url",
+            detail: format!(
+                "{:?} is not a PostgreSQL URL such as postgres://watchfire@127.0.0.1/watchfire",
+                url.split('@').next_back().unwrap_or_default()
+            ),
+        })
     }
 }
 
@@ -263,6 +284,16 @@ pub struct FlagOverrides {
     /// `--log-format`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// `--store` (or `WATCHFIRE_STORE`): the store URL, as `[store] url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreFlag>,
+}
+
+/// `--store` as the `[store]` table it overrides.
+#[derive(Debug, Serialize)]
+pub struct StoreFlag {
+    /// The store URL.
+    pub url: String,
 }
 
 impl Settings {
@@ -280,8 +311,10 @@ impl Settings {
         }
         let env = Env::prefixed("WATCHFIRE_").split("__").filter(|key| {
             let top = key.as_str().split('.').next().unwrap_or_default();
-            // figment hands the filter the key before lower-casing it.
+            // figment hands the filter the key before lower-casing it. `WATCHFIRE_STORE` is
+            // the store URL, read as the `--store` flag, not the `[store]` table.
             SETTINGS_KEYS.iter().any(|k| top.eq_ignore_ascii_case(k))
+                && !key.as_str().eq_ignore_ascii_case("store")
         });
         figment = figment.merge(env).merge(Serialized::defaults(flags));
         let settings: Settings = figment
@@ -325,6 +358,9 @@ impl Settings {
             (10..=86_400).contains(&self.retention.interval_s),
             "must be between 10 and 86400",
         )?;
+        if let Some(url) = &self.store.url {
+            check_store_url(url)?;
+        }
         range(
             "store.cache_mb",
             (8..=65_536).contains(&self.store.cache_mb),

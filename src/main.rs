@@ -37,6 +37,9 @@ enum Command {
         /// Log line format [env: WATCHFIRE_LOG_FORMAT] [default: text].
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
+        /// A log shared by several nodes, postgres://USER@HOST/DB [default: sled in the data dir].
+        #[arg(long, env = "WATCHFIRE_STORE")]
+        store: Option<String>,
     },
     /// Sample this machine and push its metrics to a server.
     Agent(watchfire::agent::AgentArgs),
@@ -57,18 +60,27 @@ enum Command {
         /// Drop the read models and rebuild them from the log (server stopped).
         #[arg(long)]
         rebuild: bool,
+        /// The shared log, postgres://USER@HOST/DB, instead of the data directory's.
+        #[arg(long, env = "WATCHFIRE_STORE")]
+        store: Option<String>,
     },
     /// Check the hash chains: exit 0 if intact, 1 with the first bad position if not.
     Verify {
         /// The data directory (the server may be running).
         #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
         data_dir: PathBuf,
+        /// The shared log, postgres://USER@HOST/DB, instead of the data directory's.
+        #[arg(long, env = "WATCHFIRE_STORE")]
+        store: Option<String>,
     },
     /// Manage API tokens (the server may be running).
     Token {
         /// The data directory.
         #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
         data_dir: PathBuf,
+        /// The shared log, postgres://USER@HOST/DB, instead of the data directory's.
+        #[arg(long, env = "WATCHFIRE_STORE")]
+        store: Option<String>,
         /// What to do.
         #[command(subcommand)]
         action: TokenAction,
@@ -114,11 +126,13 @@ fn main() -> ExitCode {
             data_dir,
             listen,
             log_format,
+            store,
         } => {
             let flags = FlagOverrides {
                 listen,
                 data_dir,
                 log_format,
+                store: store.map(|url| watchfire::config::StoreFlag { url }),
             };
             serve(config, flags)
         }
@@ -132,37 +146,58 @@ fn main() -> ExitCode {
             stream,
             format,
             rebuild,
+            store,
         } => {
             init_tracing(LogFormat::Text, "warn");
             report(replay(
-                &data_dir,
+                &Log::new(data_dir, store),
                 until.as_deref(),
                 stream.as_deref(),
                 format,
                 rebuild,
             ))
         }
-        Command::Verify { data_dir } => {
+        Command::Verify { data_dir, store } => {
             init_tracing(LogFormat::Text, "warn");
-            verify(&data_dir)
+            verify(&Log::new(data_dir, store))
         }
         Command::Token {
             data_dir,
+            store,
             action: TokenAction::Create { role, name },
         } => {
             init_tracing(LogFormat::Text, "warn");
-            report(create_token(&data_dir, &role, &name))
+            report(create_token(&Log::new(data_dir, store), &role, &name))
         }
     }
 }
 
-fn create_token(dir: &std::path::Path, role: &str, name: &str) -> Result<(), String> {
+/// Where a command-line reader finds the log: a data directory, or a shared store.
+struct Log {
+    data_dir: PathBuf,
+    store: Option<String>,
+}
+
+impl Log {
+    fn new(data_dir: PathBuf, store: Option<String>) -> Log {
+        Log { data_dir, store }
+    }
+
+    fn open(&self) -> Result<LogReader, String> {
+        if let Some(url) = &self.store {
+            watchfire::config::check_store_url(url).map_err(|e| e.to_string())?;
+        }
+        LogReader::open(&self.data_dir, self.store.as_deref()).map_err(|e| e.to_string())
+    }
+}
+
+fn create_token(log: &Log, role: &str, name: &str) -> Result<(), String> {
     let role: Role = role.parse().map_err(|e| format!("--role: {e}"))?;
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err("--name: a token's name has 1 to 200 characters".to_owned());
     }
-    let created = match LogReader::open(dir).map_err(|e| e.to_string())? {
+    let created = match log.open()? {
         LogReader::Local(store) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -263,7 +298,7 @@ impl Until {
 }
 
 fn replay(
-    dir: &std::path::Path,
+    log: &Log,
     until: Option<&str>,
     stream: Option<&str>,
     format: Format,
@@ -271,7 +306,12 @@ fn replay(
 ) -> Result<(), String> {
     use std::io::Write;
     let until = until.map(Until::parse).transpose()?;
-    let mut reader = LogReader::open(dir).map_err(|e| e.to_string())?;
+    let mut reader = if rebuild {
+        LogReader::open_for_rebuild(&log.data_dir, log.store.as_deref())
+            .map_err(|e| e.to_string())?
+    } else {
+        log.open()?
+    };
     if rebuild {
         let LogReader::Local(store) = &reader else {
             return Err(
@@ -364,8 +404,10 @@ fn replay(
     Ok(())
 }
 
-fn verify(dir: &std::path::Path) -> ExitCode {
-    let report = LogReader::open(dir).and_then(|mut r| r.verify());
+fn verify(log: &Log) -> ExitCode {
+    let report = log
+        .open()
+        .and_then(|mut r| r.verify().map_err(|e| e.to_string()));
     match report {
         Ok(report) => match &report.problem {
             None => {

@@ -84,14 +84,15 @@ pub async fn run_with_clock(
 ) -> Result<(), ServeError> {
     let data_dir = DataDir::create_or_open(&settings.data_dir)?;
     let dir_path = data_dir.path().to_owned();
-    let store = EventStore::open(
-        data_dir,
-        StoreOptions {
-            cache_capacity_bytes: settings.store.cache_mb * 1024 * 1024,
-            clock: clock.clone(),
-            ..StoreOptions::default()
-        },
-    )?;
+    let options = StoreOptions {
+        cache_capacity_bytes: settings.store.cache_mb * 1024 * 1024,
+        clock: clock.clone(),
+        ..StoreOptions::default()
+    };
+    let store = match &settings.store.url {
+        Some(url) => EventStore::open_postgres(url, Some(data_dir), options)?,
+        None => EventStore::open(data_dir, options)?,
+    };
     // An address left by an earlier start (a crash) must not be read as this one's.
     DataDir::remove_listen_addr(&dir_path)?;
     bootstrap(&store, &settings).await?;

@@ -8,6 +8,7 @@ mod codec;
 mod datadir;
 mod event;
 mod people;
+mod pg_store;
 pub mod remote;
 mod sled_store;
 mod store;

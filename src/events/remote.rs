@@ -269,23 +269,52 @@ pub enum ReadError {
     /// The log could not be opened or read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The read models belong to a running server.
+    #[error("--rebuild needs the server stopped: the running server owns its read models")]
+    Busy,
     /// The running server's socket failed.
     #[error("{0}")]
     Socket(#[from] io::Error),
 }
 
+/// How a command-line reader opens a log.
+fn reader_options() -> super::store::StoreOptions {
+    super::store::StoreOptions {
+        cache_capacity_bytes: 64 * 1024 * 1024,
+        ..Default::default()
+    }
+}
+
 impl LogReader {
-    /// Opens the log of `dir`, through its server when one holds it.
-    pub fn open(dir: &Path) -> Result<LogReader, ReadError> {
+    /// Opens the log of `dir`, through its server when one holds it; or the shared log at
+    /// `store` (a PostgreSQL URL), which any number of processes open at once.
+    pub fn open(dir: &Path, store: Option<&str>) -> Result<LogReader, ReadError> {
+        if let Some(url) = store {
+            let store = EventStore::open_postgres(url, None, reader_options())?;
+            return Ok(LogReader::Local(store));
+        }
         if DataDir::is_locked(dir)? {
             return Ok(LogReader::Remote(RemoteLog::connect(dir)?));
         }
         let data_dir = DataDir::open_existing(dir)?;
-        let options = super::store::StoreOptions {
-            cache_capacity_bytes: 64 * 1024 * 1024,
-            ..Default::default()
+        Ok(LogReader::Local(EventStore::open(
+            data_dir,
+            reader_options(),
+        )?))
+    }
+
+    /// Opens the log with the read models of `dir` for rebuilding them, which needs that
+    /// data directory's server stopped.
+    pub fn open_for_rebuild(dir: &Path, store: Option<&str>) -> Result<LogReader, ReadError> {
+        if DataDir::is_locked(dir)? {
+            return Err(ReadError::Busy);
+        }
+        let data_dir = DataDir::open_existing(dir)?;
+        let store = match store {
+            Some(url) => EventStore::open_postgres(url, Some(data_dir), reader_options())?,
+            None => EventStore::open(data_dir, reader_options())?,
         };
-        Ok(LogReader::Local(EventStore::open(data_dir, options)?))
+        Ok(LogReader::Local(store))
     }
 
     /// Up to `limit` raw records after `after`.

@@ -390,6 +390,18 @@ impl EventStore {
         Ok(EventStore::assemble(core, backend, Some(data_dir)))
     }
 
+    /// Connects to the shared log in the PostgreSQL database at `url` (creating its tables
+    /// on first use) and starts this node's writer and follower; projection checkpoints
+    /// and trees stay in `data_dir`, which a command-line reader may go without.
+    pub fn open_postgres(
+        url: &str,
+        data_dir: Option<DataDir>,
+        options: StoreOptions,
+    ) -> Result<EventStore, StoreError> {
+        let (core, backend) = super::pg_store::PgLog::open(url, data_dir.as_ref(), options)?;
+        Ok(EventStore::assemble(core, backend, data_dir))
+    }
+
     /// Puts a handle together from an opened backend.
     pub(super) fn assemble(
         core: Arc<Core>,

@@ -8,7 +8,12 @@ use super::StoreError;
 
 /// An ordered map of byte keys to byte values that a projection keeps beside the log.
 #[derive(Clone)]
-pub struct ProjectionTree(sled::Tree);
+pub struct ProjectionTree {
+    tree: sled::Tree,
+    /// Whether a batch is flushed as it is applied: a tree in a database of its own (not
+    /// the log's) is not made durable by the log's flushes.
+    flush_on_apply: bool,
+}
 
 /// Inserts and removals applied to a [`ProjectionTree`] at once.
 #[derive(Default)]
@@ -29,23 +34,34 @@ impl TreeBatch {
 impl ProjectionTree {
     /// Wraps a tree of the log's database.
     pub(crate) fn new(tree: sled::Tree) -> ProjectionTree {
-        ProjectionTree(tree)
+        ProjectionTree {
+            tree,
+            flush_on_apply: false,
+        }
+    }
+
+    /// Wraps a tree of a node's own database, beside a log kept elsewhere.
+    pub(crate) fn local(tree: sled::Tree) -> ProjectionTree {
+        ProjectionTree {
+            tree,
+            flush_on_apply: true,
+        }
     }
 
     /// A tree in a throwaway database, gone when dropped: for tests of a projection's saves.
     pub fn temporary(name: &str) -> Result<ProjectionTree, StoreError> {
         let db = sled::Config::new().temporary(true).open()?;
-        Ok(ProjectionTree(db.open_tree(name)?))
+        Ok(ProjectionTree::new(db.open_tree(name)?))
     }
 
     /// The value at `key`, if any.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.0.get(key.as_ref())?.map(|v| v.to_vec()))
+        Ok(self.tree.get(key.as_ref())?.map(|v| v.to_vec()))
     }
 
     /// Removes every key.
     pub fn clear(&self) -> Result<(), StoreError> {
-        Ok(self.0.clear()?)
+        Ok(self.tree.clear()?)
     }
 
     /// The keys that start with `prefix`, in order.
@@ -53,7 +69,7 @@ impl ProjectionTree {
         &self,
         prefix: impl AsRef<[u8]>,
     ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> {
-        self.0
+        self.tree
             .scan_prefix(prefix.as_ref())
             .keys()
             .map(|k| Ok(k?.to_vec()))
@@ -62,7 +78,7 @@ impl ProjectionTree {
     /// The first key at or after `from`, if any.
     pub fn first_key_from(&self, from: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .0
+            .tree
             .range(from..)
             .keys()
             .next()
@@ -75,7 +91,7 @@ impl ProjectionTree {
         &self,
         range: R,
     ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> {
-        self.0.range(range).keys().map(|k| Ok(k?.to_vec()))
+        self.tree.range(range).keys().map(|k| Ok(k?.to_vec()))
     }
 
     /// The keys and values in `range`, in key order.
@@ -83,7 +99,7 @@ impl ProjectionTree {
         &self,
         range: R,
     ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
-        self.0.range(range).map(|item| {
+        self.tree.range(range).map(|item| {
             let (k, v) = item?;
             Ok((k.to_vec(), v.to_vec()))
         })
@@ -91,7 +107,7 @@ impl ProjectionTree {
 
     /// Every key and value, in key order.
     pub fn entries(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
-        self.0.iter().map(|item| {
+        self.tree.iter().map(|item| {
             let (k, v) = item?;
             Ok((k.to_vec(), v.to_vec()))
         })
@@ -99,12 +115,16 @@ impl ProjectionTree {
 
     /// Applies every insert and removal of `batch` at once.
     pub fn apply(&self, batch: TreeBatch) -> Result<(), StoreError> {
-        Ok(self.0.apply_batch(batch.0)?)
+        self.tree.apply_batch(batch.0)?;
+        if self.flush_on_apply {
+            self.tree.flush()?;
+        }
+        Ok(())
     }
 
     /// Makes every applied batch durable now (blocking).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.0.flush()?;
+        self.tree.flush()?;
         Ok(())
     }
 }
