@@ -43,6 +43,25 @@ if ! command -v promtool >/dev/null; then
         install_prometheus 2>/dev/null || { apt-get update -qq && install_prometheus; }
     )
 fi
+# The PostgreSQL event-store tests start their own server (initdb and postgres in a temp
+# dir, on a free loopback port): Debian's postgresql, installed once if missing, with the
+# same policy-rc.d so the package's own cluster service does not start.
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+    echo "installing postgresql for the PostgreSQL event-store tests" >&2
+    (
+        policy=/usr/sbin/policy-rc.d
+        if [ ! -e "$policy" ]; then
+            trap 'rm -f "$policy"' EXIT
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod +x "$policy"
+        fi
+        install_postgresql() {
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                postgresql >/dev/null
+        }
+        install_postgresql 2>/dev/null || { apt-get update -qq && install_postgresql; }
+    )
+fi
 # The notification tests run a real SMTP server: Python's aiosmtpd (STARTTLS, TLS, AUTH).
 python3 -c 'import aiosmtpd' 2>/dev/null ||
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'aiosmtpd==1.4.6'

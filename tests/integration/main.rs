@@ -17,6 +17,7 @@ mod monitor_state;
 mod monitors;
 mod notify;
 mod openapi;
+mod postgres;
 mod rollups;
 mod site;
 mod store;
