@@ -76,10 +76,15 @@ enum Command {
     /// Manage API tokens (the server may be running).
     Token {
         /// The data directory.
-        #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
+        #[arg(
+            long,
+            env = "WATCHFIRE_DATA_DIR",
+            default_value = "./watchfire-data",
+            global = true
+        )]
         data_dir: PathBuf,
         /// The shared log, postgres://USER@HOST/DB, instead of the data directory's.
-        #[arg(long, env = "WATCHFIRE_STORE")]
+        #[arg(long, env = "WATCHFIRE_STORE", global = true)]
         store: Option<String>,
         /// What to do.
         #[command(subcommand)]
