@@ -30,6 +30,9 @@ pub enum CommandError {
     /// The actor that owns the thing is not running.
     #[error("the {0}'s actor is not running")]
     Unavailable(&'static str),
+    /// The thing is moving between the nodes of a cluster: another try will find it.
+    #[error("the {0} is moving to another node of the cluster; try again shortly")]
+    Moving(&'static str),
 }
 
 /// What a carried-out command answers: the stream it wrote and where its events are.

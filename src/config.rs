@@ -28,6 +28,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "auth",
     "websocket",
     "web_dir",
+    "cluster",
 ];
 
 /// A setting that is missing, malformed or out of range.
@@ -99,6 +100,28 @@ pub struct Settings {
     /// Serve the dashboard from this directory (a `vite build` output) instead of
     /// the build embedded in the binary: for working on `web/`.
     pub web_dir: Option<PathBuf>,
+    /// Several nodes on one shared log (with `store.url`).
+    pub cluster: ClusterSettings,
+}
+
+/// `[cluster]`: how nodes sharing a log find each other and share the work.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// How long a node's leases (and its membership) last without renewal, in seconds;
+    /// a node that dies loses its monitors to the others within about this long.
+    pub lease_s: u64,
+    /// The address other nodes forward requests to [default: the listen address].
+    pub advertise: Option<String>,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> ClusterSettings {
+        ClusterSettings {
+            lease_s: 10,
+            advertise: None,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -118,6 +141,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             websocket: WebsocketSettings::default(),
             web_dir: None,
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -361,6 +385,11 @@ impl Settings {
         if let Some(url) = &self.store.url {
             check_store_url(url)?;
         }
+        range(
+            "cluster.lease_s",
+            (3..=300).contains(&self.cluster.lease_s),
+            "must be between 3 and 300",
+        )?;
         range(
             "store.cache_mb",
             (8..=65_536).contains(&self.store.cache_mb),

@@ -9,6 +9,7 @@
 pub mod actors;
 pub mod agent;
 pub mod clock;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod domain;

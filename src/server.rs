@@ -42,6 +42,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// This node cannot take part in its cluster.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// The data directory is unusable.
     #[error(transparent)]
     DataDir(#[from] DataDirError),
@@ -137,7 +140,18 @@ pub async fn run_with_clock(
         Arc::new(dashboard.clone()),
     ];
     let monitor_metrics = MonitorMetrics::new();
-    let monitor_registry = MonitorRegistry::start(MonitorDeps {
+    // On a shared log, this node is one of several: it runs only what it holds leases on.
+    let membership = store.membership();
+    let node_id = match membership {
+        Some(_) => Some(crate::cluster::node_id(&dir_path).map_err(|e| {
+            ServeError::Cluster(format!(
+                "cannot keep the node id in {}: {e}",
+                dir_path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let monitor_deps = MonitorDeps {
         store: store.clone(),
         checker: Checker::new()?,
         monitors: monitors.clone(),
@@ -146,7 +160,12 @@ pub async fn run_with_clock(
             .ok()
             .filter(|v| !v.is_empty())
             .map(Into::into),
-    });
+        recorder: node_id.map_or_else(EventActor::system, |id| EventActor(format!("node:{id}"))),
+    };
+    let monitor_registry = match node_id {
+        Some(_) => MonitorRegistry::start_clustered(monitor_deps),
+        None => MonitorRegistry::start(monitor_deps),
+    };
     let host_metrics = HostMetrics::new();
     let host_registry = HostRegistry::start(HostDeps {
         store: store.clone(),
@@ -217,6 +236,27 @@ pub async fn run_with_clock(
         })
     });
 
+    let node = match (node_id, membership) {
+        (Some(id), Some(membership)) => {
+            let addr = settings
+                .cluster
+                .advertise
+                .clone()
+                .unwrap_or_else(|| listen.clone());
+            let mut node = crate::cluster::Node::new(
+                id,
+                addr,
+                Duration::from_secs(settings.cluster.lease_s),
+                membership,
+                store.leases().clone(),
+            );
+            node.owns(Arc::new(monitor_registry.clone()));
+            Some(node)
+        }
+        _ => None,
+    };
+    let cluster_view = node.as_ref().map(crate::cluster::Node::view);
+
     let registry = prometheus::Registry::new();
     store.metrics().register(&registry)?;
     monitor_metrics.register(&registry)?;
@@ -251,6 +291,7 @@ pub async fn run_with_clock(
         ws_metrics,
         ws_hub,
         settings: Arc::new(settings),
+        cluster: cluster_view,
     });
     let socket_listener = events::remote::bind_socket(&dir_path);
     // The listener is bound already: a client that reads the address and connects at once
@@ -309,8 +350,20 @@ pub async fn run_with_clock(
         let _ = reason_tx.send(reason);
         handle.stop(true).await;
     });
+    let (node_stop, node_stopped) = tokio::sync::oneshot::channel::<()>();
+    let node_task = node.map(|node| {
+        tracing::info!(node = %node.view().node(), "joining the cluster on the shared log");
+        actix_rt::spawn(node.run(async {
+            let _ = node_stopped.await;
+        }))
+    });
     tracing::info!(listen = %listen, data_dir = %dir_path.display(), "watchfire is serving");
     let served = server.await;
+    // Leaving first gives this node's monitors to the others at once, not after a lease.
+    let _ = node_stop.send(());
+    if let Some(task) = node_task {
+        let _ = task.await;
+    }
     if let Err(e) = DataDir::remove_listen_addr(&dir_path) {
         tracing::warn!(error = %e, "cannot remove the listen address file");
     }

@@ -28,8 +28,8 @@ pub use datadir::{DataDir, DataDirError};
 pub use event::*;
 pub use people::*;
 pub use store::{
-    Accepted, AppendRequest, Core, EventStore, LogBackend, RetentionOutcome, StoreError,
-    StoreMetrics, StoreOptions,
+    Accepted, AppendRequest, Core, EventStore, Fence, LeaseBook, LogBackend, Membership, NodeInfo,
+    RecordVisitor, RetentionOutcome, StoreError, StoreMetrics, StoreOptions,
 };
 pub use subscription::Subscription;
 pub use tree::{ProjectionTree, TreeBatch};

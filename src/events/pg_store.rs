@@ -12,6 +12,11 @@
 //!   observation, its timestamp, and the record bytes (the same bytes and chain hash as
 //!   the sled log). `(stream, version)` is unique.
 //! - `wf_streams`: each stream's last version and position, for expected-version checks.
+//! - `wf_nodes`: the nodes sharing the log, with their heartbeats (the database's clock).
+//! - `wf_leases`: which node owns which thing until when, with a fencing token raised at
+//!   every acquisition. An append made under a lease ([`Fence`]) is written only if the
+//!   lease is unexpired and still at that token, checked in the append's transaction with
+//!   the lease row locked `FOR SHARE`, so no takeover commits in between.
 //!
 //! One writer task per node gathers concurrent appends into one transaction (group
 //! commit) on a connection with `synchronous_commit = on`, and `NOTIFY wf_log` in it.
@@ -38,8 +43,8 @@ use super::chain::{Chain, ChainLink, ChainState, ChainVerifier, VerifyReport};
 use super::codec;
 use super::datadir::DataDir;
 use super::store::{
-    encode_append, expected_holds, Accepted, AppendRequest, Core, LogBackend, RecordVisitor,
-    RetentionOutcome, StoreError, StoreOptions,
+    encode_append, expected_holds, Accepted, AppendRequest, Core, LogBackend, Membership, NodeInfo,
+    RecordVisitor, RetentionOutcome, StoreError, StoreOptions,
 };
 use super::tree::ProjectionTree;
 use super::types::{AppendOutcome, Position, SharedEvent, StreamId, StreamVersion};
@@ -78,6 +83,19 @@ CREATE TABLE IF NOT EXISTS wf_streams (
     version bigint NOT NULL,
     position bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS wf_nodes (
+    node_id text PRIMARY KEY,
+    addr text NOT NULL,
+    started_at double precision NOT NULL,
+    heartbeat_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wf_leases (
+    resource text PRIMARY KEY,
+    owner text NOT NULL,
+    token bigint NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wf_leases_owner ON wf_leases (owner);
 ";
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -536,6 +554,36 @@ async fn transact(
         .iter()
         .map(|r| (r.get::<_, String>(0), from_i64(r.get::<_, i64>(1))))
         .collect();
+    let fences: Vec<String> = appends
+        .iter()
+        .filter_map(|a| a.fence.as_ref().map(|f| f.resource.clone()))
+        .collect();
+    let mut live_leases: HashMap<String, u64> = HashMap::new();
+    if !fences.is_empty() {
+        // FOR SHARE: a takeover of these leases waits for this transaction to end.
+        let leased = tx
+            .query(
+                "SELECT resource, token FROM wf_leases \
+                 WHERE resource = ANY($1) AND expires_at > now() FOR SHARE",
+                &[&fences],
+            )
+            .await;
+        match leased {
+            Ok(rows) => {
+                live_leases = rows
+                    .iter()
+                    .map(|r| (r.get::<_, String>(0), from_i64(r.get::<_, i64>(1))))
+                    .collect();
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                for a in appends {
+                    let _ = a.reply.send(Err(unavailable(&e)));
+                }
+                return Err(e);
+            }
+        }
+    }
     let now = core.options.clock.now().max(last_ts);
     let mut rows = Rows::default();
     let mut touched: HashMap<String, (u64, u64)> = HashMap::new();
@@ -543,6 +591,15 @@ async fn transact(
         if let Some(reason) = core.failure() {
             let _ = a.reply.send(Err(StoreError::Unavailable(reason)));
             continue;
+        }
+        if let Some(fence) = &a.fence {
+            if live_leases.get(&fence.resource) != Some(&fence.token) {
+                core.metrics.fenced.inc();
+                let _ = a.reply.send(Err(StoreError::Fenced {
+                    resource: fence.resource.clone(),
+                }));
+                continue;
+            }
         }
         let current = heads.get(a.stream.as_str()).copied();
         if !expected_holds(a.expected, current) {
@@ -1048,6 +1105,13 @@ impl LogBackend for PgLog {
         .unwrap_or(0)
     }
 
+    fn membership(&self) -> Option<Arc<dyn Membership>> {
+        Some(Arc::new(PgMembership {
+            handle: self.handle.clone(),
+            readers: self.readers.clone(),
+        }))
+    }
+
     fn projection_tree(&self, name: &str) -> Result<ProjectionTree, StoreError> {
         Ok(ProjectionTree::local(
             self.local.open_tree(format!("projection:{name}"))?,
@@ -1078,6 +1142,180 @@ impl LogBackend for PgLog {
                 let _ = t.await;
             }
             let _ = tokio::task::spawn_blocking(move || local.flush()).await;
+        })
+    }
+}
+
+/// Membership and leases in the shared database.
+struct PgMembership {
+    handle: tokio::runtime::Handle,
+    readers: Arc<Readers>,
+}
+
+impl PgMembership {
+    /// Runs `work` with a connection on the client's runtime, from any runtime.
+    fn run<T, F, Fut>(&self, work: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Client>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send,
+    {
+        let readers = self.readers.clone();
+        let (tx, rx) = oneshot::channel();
+        self.handle.spawn(async move {
+            let result = match readers.client().await {
+                Ok(client) => work(client).await,
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(result);
+        });
+        Box::pin(async move { rx.await.map_err(|_| StoreError::Closed)? })
+    }
+}
+
+/// A lease's resource and token as a row answers them.
+fn leases_of(rows: &[tokio_postgres::Row]) -> Vec<(String, u64)> {
+    rows.iter()
+        .map(|r| (r.get::<_, String>(0), from_i64(r.get::<_, i64>(1))))
+        .collect()
+}
+
+impl Membership for PgMembership {
+    fn heartbeat(
+        &self,
+        node: uuid::Uuid,
+        addr: String,
+        started: DateTime<Utc>,
+        ttl: Duration,
+    ) -> BoxFuture<'static, Result<Vec<NodeInfo>, StoreError>> {
+        let started = started.timestamp_micros() as f64 / 1e6;
+        self.run(move |client| async move {
+            client
+                .execute(
+                    "INSERT INTO wf_nodes (node_id, addr, started_at, heartbeat_at) \
+                     VALUES ($1, $2, $3, now()) ON CONFLICT (node_id) DO UPDATE \
+                     SET addr = EXCLUDED.addr, started_at = EXCLUDED.started_at, \
+                     heartbeat_at = now()",
+                    &[&node.to_string(), &addr, &started],
+                )
+                .await?;
+            let rows = client
+                .query(
+                    "SELECT node_id, addr, started_at, \
+                     extract(epoch FROM now() - heartbeat_at)::float8 FROM wf_nodes \
+                     WHERE heartbeat_at > now() - make_interval(secs => $1) ORDER BY node_id",
+                    &[&ttl.as_secs_f64()],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let id = uuid::Uuid::parse_str(r.get::<_, &str>(0)).ok()?;
+                    let started = r.get::<_, f64>(2);
+                    Some(NodeInfo {
+                        id,
+                        addr: r.get(1),
+                        started_at: DateTime::from_timestamp_micros((started * 1e6) as i64)
+                            .unwrap_or_default(),
+                        heartbeat_age_s: r.get(3),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn acquire(
+        &self,
+        node: uuid::Uuid,
+        resources: Vec<String>,
+        ttl: Duration,
+    ) -> BoxFuture<'static, Result<Vec<(String, u64)>, StoreError>> {
+        self.run(move |client| async move {
+            if resources.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rows = client
+                .query(
+                    "INSERT INTO wf_leases (resource, owner, token, expires_at) \
+                     SELECT r, $1, 1, now() + make_interval(secs => $3) \
+                     FROM unnest($2::text[]) AS r \
+                     ON CONFLICT (resource) DO UPDATE SET owner = EXCLUDED.owner, \
+                     token = wf_leases.token + 1, expires_at = EXCLUDED.expires_at \
+                     WHERE wf_leases.expires_at < now() OR wf_leases.owner = EXCLUDED.owner \
+                     RETURNING resource, token",
+                    &[&node.to_string(), &resources, &ttl.as_secs_f64()],
+                )
+                .await?;
+            Ok(leases_of(&rows))
+        })
+    }
+
+    fn renew(
+        &self,
+        node: uuid::Uuid,
+        ttl: Duration,
+    ) -> BoxFuture<'static, Result<Vec<(String, u64)>, StoreError>> {
+        self.run(move |client| async move {
+            let rows = client
+                .query(
+                    "UPDATE wf_leases SET expires_at = now() + make_interval(secs => $2) \
+                     WHERE owner = $1 RETURNING resource, token",
+                    &[&node.to_string(), &ttl.as_secs_f64()],
+                )
+                .await?;
+            Ok(leases_of(&rows))
+        })
+    }
+
+    fn release(
+        &self,
+        node: uuid::Uuid,
+        resources: Vec<String>,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.run(move |client| async move {
+            client
+                .execute(
+                    "DELETE FROM wf_leases WHERE owner = $1 AND resource = ANY($2)",
+                    &[&node.to_string(), &resources],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn owners(&self) -> BoxFuture<'static, Result<Vec<(String, uuid::Uuid)>, StoreError>> {
+        self.run(|client| async move {
+            let rows = client
+                .query(
+                    "SELECT resource, owner FROM wf_leases WHERE expires_at > now()",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let owner = uuid::Uuid::parse_str(r.get::<_, &str>(1)).ok()?;
+                    Some((r.get::<_, String>(0), owner))
+                })
+                .collect())
+        })
+    }
+
+    fn leave(&self, node: uuid::Uuid) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.run(move |client| async move {
+            client
+                .execute(
+                    "DELETE FROM wf_leases WHERE owner = $1",
+                    &[&node.to_string()],
+                )
+                .await?;
+            client
+                .execute(
+                    "DELETE FROM wf_nodes WHERE node_id = $1",
+                    &[&node.to_string()],
+                )
+                .await?;
+            Ok(())
         })
     }
 }

@@ -58,6 +58,13 @@ pub enum StoreError {
     /// The store was closed.
     #[error("the event store is closed")]
     Closed,
+    /// The append was made for a thing whose lease this node no longer holds (another
+    /// node took it over): nothing was written.
+    #[error("this node no longer owns {resource}: another node has taken it over")]
+    Fenced {
+        /// The leased thing, such as `monitor-<id>`.
+        resource: String,
+    },
     /// sled reported an error.
     #[error("storage error: {0}")]
     Storage(String),
@@ -127,6 +134,8 @@ pub struct StoreMetrics {
     pub commit_events: Histogram,
     /// Duration of each flush (sled) or commit (PostgreSQL).
     pub flush_seconds: Histogram,
+    /// Appends refused because this node no longer held the lease they were made under.
+    pub fenced: IntCounter,
 }
 
 impl StoreMetrics {
@@ -161,6 +170,11 @@ impl StoreMetrics {
                 "Duration of one flush of the log to disk.",
                 buckets,
             ),
+            fenced: IntCounter::new(
+                "watchfire_appends_fenced_total",
+                "Appends refused because this node no longer held the lease they were made under.",
+            )
+            .expect("static counter options are valid"),
         }
     }
 
@@ -170,6 +184,7 @@ impl StoreMetrics {
         registry.register(Box::new(self.append_seconds.clone()))?;
         registry.register(Box::new(self.commit_events.clone()))?;
         registry.register(Box::new(self.flush_seconds.clone()))?;
+        registry.register(Box::new(self.fenced.clone()))?;
         Ok(())
     }
 }
@@ -240,11 +255,120 @@ impl Core {
     }
 }
 
+/// The lease an append is made under: the backend refuses it unless the lease on
+/// `resource` is still live and still at `token`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    /// The leased thing, such as `monitor-<id>`.
+    pub resource: String,
+    /// The lease's fencing token when this node took it.
+    pub token: u64,
+}
+
+/// The leases this node holds, with their fencing tokens; shared by every handle of a
+/// store, and kept by the node's ownership manager.
+#[derive(Default)]
+pub struct LeaseBook {
+    held: std::sync::RwLock<std::collections::HashMap<String, u64>>,
+}
+
+impl LeaseBook {
+    /// Records that this node holds `resource` at `token`.
+    pub fn hold(&self, resource: &str, token: u64) {
+        if let Ok(mut held) = self.held.write() {
+            held.insert(resource.to_owned(), token);
+        }
+    }
+
+    /// Forgets `resource`: appends fenced by it are refused from now on.
+    pub fn forget(&self, resource: &str) {
+        if let Ok(mut held) = self.held.write() {
+            held.remove(resource);
+        }
+    }
+
+    /// The token `resource` is held at, if it is held.
+    pub fn token(&self, resource: &str) -> Option<u64> {
+        self.held.read().ok()?.get(resource).copied()
+    }
+
+    /// Every resource held, in no order.
+    pub fn held(&self) -> Vec<String> {
+        self.held
+            .read()
+            .map(|h| h.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many resources are held.
+    pub fn len(&self) -> usize {
+        self.held.read().map_or(0, |h| h.len())
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A node of a cluster, as the shared log knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeInfo {
+    /// The node's id.
+    pub id: uuid::Uuid,
+    /// Where its HTTP API listens, for requests forwarded to it.
+    pub addr: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Seconds since its last heartbeat.
+    pub heartbeat_age_s: f64,
+}
+
+/// What a log shared by several nodes offers them: who is alive, and leases on the
+/// things they own. Leases expire unless renewed, and each acquisition raises the
+/// lease's fencing token, which appends carry ([`Fence`]).
+pub trait Membership: Send + Sync + 'static {
+    /// Records that `node` (serving at `addr`, started at `started`) is alive and answers
+    /// every node whose last heartbeat is younger than `ttl`.
+    fn heartbeat(
+        &self,
+        node: uuid::Uuid,
+        addr: String,
+        started: DateTime<Utc>,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'static, Result<Vec<NodeInfo>, StoreError>>;
+    /// Takes the leases on `resources` that are free, expired or already `node`'s, for
+    /// `ttl`; answers those taken with their new tokens.
+    fn acquire(
+        &self,
+        node: uuid::Uuid,
+        resources: Vec<String>,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'static, Result<Vec<(String, u64)>, StoreError>>;
+    /// Extends every lease `node` holds by `ttl`; answers them with their tokens.
+    fn renew(
+        &self,
+        node: uuid::Uuid,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'static, Result<Vec<(String, u64)>, StoreError>>;
+    /// Gives up `node`'s leases on `resources`.
+    fn release(
+        &self,
+        node: uuid::Uuid,
+        resources: Vec<String>,
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// The owner of every live lease.
+    fn owners(&self) -> BoxFuture<'static, Result<Vec<(String, uuid::Uuid)>, StoreError>>;
+    /// Removes `node` and its leases, as it stops.
+    fn leave(&self, node: uuid::Uuid) -> BoxFuture<'static, Result<(), StoreError>>;
+}
+
 /// One append on its way to a backend's writer.
 pub struct AppendRequest {
     pub(super) stream: StreamId,
     pub(super) expected: ExpectedVersion,
     pub(super) events: Vec<NewEvent>,
+    pub(super) fence: Option<Fence>,
     pub(super) reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
     pub(super) arrived: Instant,
 }
@@ -369,6 +493,10 @@ pub trait LogBackend: Send + Sync + 'static {
     fn drop_projection_tree(&self, name: &str) -> Result<bool, StoreError>;
     /// Stops the writer after everything accepted is durable, and lets the storage go.
     fn close(&self) -> BoxFuture<'static, ()>;
+    /// Membership and leases, where the log is shared by several nodes.
+    fn membership(&self) -> Option<Arc<dyn Membership>> {
+        None
+    }
 }
 
 /// The append-only log: cheap to clone, shared by everything that reads or writes events.
@@ -381,6 +509,9 @@ pub struct EventStore {
     /// directory (a command-line reader of a shared log).
     checkpoint_dir: Option<std::path::PathBuf>,
     _data_dir: Option<Arc<DataDir>>,
+    leases: Arc<LeaseBook>,
+    /// The leased thing this handle appends for, if its appends are fenced.
+    fence: Option<Arc<str>>,
 }
 
 impl EventStore {
@@ -413,6 +544,27 @@ impl EventStore {
             backend,
             checkpoint_dir: data_dir.as_ref().map(|d| d.path().join("checkpoints")),
             _data_dir: data_dir.map(Arc::new),
+            leases: Arc::new(LeaseBook::default()),
+            fence: None,
+        }
+    }
+
+    /// Membership and leases, where the log is shared by several nodes (PostgreSQL).
+    pub fn membership(&self) -> Option<Arc<dyn Membership>> {
+        self.backend.membership()
+    }
+
+    /// The leases this node holds.
+    pub fn leases(&self) -> &Arc<LeaseBook> {
+        &self.leases
+    }
+
+    /// A handle whose appends are made under this node's lease on `resource`: refused at
+    /// once if the node does not hold it, and by the log if another node has taken it.
+    pub fn fenced_for(&self, resource: &str) -> EventStore {
+        EventStore {
+            fence: Some(resource.into()),
+            ..self.clone()
         }
     }
 
@@ -436,11 +588,27 @@ impl EventStore {
         if let Some(reason) = self.core.failure() {
             return Err(StoreError::Unavailable(reason));
         }
+        let fence = match &self.fence {
+            None => None,
+            Some(resource) => match self.leases.token(resource) {
+                Some(token) => Some(Fence {
+                    resource: resource.to_string(),
+                    token,
+                }),
+                None => {
+                    self.core.metrics.fenced.inc();
+                    return Err(StoreError::Fenced {
+                        resource: resource.to_string(),
+                    });
+                }
+            },
+        };
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
             stream,
             expected,
             events,
+            fence,
             reply,
             arrived: Instant::now(),
         };

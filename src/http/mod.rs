@@ -74,6 +74,8 @@ pub struct AppState {
     pub ws_hub: ws::Hub,
     /// The settings the server runs with.
     pub settings: Arc<Settings>,
+    /// This node's view of its cluster, where the log is shared by several nodes.
+    pub cluster: Option<crate::cluster::ClusterView>,
 }
 
 /// Adds every route to an actix-web app.

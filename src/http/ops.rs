@@ -29,12 +29,18 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         .await
         .unwrap_or_else(|e| vec![format!("readiness check failed: {e}")]);
     let position = state.store.durable_position().0;
+    let mut body = json!({"position": position, "reasons": reasons});
+    if let Some(cluster) = &state.cluster {
+        body["node"] = json!(cluster.node());
+        body["nodes"] = json!(cluster.nodes().len());
+        body["owned"] = json!(cluster.owned());
+    }
     if reasons.is_empty() {
-        HttpResponse::Ok()
-            .json(json!({"status": "ready", "position": position, "reasons": reasons}))
+        body["status"] = json!("ready");
+        HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "not ready", "position": position, "reasons": reasons}))
+        body["status"] = json!("not ready");
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 
@@ -90,6 +96,31 @@ fn snapshot_figures(state: &AppState) -> Vec<prometheus::proto::MetricFamily> {
     ];
     for families in sized.into_iter().flatten() {
         out.extend(families);
+    }
+    if let Some(cluster) = &state.cluster {
+        let figures = [
+            gauge(
+                "watchfire_cluster_nodes",
+                "Nodes of the cluster alive at this node's last heartbeat.",
+                cluster.nodes().len() as f64,
+            ),
+            gauge(
+                "watchfire_cluster_owned",
+                "Things (monitors, alerting) this node holds the lease on.",
+                cluster.owned() as f64,
+            ),
+        ];
+        for families in figures.into_iter().flatten() {
+            out.extend(families);
+        }
+        if let Ok(info) = prometheus::IntGaugeVec::new(
+            prometheus::Opts::new("watchfire_node_info", "This node of the cluster."),
+            &["node", "addr"],
+        ) {
+            info.with_label_values(&[&cluster.node().to_string(), &cluster.addr()])
+                .set(1);
+            out.extend(info.collect());
+        }
     }
     if let Ok(lag) = prometheus::IntGaugeVec::new(
         prometheus::Opts::new(

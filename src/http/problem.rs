@@ -111,7 +111,9 @@ impl From<StoreError> for Problem {
         match &e {
             StoreError::Conflict { .. } => Problem::new(StatusCode::CONFLICT, e.to_string()),
             // A full disk, or a log closing as the server stops: another try may succeed.
-            StoreError::Unavailable(_) | StoreError::Closed => {
+            // A log closing, or a lease lost as a thing moves to another node: another
+            // try may succeed.
+            StoreError::Unavailable(_) | StoreError::Closed | StoreError::Fenced { .. } => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
             _ => Problem::internal(&e),
@@ -125,6 +127,7 @@ impl From<CommandError> for Problem {
             CommandError::Domain(e) => e.into(),
             CommandError::Store(e) => e.into(),
             CommandError::Unavailable(_) => Problem::internal(&e),
+            CommandError::Moving(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         }
     }
 }

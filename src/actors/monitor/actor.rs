@@ -46,6 +46,11 @@ struct CheckDone {
     outcome: Result<CheckOutcome, String>,
 }
 
+/// Stop for good: another node owns the monitor now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Relinquish;
+
 /// What every monitor actor shares.
 #[derive(Clone)]
 pub struct MonitorDeps {
@@ -59,6 +64,8 @@ pub struct MonitorDeps {
     pub metrics: super::MonitorMetrics,
     /// Test-only: the check of a monitor of this name panics.
     pub panic_on: Option<Arc<str>>,
+    /// Who checks are recorded as: `system`, or `node:<id>` on a node of a cluster.
+    pub recorder: EventActor,
 }
 
 /// The actor of one monitor.
@@ -70,6 +77,8 @@ pub struct MonitorActor {
     next_due: Option<Instant>,
     timer: Option<SpawnHandle>,
     checking: bool,
+    /// Given up to another node: it checks nothing more, and a restart stops it again.
+    relinquished: bool,
 }
 
 impl MonitorActor {
@@ -82,7 +91,15 @@ impl MonitorActor {
             next_due: None,
             timer: None,
             checking: false,
+            relinquished: false,
         }
+    }
+
+    /// Stops for good, checking nothing more.
+    fn relinquish(&mut self, ctx: &mut Context<Self>) {
+        self.relinquished = true;
+        self.reschedule(ctx, Duration::ZERO);
+        ctx.stop();
     }
 
     fn stream(&self) -> StreamId {
@@ -90,7 +107,7 @@ impl MonitorActor {
     }
 
     fn active(&self) -> bool {
-        !self.state.deleted && self.state.status != Status::Paused
+        !self.state.deleted && !self.relinquished && self.state.status != Status::Paused
     }
 
     /// Cancels the schedule and starts a new one whose first check is `first` from now.
@@ -225,7 +242,7 @@ impl MonitorActor {
             self.deps.store.clone(),
             self.state.clone(),
             events,
-            EventActor::system(),
+            self.deps.recorder.clone(),
         );
         ctx.wait(fut.into_actor(self).map(move |(state, result), act, ctx| {
             act.state = state;
@@ -236,6 +253,11 @@ impl MonitorActor {
                     if act.state.config.kind != MonitorKind::Push {
                         act.deps.metrics.check_duration.observe(latency_ms / 1000.0);
                     }
+                }
+                Err(CommandError::Store(StoreError::Fenced { .. })) => {
+                    tracing::warn!(monitor = %act.state.id, "another node owns this monitor now");
+                    act.relinquish(ctx);
+                    return;
                 }
                 Err(e) => {
                     tracing::warn!(monitor = %act.state.id, error = %e, "cannot record a check")
@@ -281,6 +303,10 @@ impl Actor for MonitorActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(64);
+        if self.relinquished {
+            ctx.stop();
+            return;
+        }
         // Spread the first checks over one interval, so thousands of monitors do not fire together.
         let interval = self.interval();
         let first = if self.state.config.kind == MonitorKind::Push {
@@ -336,6 +362,14 @@ impl Handler<CheckDone> for MonitorActor {
             cert_expires_at: outcome.cert_expires_at,
         };
         self.record(ctx, checked, panicked);
+    }
+}
+
+impl Handler<Relinquish> for MonitorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Relinquish, ctx: &mut Context<Self>) {
+        self.relinquish(ctx);
     }
 }
 

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use rand::RngCore;
 use uuid::Uuid;
 
-use super::actor::{Applied, Command, MonitorActor, MonitorDeps};
+use super::actor::{Applied, Command, MonitorActor, MonitorDeps, Relinquish};
 use crate::command::{self, CommandError};
 use crate::domain::monitor::{decide, Heartbeat, MonitorCommand, MonitorInput, MonitorState};
 use crate::domain::DomainError;
@@ -27,18 +27,15 @@ pub struct MonitorRegistry {
     actors: Arc<RwLock<Actors>>,
     arbiters: Arc<Vec<Arbiter>>,
     deps: MonitorDeps,
+    /// On a node of a cluster: actors run only for the monitors this node holds the
+    /// lease on, started and stopped by the node ([`crate::cluster`]).
+    clustered: bool,
 }
 
 impl MonitorRegistry {
     /// Starts an arbiter per core and an actor for every live monitor in the read model.
     pub fn start(deps: MonitorDeps) -> MonitorRegistry {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let arbiters = (0..cores).map(|_| Arbiter::new()).collect();
-        let registry = MonitorRegistry {
-            actors: Arc::new(RwLock::new(Actors::default())),
-            arbiters: Arc::new(arbiters),
-            deps,
-        };
+        let registry = MonitorRegistry::empty(deps, false);
         let states: Vec<MonitorState> = registry
             .deps
             .monitors
@@ -51,8 +48,67 @@ impl MonitorRegistry {
         for state in states {
             registry.spawn(state);
         }
-        tracing::info!(monitors = count, arbiters = cores, "monitor actors started");
+        tracing::info!(monitors = count, "monitor actors started");
         registry
+    }
+
+    /// Starts the arbiters of a node of a cluster, and no actor: the node starts one for
+    /// each monitor it takes the lease on ([`MonitorRegistry::adopt`]).
+    pub fn start_clustered(deps: MonitorDeps) -> MonitorRegistry {
+        MonitorRegistry::empty(deps, true)
+    }
+
+    fn empty(deps: MonitorDeps, clustered: bool) -> MonitorRegistry {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let arbiters = (0..cores).map(|_| Arbiter::new()).collect();
+        MonitorRegistry {
+            actors: Arc::new(RwLock::new(Actors::default())),
+            arbiters: Arc::new(arbiters),
+            deps,
+            clustered,
+        }
+    }
+
+    /// Starts the actor of a monitor this node has taken the lease on, from the read
+    /// model and the tail of its stream (blocking: reads the log).
+    pub fn adopt(&self, id: Uuid) {
+        if self.addr(id).is_some() {
+            return;
+        }
+        let state = self
+            .deps
+            .monitors
+            .read()
+            .monitors
+            .get(&id)
+            .map(|v| v.state.clone());
+        let Some(state) = state else {
+            return;
+        };
+        match command::rehydrate(&self.deps.store, state) {
+            Ok(state) if !state.deleted => self.spawn(state),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(monitor = %id, error = %e, "cannot start an adopted monitor"),
+        }
+    }
+
+    /// Stops the actor of a monitor whose lease this node gives up or lost.
+    pub fn relinquish(&self, id: Uuid) {
+        let Ok(mut actors) = self.actors.write() else {
+            return;
+        };
+        if let Some(addr) = actors.by_id.remove(&id) {
+            actors.by_push_token.retain(|_, m| *m != id);
+            let _ = addr.try_send(Relinquish);
+        }
+    }
+
+    /// The ids of the monitors whose actors run here.
+    pub fn running(&self) -> Vec<Uuid> {
+        self.actors
+            .read()
+            .map(|a| a.by_id.keys().copied().collect())
+            .unwrap_or_default()
     }
 
     fn spawn(&self, state: MonitorState) {
@@ -62,7 +118,10 @@ impl MonitorRegistry {
         let arbiter = &self.arbiters[actors.next_arbiter % self.arbiters.len()];
         actors.next_arbiter += 1;
         let (id, token) = (state.id, state.push_token.clone());
-        let deps = self.deps.clone();
+        let mut deps = self.deps.clone();
+        if self.clustered {
+            deps.store = deps.store.fenced_for(StreamId::monitor(id).as_str());
+        }
         let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
             MonitorActor::new(state, deps)
         });
@@ -102,7 +161,11 @@ impl MonitorRegistry {
         )
         .await?;
         let state = MonitorState::created(&created, answer.version.0, out.timestamp);
-        self.spawn(state.clone());
+        if !self.clustered {
+            // On a node of a cluster, the node the monitor hashes to takes its lease and
+            // starts it, once its read model has the monitor.
+            self.spawn(state.clone());
+        }
         Ok(Applied { answer, state })
     }
 
@@ -116,6 +179,9 @@ impl MonitorRegistry {
         let Some(addr) = self.addr(id) else {
             // No actor: the domain says why the command fails (a bad field, or no monitor).
             decide(None, command)?;
+            if self.clustered && self.deps.monitors.read().monitors.contains_key(&id) {
+                return Err(CommandError::Moving("monitor"));
+            }
             return Err(DomainError::NotFound("monitor").into());
         };
         let applied = addr
@@ -139,8 +205,21 @@ impl MonitorRegistry {
             .actors
             .read()
             .ok()
-            .and_then(|a| a.by_push_token.get(token).copied())
-            .ok_or(DomainError::NotFound("monitor"))?;
+            .and_then(|a| a.by_push_token.get(token).copied());
+        let Some(id) = id else {
+            let known = self
+                .deps
+                .monitors
+                .read()
+                .monitors
+                .values()
+                .any(|m| m.state.push_token.as_deref() == Some(token));
+            return Err(if self.clustered && known {
+                CommandError::Moving("monitor")
+            } else {
+                DomainError::NotFound("monitor").into()
+            });
+        };
         let addr = self.addr(id).ok_or(DomainError::NotFound("monitor"))?;
         let command = Command {
             command: MonitorCommand::Heartbeat(beat),
@@ -178,4 +257,40 @@ fn new_push_token() -> String {
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
     format!("pt_{}", hex::encode(bytes))
+}
+
+impl crate::cluster::Owned for MonitorRegistry {
+    fn claims(&self, resource: &str) -> bool {
+        resource.starts_with("monitor-")
+    }
+
+    fn resources(&self) -> Vec<String> {
+        self.deps
+            .monitors
+            .read()
+            .monitors
+            .values()
+            .filter(|m| !m.state.deleted)
+            .map(|m| StreamId::monitor(m.state.id).as_str().to_owned())
+            .collect()
+    }
+
+    fn start(&self, resource: &str) {
+        if let Some(id) = monitor_of(resource) {
+            self.adopt(id);
+        }
+    }
+
+    fn stop(&self, resource: &str) {
+        if let Some(id) = monitor_of(resource) {
+            self.relinquish(id);
+        }
+    }
+}
+
+/// The monitor a lease's resource names.
+fn monitor_of(resource: &str) -> Option<Uuid> {
+    resource
+        .strip_prefix("monitor-")
+        .and_then(|id| Uuid::parse_str(id).ok())
 }
