@@ -458,6 +458,11 @@ struct UserInput {
     role: Option<String>,
 }
 
+/// The stream of a user whose name was checked: a name a stream id cannot hold is a bug.
+fn user_stream(username: &str) -> Result<StreamId, Problem> {
+    StreamId::user(username).map_err(|e| Problem::internal(&e))
+}
+
 fn user_json(u: &crate::projections::UserEntry) -> Value {
     json!({"username": u.username, "role": u.role.as_str(), "created_at": u.created_at})
 }
@@ -482,7 +487,7 @@ pub async fn create_user(
     let role = user::role(input.role.as_deref())?;
     fresh(&state.store, state.tokens.progress()).await;
     let current = state.tokens.read().user(&username).map(UserEntry::state);
-    let stream = StreamId::user(&username).map_err(|e| Problem::internal(&e))?;
+    let stream = user_stream(&username)?;
     // A deleted user's stream lives on: a new user of that name continues it.
     let lookup = (state.store.clone(), stream.clone());
     let expected = web::block(move || lookup.0.stream_version(&lookup.1))
@@ -579,7 +584,7 @@ pub async fn patch_user(
     };
     let answer = execute(
         &state.store,
-        StreamId::user(&username).map_err(|e| Problem::internal(&e))?,
+        user_stream(&username)?,
         ExpectedVersion::Exact(StreamVersion(version)),
         events,
         &who.actor(),
@@ -654,7 +659,7 @@ pub async fn delete_user(
     let version = current.map_or(0, |c| c.version);
     let answer = execute(
         &state.store,
-        StreamId::user(&username).map_err(|e| Problem::internal(&e))?,
+        user_stream(&username)?,
         ExpectedVersion::Exact(StreamVersion(version)),
         events,
         &who.actor(),
