@@ -2,21 +2,17 @@
 //! version, and the caller is answered with a [`CommandAnswer`] once it is durable.
 //! Actors, the HTTP handlers and the command line all write through here.
 
-use std::time::Duration;
-
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use uuid::Uuid;
 
-use crate::domain::token::{hash_token, token_value, TOKEN_BYTES};
+use crate::domain::token::{self, hash_token, token_value, TokenCommand, TOKEN_BYTES};
 use crate::domain::{Aggregate, DomainError};
 use crate::events::{
     Actor, AppendOutcome, Event, EventStore, ExpectedVersion, NewEvent, Position, Role, StoreError,
-    StreamId, StreamVersion, TokenCreated,
+    StreamId, StreamVersion,
 };
 use crate::projections::Progress;
-
-/// Longest a command waits for a read model to show what it appended.
-pub const READ_MODEL_WAIT: Duration = Duration::from_secs(5);
 
 /// Why a command was not carried out.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +138,41 @@ fn fold<A: Aggregate>(state: &mut A, events: &[Event], out: &AppendOutcome) {
     }
 }
 
+/// Who a command is recorded as coming from, and, for one that follows from an earlier
+/// event, that event's position and correlation.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    /// Who asked.
+    pub actor: Actor,
+    /// The correlation id its events carry.
+    pub correlation: Option<Uuid>,
+    /// The position of the event that caused it.
+    pub causation: Option<Position>,
+}
+
+impl Cause {
+    /// A command `actor` asked for, caused by no event.
+    pub fn by(actor: Actor) -> Cause {
+        Cause {
+            actor,
+            correlation: None,
+            causation: None,
+        }
+    }
+
+    /// `event` as this cause records it.
+    fn stamp(&self, event: Event) -> NewEvent {
+        let mut new = NewEvent::new(event, self.actor.clone());
+        if let Some(correlation) = self.correlation {
+            new = new.correlated(correlation);
+        }
+        if let Some(position) = self.causation {
+            new = new.caused_by(position);
+        }
+        new
+    }
+}
+
 /// Appends decided events, each recorded as caused by `by`.
 pub async fn execute(
     store: &EventStore,
@@ -150,21 +181,38 @@ pub async fn execute(
     decided: Vec<Event>,
     by: &Actor,
 ) -> Result<CommandAnswer, CommandError> {
-    let events = decided
-        .into_iter()
-        .map(|e| NewEvent::new(e, by.clone()))
-        .collect();
+    execute_caused(store, stream, expected, decided, &Cause::by(by.clone())).await
+}
+
+/// Appends decided events as [`execute`] does, recorded with `cause`.
+pub async fn execute_caused(
+    store: &EventStore,
+    stream: StreamId,
+    expected: ExpectedVersion,
+    decided: Vec<Event>,
+    cause: &Cause,
+) -> Result<CommandAnswer, CommandError> {
+    let events = decided.into_iter().map(|e| cause.stamp(e)).collect();
     append(store, stream, expected, events).await
+}
+
+/// Waits (bounded) until `read_model` holds everything durable in the log, so a decision
+/// made from it sees every command answered before; past the bound it decides on what it
+/// has, and the log's expected version still refuses a stale decision.
+pub async fn fresh(store: &EventStore, read_model: &Progress) {
+    let durable = store.durable_position();
+    if read_model.reached(durable).await.is_err() {
+        tracing::warn!(
+            position = durable.0,
+            "a read model was behind the log past its wait"
+        );
+    }
 }
 
 impl CommandAnswer {
     /// Waits (bounded) until `read_model` shows this answer, so the caller's next read does.
     pub async fn visible_in(self, read_model: &Progress) -> CommandAnswer {
-        if read_model
-            .reached(self.position, READ_MODEL_WAIT)
-            .await
-            .is_err()
-        {
+        if read_model.reached(self.position).await.is_err() {
             tracing::warn!(
                 position = self.position.0,
                 "a read model did not show a command within its wait"
@@ -181,29 +229,72 @@ pub fn new_token_value() -> String {
     token_value(bytes)
 }
 
-/// Records a new token of `role` named `name`: its id, its value (shown once) and where.
+/// A token to make, as any edge asks for one (HTTP, the command line, the first start).
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// Its name (held to [`token::token_name`]).
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// After this it is refused; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The value to use (the configured admin token); `None` draws a random one.
+    pub value: Option<String>,
+}
+
+/// A token made: its id and its value, shown once, and where it was recorded.
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    /// The token's id.
+    pub id: Uuid,
+    /// Its name, as the rule left it (trimmed).
+    pub name: String,
+    /// Its value: the log keeps only its hash.
+    pub value: String,
+    /// Where its creation is.
+    pub answer: CommandAnswer,
+}
+
+/// The one way a token is made: `domain::token` decides on `request` at `now`, and its
+/// creation is appended with `cause`.
 pub async fn create_token(
     store: &EventStore,
-    name: &str,
-    role: Role,
-    by: &Actor,
-) -> Result<(Uuid, String, CommandAnswer), CommandError> {
-    let value = new_token_value();
-    let token_id = Uuid::new_v4();
-    let created = Event::TokenCreated(TokenCreated {
-        token_id,
-        name: name.to_owned(),
-        role,
-        token_hash: hash_token(&value),
-        expires_at: None,
-    });
-    let answer = execute(
+    request: TokenRequest,
+    now: DateTime<Utc>,
+    cause: &Cause,
+) -> Result<CreatedToken, CommandError> {
+    let value = request.value.unwrap_or_else(new_token_value);
+    let id = Uuid::new_v4();
+    let decided = token::decide(
+        None,
+        TokenCommand::Create {
+            id,
+            name: request.name,
+            role: request.role,
+            token_hash: hash_token(&value),
+            expires_at: request.expires_at,
+            now,
+        },
+    )?;
+    let name = decided
+        .iter()
+        .find_map(|e| match e {
+            Event::TokenCreated(t) => Some(t.name.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let answer = execute_caused(
         store,
-        StreamId::token(token_id),
+        StreamId::token(id),
         ExpectedVersion::NoStream,
-        vec![created],
-        by,
+        decided,
+        cause,
     )
     .await?;
-    Ok((token_id, value, answer))
+    Ok(CreatedToken {
+        id,
+        name,
+        value,
+        answer,
+    })
 }

@@ -198,29 +198,37 @@ impl Log {
 
 fn create_token(log: &Log, role: &str, name: &str) -> Result<(), String> {
     let role: Role = role.parse().map_err(|e| format!("--role: {e}"))?;
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err("--name: a token's name has 1 to 200 characters".to_owned());
-    }
+    // The one rule every token's name is held to, checked before the log is opened.
+    let name = watchfire::domain::token::token_name(name).map_err(|e| format!("--{e}"))?;
     let created = match log.open()? {
         LogReader::Local(store) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
+            let request = watchfire::command::TokenRequest {
+                name: name.clone(),
+                role,
+                expires_at: None,
+                value: None,
+            };
+            let by = watchfire::command::Cause::by(watchfire::events::Actor::system());
             let made = runtime.block_on(watchfire::command::create_token(
                 &store,
-                name,
-                role,
-                &watchfire::events::Actor::system(),
+                request,
+                chrono::Utc::now(),
+                &by,
             ));
             runtime.block_on(store.close());
-            let (token_id, value, _) = made.map_err(|e| e.to_string())?;
-            watchfire::events::remote::CreatedToken { token_id, value }
+            let made = made.map_err(|e| e.to_string())?;
+            watchfire::events::remote::CreatedToken {
+                token_id: made.id,
+                value: made.value,
+            }
         }
-        LogReader::Remote(mut remote) => {
-            remote.create_token(name, role).map_err(|e| e.to_string())?
-        }
+        LogReader::Remote(mut remote) => remote
+            .create_token(&name, role)
+            .map_err(|e| e.to_string())?,
     };
     eprintln!(
         "watchfire: created {} token {name:?} (id {}); it is shown once:",

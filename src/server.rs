@@ -24,11 +24,11 @@ use crate::actors::monitor::checks::{CheckError, Checker};
 use crate::actors::monitor::{MonitorDeps, MonitorMetrics, MonitorRegistry};
 use crate::actors::{HealthChecker, ReadinessProbe, RetentionActor};
 use crate::clock::SharedClock;
+use crate::command::Cause;
 use crate::config::Settings;
 use crate::events::{
     self, Actor as EventActor, DataDir, DataDirError, Event, EventStore, ExpectedVersion, NewEvent,
     Role, ServerStarted, ServerStopped, StoreError, StoreOptions, StreamId, SystemInitialized,
-    TokenCreated,
 };
 use crate::http::{self, AppState};
 use crate::notify::Notifier;
@@ -63,6 +63,9 @@ pub enum ServeError {
     /// The HTTP clients or resolver for checks could not be built.
     #[error("checks: {0}")]
     Checks(#[from] CheckError),
+    /// The first start could not record the admin token.
+    #[error("admin token: {0}")]
+    AdminToken(#[from] crate::command::CommandError),
 }
 
 /// Serves until `shutdown` resolves (with the reason recorded in the log), then stops cleanly.
@@ -98,7 +101,7 @@ pub async fn run_with_clock(
     };
     // An address left by an earlier start (a crash) must not be read as this one's.
     DataDir::remove_listen_addr(&dir_path)?;
-    bootstrap(&store, &settings).await?;
+    bootstrap(&store, &settings, clock.now()).await?;
     let listen = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -224,15 +227,30 @@ pub async fn run_with_clock(
     // A token made through the log socket is decided as one made over HTTP, and answered
     // once authentication sees it.
     let (socket_tokens, token_store) = (tokens.clone(), store.clone());
+    let token_clock = clock.clone();
     let issue_token: events::remote::TokenIssuer = Arc::new(move |name, role| {
         let (tokens, store) = (socket_tokens.clone(), token_store.clone());
+        let now = token_clock.now();
         Box::pin(async move {
-            let (token_id, value, answer) =
-                crate::command::create_token(&store, &name, role, &EventActor::system())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            answer.visible_in(tokens.progress()).await;
-            Ok(events::remote::CreatedToken { token_id, value })
+            let request = crate::command::TokenRequest {
+                name,
+                role,
+                expires_at: None,
+                value: None,
+            };
+            let created = crate::command::create_token(
+                &store,
+                request,
+                now,
+                &Cause::by(EventActor::system()),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            created.answer.visible_in(tokens.progress()).await;
+            Ok(events::remote::CreatedToken {
+                token_id: created.id,
+                value: created.value,
+            })
         })
     });
 
@@ -408,7 +426,11 @@ fn scrape_client() -> Result<reqwest::Client, ServeError> {
 }
 
 /// On a new data directory: records its creation and the admin token.
-async fn bootstrap(store: &EventStore, settings: &Settings) -> Result<(), ServeError> {
+async fn bootstrap(
+    store: &EventStore,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServeError> {
     let system = StreamId::system();
     let check = store.clone();
     let existing = tokio::task::spawn_blocking(move || check.stream_version(&StreamId::system()))
@@ -434,30 +456,23 @@ async fn bootstrap(store: &EventStore, settings: &Settings) -> Result<(), ServeE
         Err(StoreError::Conflict { .. }) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let (value, printed) = match &settings.admin_token {
-        Some(t) => (t.expose_secret().to_owned(), false),
-        None => (crate::command::new_token_value(), true),
+    let printed = settings.admin_token.is_none();
+    let admin = crate::command::TokenRequest {
+        name: "admin".to_owned(),
+        role: Role::Admin,
+        expires_at: None,
+        value: settings
+            .admin_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_owned()),
     };
-    let token_id = Uuid::new_v4();
-    let created = NewEvent::new(
-        Event::TokenCreated(TokenCreated {
-            token_id,
-            name: "admin".to_owned(),
-            role: Role::Admin,
-            token_hash: crate::domain::token::hash_token(&value),
-            expires_at: None,
-        }),
-        EventActor::system(),
-    )
-    .correlated(correlation)
-    .caused_by(outcome.last_position);
-    store
-        .append(
-            StreamId::token(token_id),
-            ExpectedVersion::NoStream,
-            vec![created],
-        )
-        .await?;
+    let cause = crate::command::Cause {
+        actor: EventActor::system(),
+        correlation: Some(correlation),
+        causation: Some(outcome.last_position),
+    };
+    let created = crate::command::create_token(store, admin, now, &cause).await?;
+    let value = created.value;
     if printed {
         // Printed once, never logged: the log keeps only its hash.
         eprintln!(

@@ -8,13 +8,16 @@
 //! Actors (timers, checks, deliveries) and the HTTP and command-line edges call these
 //! functions and hand what they decide to the one append path in [`crate::command`].
 
+pub mod channel;
 pub mod expect;
 pub mod host;
 pub mod monitor;
 pub mod rule;
 pub mod sample;
+pub mod session;
 pub mod silence;
 pub mod token;
+pub mod user;
 
 use chrono::{DateTime, Utc};
 

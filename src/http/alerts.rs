@@ -11,65 +11,28 @@ use uuid::Uuid;
 
 use super::params::{by, from_json, if_match, invalid, parse_time, wait_min_position};
 use super::views::{self, AlertListView};
-use super::{auth, AppState, Problem};
+use super::{answered, auth, AppState, Problem};
 use crate::actors::alert::notifier::channel_kind;
 use crate::actors::alert::AlertError;
-use crate::command::CommandAnswer;
+use crate::command::{execute, fresh};
+use crate::domain::channel::{self, ChannelCommand};
 use crate::domain::rule::{self, op_str, RuleCommand, RuleInput, RuleState, World};
 use crate::domain::silence::{self, SilenceCommand, SilenceInput, SilenceState};
+use crate::domain::DomainError;
 use crate::events::{
-    AlertRule, ChannelConfig, ChannelCreated, ChannelType, ConditionKind, Event, ExpectedVersion,
-    IdRef, Position, Role, StreamId, StreamVersion,
+    AlertRule, ChannelConfig, ChannelType, ConditionKind, Event, ExpectedVersion, Position, Role,
+    StreamId, StreamVersion,
 };
 use crate::notify::{ChannelKind, Notification, NotificationState};
-use crate::projections::{severity_str, AlertStatus, AlertView};
+use crate::projections::{severity_str, AlertStatus, AlertView, ChannelView};
 
 /// Most alerts one list answers.
 const MAX_ALERTS: usize = 1000;
 /// How far back a causation chain is followed.
 const MAX_CHAIN: usize = 8;
 
-fn not_found(what: &str) -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, format!("no such {what}"))
-}
-
-fn id_of(path: &str, what: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(path).map_err(|_| not_found(what))
-}
-
-/// Appends one event through the one append path.
-async fn command(
-    state: &AppState,
-    stream: StreamId,
-    expected: ExpectedVersion,
-    event: Event,
-    who: &crate::projections::TokenEntry,
-) -> Result<CommandAnswer, Problem> {
-    Ok(crate::command::execute(&state.store, stream, expected, vec![event], &by(who)).await?)
-}
-
-/// A command's answer with `Location` when it made something, and `body`.
-fn reply(
-    status: StatusCode,
-    answer: &CommandAnswer,
-    location: Option<String>,
-    body: Value,
-) -> HttpResponse {
-    let mut res = super::answered(status, answer);
-    if let Some(l) = location {
-        res.insert_header((header::LOCATION, l));
-    }
-    res.json(body)
-}
-
-/// Lets the read model catch up with the log before a command reads it.
-async fn fresh(state: &AppState) {
-    let durable = state.store.durable_position();
-    let _ = state
-        .alerting
-        .progress()
-        .reached(durable, super::params::MIN_POSITION_WAIT)
-        .await;
+fn id_of(path: &str, what: &'static str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(path).map_err(|_| Problem::not_found(what))
 }
 
 // ---- rules ----
@@ -143,26 +106,28 @@ pub async fn create_rule(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let input: RuleInput = from_json(body.into_inner())?;
-    fresh(&state).await;
+    fresh(&state.store, state.alerting.progress()).await;
     let rule_id = Uuid::new_v4();
     let (_, events) = decide_rule(&state, rule_id, RuleCommand::Create { id: rule_id, input })?;
-    let rule = defined(&events).cloned().ok_or_else(|| not_found("rule"))?;
-    let event = events.into_iter().next().ok_or_else(|| not_found("rule"))?;
-    let answer = command(
-        &state,
+    let rule = defined(&events)
+        .cloned()
+        .ok_or_else(|| Problem::not_found("rule"))?;
+    let event = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| Problem::not_found("rule"))?;
+    let answer = execute(
+        &state.store,
         StreamId::rule(rule_id),
         ExpectedVersion::NoStream,
-        event,
-        &who,
+        vec![event],
+        &by(&who),
     )
     .await?;
     let version = answer.version.0;
-    Ok(reply(
-        StatusCode::CREATED,
-        &answer,
-        Some(format!("/api/v1/alert-rules/{rule_id}")),
-        rule_json(rule_id, &rule, version),
-    ))
+    Ok(answered(StatusCode::CREATED, &answer)
+        .insert_header((header::LOCATION, format!("/api/v1/alert-rules/{rule_id}")))
+        .json(rule_json(rule_id, &rule, version)))
 }
 
 /// `GET /api/v1/alert-rules`.
@@ -191,7 +156,10 @@ pub async fn get_rule(
     wait_min_position(&req, &state.alerting).await?;
     let id = id_of(&path, "rule")?;
     let view = state.alerting.read();
-    let r = view.rules.get(&id).ok_or_else(|| not_found("rule"))?;
+    let r = view
+        .rules
+        .get(&id)
+        .ok_or_else(|| Problem::not_found("rule"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", r.version)))
         .json(rule_json(id, &r.rule, r.version)))
@@ -207,7 +175,7 @@ pub async fn patch_rule(
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "rule")?;
     let input: RuleInput = from_json(body.into_inner())?;
-    fresh(&state).await;
+    fresh(&state.store, state.alerting.progress()).await;
     let asked = RuleCommand::Update {
         id,
         input,
@@ -215,23 +183,23 @@ pub async fn patch_rule(
     };
     let (current, events) = decide_rule(&state, id, asked)?;
     let version = current.map_or(0, |c| c.version);
-    let rule = defined(&events).cloned().ok_or_else(|| not_found("rule"))?;
-    let event = events.into_iter().next().ok_or_else(|| not_found("rule"))?;
-    let answer = command(
-        &state,
+    let rule = defined(&events)
+        .cloned()
+        .ok_or_else(|| Problem::not_found("rule"))?;
+    let event = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| Problem::not_found("rule"))?;
+    let answer = execute(
+        &state.store,
         StreamId::rule(id),
         ExpectedVersion::Exact(StreamVersion(version)),
-        event,
-        &who,
+        vec![event],
+        &by(&who),
     )
     .await?;
     let version = answer.version.0;
-    Ok(reply(
-        StatusCode::OK,
-        &answer,
-        None,
-        rule_json(id, &rule, version),
-    ))
+    Ok(answered(StatusCode::OK, &answer).json(rule_json(id, &rule, version)))
 }
 
 /// `DELETE /api/v1/alert-rules/{id}`: its open alerts resolve.
@@ -242,28 +210,26 @@ pub async fn delete_rule(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "rule")?;
-    fresh(&state).await;
+    fresh(&state.store, state.alerting.progress()).await;
     let asked = RuleCommand::Delete {
         id,
         expected: if_match(&req)?,
     };
     let (current, events) = decide_rule(&state, id, asked)?;
     let version = current.map_or(0, |c| c.version);
-    let event = events.into_iter().next().ok_or_else(|| not_found("rule"))?;
-    let answer = command(
-        &state,
+    let event = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| Problem::not_found("rule"))?;
+    let answer = execute(
+        &state.store,
         StreamId::rule(id),
         ExpectedVersion::Exact(StreamVersion(version)),
-        event,
-        &who,
+        vec![event],
+        &by(&who),
     )
     .await?;
-    Ok(reply(
-        StatusCode::OK,
-        &answer,
-        None,
-        json!({"id": id, "deleted": true}),
-    ))
+    Ok(answered(StatusCode::OK, &answer).json(json!({"id": id, "deleted": true})))
 }
 
 // ---- alerts ----
@@ -352,7 +318,10 @@ pub async fn get_alert(
     let (mut body, timeline, first_cause) =
         {
             let view = state.alerting.read();
-            let a = view.alerts.get(&id).ok_or_else(|| not_found("alert"))?;
+            let a = view
+                .alerts
+                .get(&id)
+                .ok_or_else(|| Problem::not_found("alert"))?;
             let timeline: Vec<Value> = a.timeline.iter().map(|t| json!({
             "position": t.position, "at": t.at, "event": t.event, "causation": t.causation,
             "actor": t.actor, "detail": t.detail,
@@ -400,7 +369,7 @@ pub async fn ack_alert(
         .ack(id, input.comment, by(&who))
         .await
         .map_err(|e| match e {
-            AlertError::NotFound => not_found("open alert"),
+            AlertError::NotFound => Problem::not_found("open alert"),
             AlertError::NotFiring(_) => Problem::new(StatusCode::CONFLICT, e.to_string()),
             AlertError::Store(s) => s.into(),
             AlertError::Unavailable => {
@@ -438,27 +407,24 @@ pub async fn create_silence(
     };
     let silence = match silence::decide(None, asked)?.into_iter().next() {
         Some(Event::SilenceCreated(created)) => created,
-        _ => return Err(not_found("silence")),
+        _ => return Err(Problem::not_found("silence")),
     };
     let id = silence.silence_id;
     let view = crate::projections::SilenceView {
         silence: silence.clone(),
         lifted_at: None,
     };
-    let answer = command(
-        &state,
+    let answer = execute(
+        &state.store,
         StreamId::silence(id),
         ExpectedVersion::NoStream,
-        Event::SilenceCreated(silence),
-        &who,
+        vec![Event::SilenceCreated(silence)],
+        &by(&who),
     )
     .await?;
-    Ok(reply(
-        StatusCode::CREATED,
-        &answer,
-        Some(format!("/api/v1/silences/{id}")),
-        silence_json(&view, now),
-    ))
+    Ok(answered(StatusCode::CREATED, &answer)
+        .insert_header((header::LOCATION, format!("/api/v1/silences/{id}")))
+        .json(silence_json(&view, now)))
 }
 
 /// `GET /api/v1/silences`.
@@ -486,7 +452,7 @@ pub async fn delete_silence(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "silence")?;
-    fresh(&state).await;
+    fresh(&state.store, state.alerting.progress()).await;
     let current = state
         .alerting
         .read()
@@ -498,21 +464,16 @@ pub async fn delete_silence(
     let event = silence::decide(current.as_ref(), SilenceCommand::Lift { id })?
         .into_iter()
         .next()
-        .ok_or_else(|| not_found("silence"))?;
-    let answer = command(
-        &state,
+        .ok_or_else(|| Problem::not_found("silence"))?;
+    let answer = execute(
+        &state.store,
         StreamId::silence(id),
         ExpectedVersion::Exact(StreamVersion(0)),
-        event,
-        &who,
+        vec![event],
+        &by(&who),
     )
     .await?;
-    Ok(reply(
-        StatusCode::OK,
-        &answer,
-        None,
-        json!({"id": id, "lifted": true}),
-    ))
+    Ok(answered(StatusCode::OK, &answer).json(json!({"id": id, "lifted": true})))
 }
 
 // ---- channels ----
@@ -536,7 +497,8 @@ fn channel_json(
     body
 }
 
-/// A channel's settings from a JSON object: `name`, `kind` and the kind's fields, validated.
+/// A channel's settings from a JSON object: `name`, `kind` and the kind's fields, as
+/// types; whether they make a channel is `domain::channel`'s to decide.
 fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
     let name = match value.as_object_mut().map(|o| o.remove("name")) {
         None => {
@@ -546,8 +508,8 @@ fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
             ))
         }
         Some(None) => return Err(invalid("name", "is required")),
-        Some(Some(Value::String(n))) if !n.trim().is_empty() && n.len() <= 200 => n,
-        Some(Some(_)) => return Err(invalid("name", "a name is a string of 1 to 200 characters")),
+        Some(Some(Value::String(n))) => n,
+        Some(Some(_)) => return Err(invalid("name", "must be a string")),
     };
     if value.get("kind").is_none() {
         return Err(invalid(
@@ -556,8 +518,6 @@ fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
         ));
     }
     let kind: ChannelKind = from_json(value)?;
-    kind.validate()
-        .map_err(|(field, why)| invalid(&field, why))?;
     Ok(match kind {
         ChannelKind::Email { to } => ChannelConfig {
             name,
@@ -590,6 +550,13 @@ fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
     })
 }
 
+/// Whether a channel's addresses and URLs are ones its delivery can use.
+fn deliverable(config: &ChannelConfig) -> Result<(), DomainError> {
+    channel_kind(config)
+        .validate()
+        .map_err(|(field, why)| DomainError::invalid(field, why))
+}
+
 /// `POST /api/v1/channels`.
 pub async fn create_channel(
     req: HttpRequest,
@@ -599,25 +566,23 @@ pub async fn create_channel(
     let who = auth::require(&req, &state, Role::Operator)?;
     let config = channel_config(body.into_inner())?;
     let channel_id = Uuid::new_v4();
-    let event = Event::ChannelCreated(ChannelCreated {
-        channel_id,
+    let asked = ChannelCommand::Create {
+        id: channel_id,
         config: config.clone(),
-    });
-    let answer = command(
-        &state,
+    };
+    let events = channel::decide(None, asked, &deliverable)?;
+    let answer = execute(
+        &state.store,
         StreamId::channel(channel_id),
         ExpectedVersion::NoStream,
-        event,
-        &who,
+        events,
+        &by(&who),
     )
     .await?;
     state.notifiers.spawn(channel_id, &config);
-    Ok(reply(
-        StatusCode::CREATED,
-        &answer,
-        Some(format!("/api/v1/channels/{channel_id}")),
-        channel_json(channel_id, &config, None),
-    ))
+    Ok(answered(StatusCode::CREATED, &answer)
+        .insert_header((header::LOCATION, format!("/api/v1/channels/{channel_id}")))
+        .json(channel_json(channel_id, &config, None)))
 }
 
 /// The fields a channel of `kind` takes, beside `name` and `kind`.
@@ -645,15 +610,16 @@ pub async fn patch_channel(
             "the body must be a JSON object",
         ));
     };
-    fresh(&state).await;
+    fresh(&state.store, state.alerting.progress()).await;
     let current = state
         .alerting
         .read()
         .channels
         .get(&id)
-        .map(|c| c.config.clone())
-        .ok_or_else(|| not_found("channel"))?;
-    let mut merged = match serde_json::to_value(channel_kind(&current)) {
+        .map(ChannelView::state)
+        .ok_or_else(|| Problem::not_found("channel"))?;
+    // The patch applies to the settings as a client sends them, field by field.
+    let mut merged = match serde_json::to_value(channel_kind(&current.config)) {
         Ok(Value::Object(map)) => map,
         _ => {
             return Err(Problem::new(
@@ -662,16 +628,17 @@ pub async fn patch_channel(
             ))
         }
     };
-    merged.insert("name".into(), json!(current.name));
-    let fields = channel_fields(current.kind);
+    merged.insert("name".into(), json!(current.config.name));
+    let fields = channel_fields(current.config.kind);
+    let mut kind = None;
     for (key, value) in patch {
         match key.as_str() {
-            "kind" if value == merged["kind"] => {}
             "kind" => {
-                return Err(invalid(
-                    "kind",
-                    "cannot change: create a new channel instead",
-                ))
+                kind = Some(
+                    value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned),
+                )
             }
             "name" => {
                 merged.insert(key, value);
@@ -695,24 +662,29 @@ pub async fn patch_channel(
         }
     }
     let config = channel_config(Value::Object(merged))?;
-    let event = Event::ChannelUpdated(ChannelCreated {
-        channel_id: id,
+    let expected = if_match(&req)?;
+    let asked = ChannelCommand::Update {
+        id,
         config: config.clone(),
-    });
+        kind,
+        expected,
+    };
+    let events = channel::decide(Some(&current), asked, &deliverable)?;
     // Deliveries append to the channel's stream too, and change nothing a patch depends on:
     // only a client's If-Match asks for a version.
-    let expected = match if_match(&req)? {
-        Some(v) => ExpectedVersion::Exact(StreamVersion(v)),
-        None => ExpectedVersion::Any,
-    };
-    let answer = command(&state, StreamId::channel(id), expected, event, &who).await?;
+    let expected = expected.map_or(ExpectedVersion::Any, |v| {
+        ExpectedVersion::Exact(StreamVersion(v))
+    });
+    let answer = execute(
+        &state.store,
+        StreamId::channel(id),
+        expected,
+        events,
+        &by(&who),
+    )
+    .await?;
     state.notifiers.reconfigure(id, &config);
-    Ok(reply(
-        StatusCode::OK,
-        &answer,
-        None,
-        channel_json(id, &config, None),
-    ))
+    Ok(answered(StatusCode::OK, &answer).json(channel_json(id, &config, None)))
 }
 
 /// `GET /api/v1/channels`.
@@ -739,25 +711,28 @@ pub async fn delete_channel(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "channel")?;
-    fresh(&state).await;
-    if !state.alerting.read().channels.contains_key(&id) {
-        return Err(not_found("channel"));
-    }
-    let answer = command(
-        &state,
+    fresh(&state.store, state.alerting.progress()).await;
+    let current = state
+        .alerting
+        .read()
+        .channels
+        .get(&id)
+        .map(ChannelView::state);
+    let events = channel::decide(
+        current.as_ref(),
+        ChannelCommand::Delete { id },
+        &deliverable,
+    )?;
+    let answer = execute(
+        &state.store,
         StreamId::channel(id),
         ExpectedVersion::Any,
-        Event::ChannelDeleted(IdRef { id }),
-        &who,
+        events,
+        &by(&who),
     )
     .await?;
     state.notifiers.remove(id);
-    Ok(reply(
-        StatusCode::OK,
-        &answer,
-        None,
-        json!({"id": id, "deleted": true}),
-    ))
+    Ok(answered(StatusCode::OK, &answer).json(json!({"id": id, "deleted": true})))
 }
 
 /// `POST /api/v1/channels/{id}/test`: one delivery now; 200, or 502 with the channel's error.
@@ -774,7 +749,7 @@ pub async fn test_channel(
         .channels
         .get(&id)
         .map(|c| c.config.name.clone());
-    let name = name.ok_or_else(|| not_found("channel"))?;
+    let name = name.ok_or_else(|| Problem::not_found("channel"))?;
     let n = Notification {
         alert_id: Uuid::nil(),
         rule_name: "test notification".to_owned(),
@@ -787,7 +762,7 @@ pub async fn test_channel(
         repeat: 0,
     };
     match state.notifiers.test(id, n).await {
-        None => Err(not_found("channel")),
+        None => Err(Problem::not_found("channel")),
         Some(Ok(())) => Ok(HttpResponse::Ok().json(json!({"id": id, "delivered": true}))),
         Some(Err(e)) => Err(Problem::new(
             StatusCode::BAD_GATEWAY,

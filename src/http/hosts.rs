@@ -130,7 +130,7 @@ pub async fn get(
     let h = view
         .hosts
         .get(&name)
-        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such host"))?;
+        .ok_or_else(|| Problem::not_found("host"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", h.version)))
         .json(HostView::from(h)))
@@ -172,7 +172,7 @@ pub async fn series(
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let name = path.to_ascii_lowercase();
     if !state.hosts.read().hosts.contains_key(&name) {
-        return Err(Problem::new(StatusCode::NOT_FOUND, "no such host"));
+        return Err(Problem::not_found("host"));
     }
     let metric = q.metric.as_deref().ok_or_else(|| {
         Problem::new(

@@ -39,7 +39,7 @@ fn command_response(status: StatusCode, applied: &Applied, state: &AppState) -> 
 }
 
 fn monitor_id(path: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(path).map_err(|_| DomainError::NotFound("monitor").into())
+    Uuid::parse_str(path).map_err(|_| Problem::not_found("monitor"))
 }
 
 /// `POST /api/v1/monitors`.
@@ -120,7 +120,7 @@ pub async fn get(
     let v = view
         .monitors
         .get(&id)
-        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))?;
+        .ok_or_else(|| Problem::not_found("monitor"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", v.state.version)))
         .json(MonitorView::at(
@@ -222,7 +222,7 @@ pub async fn checks(
         .monitors
         .get(&id)
         .map(|v| v.state.version)
-        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))?;
+        .ok_or_else(|| Problem::not_found("monitor"))?;
     let store = state.store.clone();
     let found = web::block(move || newest_checks(&store, id, version, since, until, limit))
         .await
@@ -305,7 +305,7 @@ pub async fn series(
     let v = view
         .monitors
         .get(&id)
-        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such monitor"))?;
+        .ok_or_else(|| Problem::not_found("monitor"))?;
     let (resolution, buckets) = v.rollups.series(since, until);
     let points: Vec<Value> = buckets
         .iter()

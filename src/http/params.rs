@@ -1,8 +1,6 @@
 //! What every resource's handlers read from a request the same way: `If-Match`,
 //! `?min_position`, times, JSON bodies with a 422 that names the field.
 
-use std::time::Duration;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
 use chrono::{DateTime, Utc};
@@ -13,9 +11,6 @@ use serde_json::Value;
 use super::Problem;
 use crate::events::{Actor as EventActor, Position};
 use crate::projections::{LagSource, TokenEntry};
-
-/// Longest a query waits for `min_position`.
-pub const MIN_POSITION_WAIT: Duration = Duration::from_secs(5);
 
 /// A 422 whose detail names the field.
 pub fn invalid(field: &str, detail: impl std::fmt::Display) -> Problem {
@@ -79,7 +74,8 @@ pub fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Ut
         .transpose()
 }
 
-/// Waits until `read_model` has applied `?min_position=N`, up to 5 s (else 503).
+/// Waits until `read_model` has applied `?min_position=N`, within the read models' one
+/// bound (else 503).
 pub async fn wait_min_position(
     req: &HttpRequest,
     read_model: &dyn LagSource,
@@ -97,14 +93,9 @@ pub async fn wait_min_position(
     if let Some(p) = q.min_position {
         read_model
             .progress()
-            .reached(Position(p), MIN_POSITION_WAIT)
+            .reached(Position(p))
             .await
-            .map_err(|_| {
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the read model has not reached position {p} within 5 s"),
-                )
-            })?;
+            .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     }
     Ok(())
 }

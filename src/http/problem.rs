@@ -90,6 +90,22 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// A 404 for a `what` that does not exist, as the domain says it.
+    pub fn not_found(what: &'static str) -> Problem {
+        DomainError::NotFound(what).into()
+    }
+
+    /// A command's error, except that a stream that moved on meanwhile (the log's
+    /// expected-version conflict) answers `instead`: what that race means for this command.
+    pub fn unless_conflict(e: CommandError, instead: impl FnOnce() -> Problem) -> Problem {
+        match e {
+            CommandError::Store(StoreError::Conflict { .. }) => instead(),
+            other => other.into(),
+        }
+    }
+}
+
 impl From<DomainError> for Problem {
     fn from(e: DomainError) -> Problem {
         match &e {

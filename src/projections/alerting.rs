@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Projection;
+use crate::domain::channel::ChannelState;
 use crate::events::{
     AlertOpened, AlertRule, ChannelConfig, Event, NotifyReason, RecordedEvent, Severity,
     SilenceCreated, SubjectKind,
@@ -129,6 +130,16 @@ pub struct ChannelView {
     pub owed: BTreeMap<u64, Owed>,
     /// The version of its stream's last event.
     pub version: u64,
+}
+
+impl ChannelView {
+    /// The channel as `domain::channel` decides on it.
+    pub fn state(&self) -> ChannelState {
+        ChannelState {
+            config: self.config.clone(),
+            version: self.version,
+        }
+    }
 }
 
 /// A rule as the API shows it.

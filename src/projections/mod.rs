@@ -26,5 +26,7 @@ pub use rollups::{
     fold_buckets, rebuild as rebuild_rollups, BucketMap, HostRollups, Level, MetricBucket, Point,
     Series, UnknownLevel, DISK_PERCENT_PREFIX, HOST_METRICS,
 };
-pub use runner::{fold, rebuild, LagSource, NotReached, Progress, Projection, ProjectionHandle};
+pub use runner::{
+    fold, rebuild, LagSource, NotReached, Progress, Projection, ProjectionHandle, READ_MODEL_WAIT,
+};
 pub use tokens::{Refusal, SessionEntry, TokenEntry, Tokens, UserEntry};

@@ -38,9 +38,13 @@ struct ProgressInner {
     advanced: Notify,
 }
 
-/// A read model did not reach a position within the time it was given.
+/// Longest anyone waits for a read model to reach a position: a command's answer, a
+/// query's `min_position`, a WebSocket snapshot. Past it, the read model is behind.
+pub const READ_MODEL_WAIT: Duration = Duration::from_secs(5);
+
+/// A read model did not reach a position within [`READ_MODEL_WAIT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the read model has not reached position {0} in time")]
+#[error("the read model has not reached position {0} within 5 s")]
 pub struct NotReached(pub Position);
 
 impl Progress {
@@ -74,9 +78,9 @@ impl Progress {
         }
     }
 
-    /// Waits up to `limit` until everything up to `position` is applied.
-    pub async fn reached(&self, position: Position, limit: Duration) -> Result<(), NotReached> {
-        tokio::time::timeout(limit, self.caught_up(position))
+    /// Waits, up to [`READ_MODEL_WAIT`], until everything up to `position` is applied.
+    pub async fn reached(&self, position: Position) -> Result<(), NotReached> {
+        tokio::time::timeout(READ_MODEL_WAIT, self.caught_up(position))
             .await
             .map_err(|_| NotReached(position))
     }

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Projection;
+use crate::domain::session::SessionState;
+use crate::domain::token::TokenState;
+use crate::domain::user::UserState;
 use crate::events::{Actor, Event, RecordedEvent, Role};
 
 /// One credential (an API token, or a user's login session) as authentication needs it.
@@ -34,6 +37,16 @@ impl TokenEntry {
     /// Whether the token may be used at `now`.
     pub fn usable_at(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|t| now < t)
+    }
+
+    /// The token as `domain::token` decides on it: until it is revoked, its stream holds
+    /// only its creation.
+    pub fn state(&self) -> TokenState {
+        let revoked = self.revoked_at.is_some();
+        TokenState {
+            revoked,
+            version: u64::from(revoked),
+        }
     }
 
     /// Who the log names as the cause of what this credential does: `user:<name>` for a
@@ -63,6 +76,17 @@ pub struct UserEntry {
     pub version: u64,
 }
 
+impl UserEntry {
+    /// The user as `domain::user` decides on them.
+    pub fn state(&self) -> UserState {
+        UserState {
+            role: self.role,
+            password_hash: self.password_hash.clone(),
+            version: self.version,
+        }
+    }
+}
+
 impl std::fmt::Debug for UserEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserEntry")
@@ -90,6 +114,18 @@ pub struct SessionEntry {
     pub expires_at: DateTime<Utc>,
     /// When it was closed (logout), if it was.
     pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl SessionEntry {
+    /// The session as `domain::session` decides on it: until it is closed, its stream
+    /// holds only its opening.
+    pub fn state(&self) -> SessionState {
+        let closed = self.closed_at.is_some();
+        SessionState {
+            closed,
+            version: u64::from(closed),
+        }
+    }
 }
 
 /// Why a credential that hashes to a known value is refused.

@@ -1009,6 +1009,60 @@ fn me_names_the_session_user_or_the_token_with_its_role() {
 }
 
 #[test]
+fn the_cli_holds_a_tokens_name_to_the_apis_rule_and_a_refused_name_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(dir.path(), &[]);
+    let api = Api::new(&server);
+    let path = dir.path().to_str().expect("temp dirs are UTF-8");
+    let before = people_events(dir.path());
+    for name in ["x".repeat(101), "   ".to_owned(), "a\tb".to_owned()] {
+        let (code, stdout, stderr) = super::helpers::run_cli(&[
+            "token",
+            "--data-dir",
+            path,
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            &name,
+        ]);
+        assert_ne!(code, 0, "{name:?} is refused; stdout: {stdout}");
+        assert!(
+            stderr.contains("--name") && stderr.contains("1 to 100 characters"),
+            "the error names the flag and the rule: {stderr}"
+        );
+        assert!(!stdout.contains("wf_"), "no token is printed: {stdout}");
+    }
+    assert_eq!(
+        people_events(dir.path()),
+        before,
+        "a refused name writes nothing"
+    );
+    // The same rule as POST /tokens: 100 characters, trimmed, are a name.
+    let (code, _, stderr) = super::helpers::run_cli(&[
+        "token",
+        "--data-dir",
+        path,
+        "create",
+        "--role",
+        "viewer",
+        "--name",
+        &format!(" {} ", "é".repeat(100)),
+    ]);
+    assert_eq!(code, 0, "100 characters fit; stderr: {stderr}");
+    let listed = api
+        .get("/api/v1/tokens")
+        .expect(200, "listing tokens")
+        .json();
+    assert!(
+        listed["tokens"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "é".repeat(100))),
+        "listed under its trimmed name: {listed}"
+    );
+}
+
+#[test]
 fn a_token_from_the_cli_works_the_moment_it_is_printed_while_the_server_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_server(dir.path(), &[]);

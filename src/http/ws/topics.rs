@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 
 use super::protocol::{time_text, update_frame, Topic, WsError};
 use crate::events::{Event, Position, RecordedEvent};
-use crate::http::params::MIN_POSITION_WAIT;
 use crate::http::views::{
     dashboard_part, merge_diff, AlertListView, AlertView, Cards, DashboardView, HostView,
     MonitorView,
@@ -170,7 +169,7 @@ async fn wait<P: crate::projections::Projection>(
 ) -> Result<(), WsError> {
     model
         .progress()
-        .reached(Position(target), MIN_POSITION_WAIT)
+        .reached(Position(target))
         .await
         .map_err(|_| WsError::Behind(P::NAME))
 }
