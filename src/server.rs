@@ -17,7 +17,8 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::actors::alert::{
-    AlertDeps, AlertEvaluator, AlertHandles, EvaluatorDeps, NotifierDeps, NotifierRegistry,
+    AlertDeps, AlertEvaluator, AlertHandles, AlertingDuty, EvaluatorDeps, NotifierDeps,
+    NotifierRegistry,
 };
 use crate::actors::host::{HostDeps, HostMetrics, HostRegistry};
 use crate::actors::monitor::checks::{CheckError, Checker};
@@ -181,30 +182,47 @@ pub async fn run_with_clock(
         .clone()
         .unwrap_or_else(|| format!("http://{listen}"))
         .into();
-    let notifiers = NotifierRegistry::start(
-        NotifierDeps {
-            store: store.clone(),
-            notifier: Notifier::new(settings.smtp.clone())?,
-            retry: settings.notifications.clone(),
-        },
-        &alerting,
-        link_base,
-    );
+    // On a cluster, alerting runs on the node holding the `alerting` lease, and its
+    // actors append under that lease.
+    let alert_store = match node_id {
+        Some(_) => store.fenced_for(crate::cluster::ALERTING),
+        None => store.clone(),
+    };
+    let notifier_deps = NotifierDeps {
+        store: alert_store.clone(),
+        notifier: Notifier::new(settings.smtp.clone())?,
+        retry: settings.notifications.clone(),
+    };
+    let notifiers = match node_id {
+        Some(_) => NotifierRegistry::empty(notifier_deps, link_base),
+        None => NotifierRegistry::start(notifier_deps, &alerting, link_base),
+    };
     let alert_handles = AlertHandles::default();
-    let evaluator = AlertEvaluator::new(
-        EvaluatorDeps {
-            alert: AlertDeps {
-                store: store.clone(),
-                alerting: alerting.clone(),
-                notifiers: notifiers.clone(),
-            },
-            monitors: monitors.clone(),
-            hosts: hosts.clone(),
-            handles: alert_handles.clone(),
+    let evaluator_deps = EvaluatorDeps {
+        alert: AlertDeps {
+            store: alert_store,
+            alerting: alerting.clone(),
+            notifiers: notifiers.clone(),
         },
-        start_position,
-    )
-    .start();
+        monitors: monitors.clone(),
+        hosts: hosts.clone(),
+        handles: alert_handles.clone(),
+    };
+    let (evaluator, alerting_duty) = match node_id {
+        Some(_) => (
+            None,
+            Some(AlertingDuty::new(
+                actix::Arbiter::current(),
+                store.clone(),
+                notifiers.clone(),
+                evaluator_deps,
+            )),
+        ),
+        None => (
+            Some(AlertEvaluator::new(evaluator_deps, start_position).start()),
+            None,
+        ),
+    };
     let probe = ReadinessProbe::new(
         store.clone(),
         dir_path.clone(),
@@ -269,6 +287,9 @@ pub async fn run_with_clock(
                 store.leases().clone(),
             );
             node.owns(Arc::new(monitor_registry.clone()));
+            if let Some(duty) = alerting_duty {
+                node.owns(Arc::new(duty));
+            }
             Some(node)
         }
         _ => None,
@@ -309,6 +330,12 @@ pub async fn run_with_clock(
         ws_metrics,
         ws_hub,
         settings: Arc::new(settings),
+        forwarder: match &cluster_view {
+            Some(_) => Some(http::forward::Forwarder::new().map_err(|e| {
+                ServeError::Cluster(format!("cannot build the forwarding client: {e}"))
+            })?),
+            None => None,
+        },
         cluster: cluster_view,
     });
     let socket_listener = events::remote::bind_socket(&dir_path);
@@ -325,6 +352,7 @@ pub async fn run_with_clock(
         .shutdown_timeout(10)
         .listen("watchfire", listener, move || {
             let app = App::new()
+                .wrap(actix_web::middleware::from_fn(http::forward::to_owner))
                 .wrap(http_metrics.clone())
                 .configure(http::configure(state.clone()));
             let stall_limit = stall_limit.clone();

@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod connection;
+pub mod forward;
 mod hosts;
 mod monitors;
 mod openapi;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// This node's view of its cluster, where the log is shared by several nodes.
     pub cluster: Option<crate::cluster::ClusterView>,
+    /// Sends commands for things other nodes own to them (on a cluster).
+    pub forwarder: Option<forward::Forwarder>,
 }
 
 /// Adds every route to an actix-web app.

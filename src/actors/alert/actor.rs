@@ -440,6 +440,14 @@ impl AlertActor {
     }
 }
 
+impl Handler<super::Halt> for AlertActor {
+    type Result = ();
+
+    fn handle(&mut self, _: super::Halt, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 impl Actor for AlertActor {
     type Context = Context<Self>;
 

@@ -398,6 +398,19 @@ impl Actor for AlertEvaluator {
     }
 }
 
+impl Handler<super::Halt> for AlertEvaluator {
+    type Result = ();
+
+    fn handle(&mut self, _: super::Halt, ctx: &mut Context<Self>) {
+        for (id, addr) in self.actors.values() {
+            self.deps.handles.remove(*id);
+            addr.do_send(super::Halt);
+        }
+        self.actors.clear();
+        ctx.stop();
+    }
+}
+
 impl Handler<Logged> for AlertEvaluator {
     type Result = ();
 

@@ -3,9 +3,16 @@
 
 mod actor;
 pub mod condition;
+mod duty;
 mod evaluator;
 pub mod notifier;
 
 pub use actor::{AlertActor, AlertDeps, AlertError};
+pub use duty::AlertingDuty;
 pub use evaluator::{AlertEvaluator, AlertHandles, EvaluatorDeps};
+
+/// Stop now, for good: this node no longer runs the cluster's alerting.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Halt;
 pub use notifier::{NotifierDeps, NotifierRegistry};

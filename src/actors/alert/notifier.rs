@@ -164,6 +164,14 @@ impl ChannelActor {
     }
 }
 
+impl Handler<super::Halt> for ChannelActor {
+    type Result = ();
+
+    fn handle(&mut self, _: super::Halt, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 impl Actor for ChannelActor {
     type Context = Context<Self>;
 
@@ -289,11 +297,35 @@ impl NotifierRegistry {
         alerting: &ProjectionHandle<Alerting>,
         link_base: Arc<str>,
     ) -> NotifierRegistry {
-        let registry = NotifierRegistry {
+        let registry = NotifierRegistry::empty(deps, link_base);
+        registry.take_over(alerting);
+        registry
+    }
+
+    /// A registry with no channel actor yet (a node that does not run alerting).
+    pub fn empty(deps: NotifierDeps, link_base: Arc<str>) -> NotifierRegistry {
+        NotifierRegistry {
             actors: Arc::new(RwLock::new(HashMap::new())),
             deps,
             link_base,
+        }
+    }
+
+    /// Stops every channel actor: another node delivers from now on.
+    pub fn halt_all(&self) {
+        let actors: Vec<Addr<ChannelActor>> = match self.actors.write() {
+            Ok(mut a) => a.drain().map(|(_, addr)| addr).collect(),
+            Err(_) => Vec::new(),
         };
+        for addr in actors {
+            addr.do_send(super::Halt);
+        }
+    }
+
+    /// Starts an actor per live channel and hands each the notifications it still owes,
+    /// as the read model has them (must run in an actix context).
+    pub fn take_over(&self, alerting: &ProjectionHandle<Alerting>) {
+        let registry = self;
         let view = alerting.read();
         let now = Utc::now();
         for (id, channel) in &view.channels {
@@ -319,7 +351,6 @@ impl NotifierRegistry {
                 }
             }
         }
-        registry
     }
 
     /// Starts the actor of a new channel.
