@@ -119,11 +119,16 @@ impl ClusterView {
         self.inner.read().map_or(0, |v| v.owned)
     }
 
-    /// The node that holds the lease on `resource` and where it serves, if another live
-    /// node does.
+    /// The live node that serves `resource` and its address, if it is another node: the
+    /// holder of its lease, or, for a thing no node holds yet (a host's first push), the
+    /// node it hashes to.
     pub fn elsewhere(&self, resource: &str) -> Option<(Uuid, String)> {
         let v = self.inner.read().ok()?;
-        let owner = *v.owners.get(resource)?;
+        let live: Vec<Uuid> = v.nodes.iter().map(|n| n.id).collect();
+        let owner = match v.owners.get(resource) {
+            Some(owner) if live.contains(owner) => *owner,
+            _ => owner_of(resource, &live)?,
+        };
         if owner == v.node {
             return None;
         }
@@ -155,6 +160,10 @@ pub struct Node {
     book: Arc<LeaseBook>,
     kinds: Vec<Arc<dyn Owned>>,
     view: ClusterView,
+    /// Held things no kind listed at the last round: given up only when a second round
+    /// still does not list them (a host registered here a moment ago may not be in the
+    /// read model yet).
+    unlisted: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Node {
@@ -183,6 +192,7 @@ impl Node {
             book,
             kinds: Vec::new(),
             view,
+            unlisted: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -258,15 +268,25 @@ impl Node {
             .heartbeat(self.id, self.addr.clone(), self.started, self.lease)
             .await?;
         let live: Vec<Uuid> = nodes.iter().map(|n| n.id).collect();
-        let mut wanted: HashSet<String> = HashSet::new();
+        let mut listed: HashSet<String> = HashSet::new();
         for kind in &self.kinds {
-            for resource in kind.resources() {
-                if owner_of(&resource, &live) == Some(self.id) {
-                    wanted.insert(resource);
+            listed.extend(kind.resources());
+        }
+        let mut wanted: HashSet<String> = listed
+            .iter()
+            .filter(|r| owner_of(r, &live) == Some(self.id))
+            .cloned()
+            .collect();
+        let held: HashSet<String> = self.book.held().into_iter().collect();
+        if let Ok(mut unlisted) = self.unlisted.lock() {
+            let now: HashSet<String> = held.difference(&listed).cloned().collect();
+            for resource in &now {
+                if !unlisted.contains(resource) && owner_of(resource, &live) == Some(self.id) {
+                    wanted.insert(resource.clone());
                 }
             }
+            *unlisted = now;
         }
-        let held: HashSet<String> = self.book.held().into_iter().collect();
         let leaving: Vec<String> = held.difference(&wanted).cloned().collect();
         for resource in &leaving {
             // Stop first: the actor must be gone before another node can take the lease.

@@ -171,12 +171,23 @@ pub async fn run_with_clock(
         None => MonitorRegistry::start(monitor_deps),
     };
     let host_metrics = HostMetrics::new();
-    let host_registry = HostRegistry::start(HostDeps {
+    let host_deps = HostDeps {
         store: store.clone(),
         hosts: hosts.clone(),
         client: scrape_client()?,
         metrics: host_metrics.clone(),
-    });
+    };
+    let host_registry = match (node_id, &membership) {
+        (Some(node), Some(membership)) => HostRegistry::start_clustered(
+            host_deps,
+            crate::actors::host::Claim {
+                node,
+                lease: Duration::from_secs(settings.cluster.lease_s),
+                membership: membership.clone(),
+            },
+        ),
+        _ => HostRegistry::start(host_deps),
+    };
     let link_base: Arc<str> = settings
         .public_url
         .clone()
@@ -287,6 +298,7 @@ pub async fn run_with_clock(
                 store.leases().clone(),
             );
             node.owns(Arc::new(monitor_registry.clone()));
+            node.owns(Arc::new(host_registry.clone()));
             if let Some(duty) = alerting_duty {
                 node.owns(Arc::new(duty));
             }

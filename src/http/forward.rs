@@ -9,7 +9,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 use futures_util::StreamExt;
 
 use super::problem::Problem;
@@ -79,75 +79,114 @@ pub fn owning_resource(state: &AppState, method: &Method, path: &str) -> Option<
         ["api", "v1", "channels", ..] | ["api", "v1", "alerts", _, "ack"] => {
             Some(ALERTING.to_owned())
         }
+        ["api", "v1", "hosts", hostname] | ["api", "v1", "hosts", hostname, "metrics"] => {
+            Some(StreamId::host(hostname).as_str().to_owned())
+        }
         _ => None,
     }
+}
+
+/// Whether the host a request is about is named in its body (seed 003's push route).
+fn host_in_body(method: &Method, path: &str) -> bool {
+    method == Method::POST && path == "/api/metrics"
+}
+
+/// The host a push body names, if it names one.
+fn body_host(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        hostname: String,
+    }
+    let named: Named = serde_json::from_slice(body).ok()?;
+    Some(StreamId::host(&named.hostname).as_str().to_owned())
+}
+
+/// Reads a request's body, up to [`MAX_FORWARDED_BODY`].
+async fn read_body(payload: &mut actix_web::dev::Payload) -> Result<web::Bytes, Problem> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > MAX_FORWARDED_BODY {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a body may have at most {MAX_FORWARDED_BODY} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Forwards the request to the owner of the thing it is about, when that is another live
 /// node; serves it here otherwise.
 pub async fn to_owner(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let target = req.app_data::<web::Data<AppState>>().and_then(|state| {
-        let cluster = state.cluster.as_ref()?;
-        if req.headers().contains_key(FORWARDED) {
-            return None;
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let (Some(cluster), Some(forwarder)) = (&state.cluster, &state.forwarder) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    if req.headers().contains_key(FORWARDED) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let mut body = None;
+    let resource = if host_in_body(req.method(), req.path()) {
+        let bytes = match read_body(&mut req.take_payload()).await {
+            Ok(bytes) => bytes,
+            Err(p) => return Ok(req.error_response(p)),
+        };
+        let named = body_host(&bytes);
+        body = Some(bytes);
+        named
+    } else {
+        owning_resource(&state, req.method(), req.path())
+    };
+    let Some((_, addr)) = resource.and_then(|r| cluster.elsewhere(&r)) else {
+        if let Some(bytes) = body {
+            // The body was read to find its host: put it back for the handler.
+            req.set_payload(actix_web::dev::Payload::from(bytes));
         }
-        let resource = owning_resource(state, req.method(), req.path())?;
-        let (_, addr) = cluster.elsewhere(&resource)?;
-        Some((cluster.clone(), state.forwarder.clone()?, addr))
-    });
-    match target {
-        None => Ok(next.call(req).await?.map_into_boxed_body()),
-        Some((cluster, forwarder, addr)) => {
-            let answered = forward(req, &cluster, &forwarder, &addr).await;
-            // The caller reads its writes on this node next: wait (bounded) until this
-            // node's read models hold what the owner answered.
-            let position = answered
-                .headers()
-                .get("watchfire-position")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if let (Some(p), Some(state)) = (
-                position,
-                answered.request().app_data::<web::Data<AppState>>(),
-            ) {
-                for projection in &state.projections {
-                    let _ = projection.progress().reached(Position(p)).await;
-                }
-            }
-            Ok(answered)
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let answered = forward(req, body, cluster, forwarder, &addr).await;
+    // The caller reads its writes on this node next: wait (bounded) until this node's
+    // read models hold what the owner answered.
+    let position = answered
+        .headers()
+        .get("watchfire-position")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(p) = position {
+        for projection in &state.projections {
+            let _ = projection.progress().reached(Position(p)).await;
         }
     }
+    Ok(answered)
 }
 
-/// Sends `req` to the node at `addr` and answers with what it answered.
+/// Sends `req` (with `body` if it was read already) to the node at `addr` and answers
+/// with what it answered.
 async fn forward(
     req: ServiceRequest,
+    body: Option<web::Bytes>,
     cluster: &ClusterView,
     forwarder: &Forwarder,
     addr: &str,
 ) -> ServiceResponse<BoxBody> {
     let (http, mut payload) = req.into_parts();
     let answer = async {
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the body: {e}"),
-                )
-            })?;
-            if body.len() + chunk.len() > MAX_FORWARDED_BODY {
-                return Err(Problem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("a body may have at most {MAX_FORWARDED_BODY} bytes"),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let body = body.freeze();
+        let body = match body {
+            Some(body) => body,
+            None => read_body(&mut payload).await?,
+        };
         let path = http
             .uri()
             .path_and_query()

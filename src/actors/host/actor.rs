@@ -122,6 +122,24 @@ pub struct HostActor {
     stale_timer: Option<SpawnHandle>,
     scraper: Scraper,
     scraping: bool,
+    /// Given up to another node: it does nothing more, and a restart stops it again.
+    relinquished: bool,
+}
+
+/// Stop for good: another node owns the host now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Relinquish;
+
+impl Handler<Relinquish> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Relinquish, ctx: &mut Context<Self>) {
+        self.relinquished = true;
+        // Every timer, scrape and command already looks at `deleted`.
+        self.state.deleted = true;
+        ctx.stop();
+    }
 }
 
 impl HostActor {
@@ -133,6 +151,7 @@ impl HostActor {
             last_heard: Instant::now(),
             stale_timer: None,
             scraper: Scraper::new(),
+            relinquished: false,
             scraping: false,
         }
     }
@@ -260,6 +279,10 @@ impl Actor for HostActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
+        if self.relinquished {
+            ctx.stop();
+            return;
+        }
         if self.state.deleted {
             return;
         }
@@ -284,6 +307,9 @@ impl Supervised for HostActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.stale_timer = None;
         self.scraping = false;
+        if self.relinquished {
+            return;
+        }
         match Self::rehydrate(&self.state.hostname, &self.deps) {
             Ok(Some(state)) => self.state = state,
             Ok(None) => self.state.deleted = true,

@@ -7,4 +7,4 @@ mod registry;
 pub mod scrape;
 
 pub use actor::{Command, HostActor, HostApplied, HostDeps, HostMetrics};
-pub use registry::HostRegistry;
+pub use registry::{Claim, HostRegistry};

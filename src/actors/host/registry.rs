@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
 
-use super::actor::{Command, HostActor, HostApplied, HostDeps};
+use super::actor::{Command, HostActor, HostApplied, HostDeps, Relinquish};
 use crate::command::{self, CommandError};
 use crate::domain::host::{decide, HostCommand, HostState, IfRegistered, Sample};
 use crate::domain::DomainError;
@@ -28,30 +28,91 @@ pub struct HostRegistry {
     registering: Arc<tokio::sync::Mutex<()>>,
     arbiters: Arc<Vec<Arbiter>>,
     deps: HostDeps,
+    /// On a node of a cluster: actors run only for the hosts this node holds the lease
+    /// on; a host registered here is claimed at once.
+    clustered: Option<Claim>,
+}
+
+/// How a node of a cluster claims the lease of a host it registers.
+#[derive(Clone)]
+pub struct Claim {
+    /// This node.
+    pub node: uuid::Uuid,
+    /// How long a lease lasts.
+    pub lease: std::time::Duration,
+    /// Where leases are taken.
+    pub membership: Arc<dyn crate::events::Membership>,
 }
 
 impl HostRegistry {
     /// Starts an arbiter per core and an actor for every live host in the read model.
     pub fn start(deps: HostDeps) -> HostRegistry {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let arbiters = (0..cores).map(|_| Arbiter::new()).collect();
-        let registry = HostRegistry {
-            actors: Arc::new(RwLock::new(Actors::default())),
-            registering: Arc::new(tokio::sync::Mutex::new(())),
-            arbiters: Arc::new(arbiters),
-            deps,
-        };
+        let registry = HostRegistry::empty(deps, None);
         let states: Vec<HostState> = registry.deps.hosts.read().hosts.values().cloned().collect();
         let count = states.len();
         for state in states {
             registry.spawn(state);
         }
-        tracing::info!(hosts = count, arbiters = cores, "host actors started");
+        tracing::info!(hosts = count, "host actors started");
         registry
     }
 
+    /// Starts the arbiters of a node of a cluster, and no actor: the node starts one for
+    /// each host it takes the lease on ([`HostRegistry::adopt`]).
+    pub fn start_clustered(deps: HostDeps, claim: Claim) -> HostRegistry {
+        HostRegistry::empty(deps, Some(claim))
+    }
+
+    fn empty(deps: HostDeps, clustered: Option<Claim>) -> HostRegistry {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let arbiters = (0..cores).map(|_| Arbiter::new()).collect();
+        HostRegistry {
+            actors: Arc::new(RwLock::new(Actors::default())),
+            registering: Arc::new(tokio::sync::Mutex::new(())),
+            arbiters: Arc::new(arbiters),
+            deps,
+            clustered,
+        }
+    }
+
+    /// Starts the actor of a host this node has taken the lease on, from the read model
+    /// and the tail of its stream (blocking: reads the log).
+    pub fn adopt(&self, hostname: &str) {
+        if self.addr(hostname).is_some() {
+            return;
+        }
+        let state = self.deps.hosts.read().hosts.get(hostname).cloned();
+        let Some(state) = state else {
+            return;
+        };
+        match command::rehydrate(&self.deps.store, state) {
+            Ok(state) if !state.deleted => {
+                self.spawn(state);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(host = hostname, error = %e, "cannot start an adopted host"),
+        }
+    }
+
+    /// Stops the actor of a host whose lease this node gives up or lost.
+    pub fn relinquish(&self, hostname: &str) {
+        let addr = self
+            .actors
+            .write()
+            .ok()
+            .and_then(|mut a| a.by_name.remove(hostname));
+        if let Some(addr) = addr {
+            let _ = addr.try_send(Relinquish);
+        }
+    }
+
     fn spawn(&self, state: HostState) -> Addr<HostActor> {
-        let deps = self.deps.clone();
+        let mut deps = self.deps.clone();
+        if self.clustered.is_some() {
+            deps.store = deps
+                .store
+                .fenced_for(StreamId::host(&state.hostname).as_str());
+        }
         let hostname = state.hostname.clone();
         let mut actors = match self.actors.write() {
             Ok(a) => a,
@@ -118,6 +179,19 @@ impl HostRegistry {
         let (answer, out) =
             command::append_recorded(&self.deps.store, stream, expected, vec![new]).await?;
         let state = HostState::registered(&registered, answer.version.0, out.timestamp);
+        if let Some(claim) = &self.clustered {
+            // Registered here because it hashes here: take its lease now, so its first
+            // sample is recorded rather than refused until the node's next round.
+            let resource = StreamId::host(&hostname).as_str().to_owned();
+            let granted = claim
+                .membership
+                .acquire(claim.node, vec![resource.clone()], claim.lease)
+                .await?;
+            match granted.into_iter().find(|(r, _)| *r == resource) {
+                Some((_, token)) => self.deps.store.leases().hold(&resource, token),
+                None => return Err(CommandError::Moving("host")),
+            }
+        }
         let applied = HostApplied {
             answer,
             state: state.clone(),
@@ -137,6 +211,18 @@ impl HostRegistry {
         for _ in 0..2 {
             let addr = match self.addr(hostname) {
                 Some(addr) => addr,
+                // Registered, and run by another node (or on its way here).
+                None if self.clustered.is_some()
+                    && self
+                        .deps
+                        .hosts
+                        .read()
+                        .hosts
+                        .get(hostname)
+                        .is_some_and(|h| !h.deleted) =>
+                {
+                    return Err(CommandError::Moving("host"));
+                }
                 None => {
                     let registration = HostRegistered {
                         hostname: hostname.to_owned(),
@@ -184,7 +270,12 @@ impl HostRegistry {
         expected: Option<u64>,
         by: EventActor,
     ) -> Result<HostApplied, CommandError> {
-        let addr = self.addr(hostname).ok_or(DomainError::NotFound("host"))?;
+        let Some(addr) = self.addr(hostname) else {
+            if self.clustered.is_some() && self.deps.hosts.read().hosts.contains_key(hostname) {
+                return Err(CommandError::Moving("host"));
+            }
+            return Err(DomainError::NotFound("host").into());
+        };
         let command = Command {
             command: HostCommand::Delete { expected },
             by,
@@ -214,6 +305,35 @@ impl HostRegistry {
         }
         for arbiter in self.arbiters.iter() {
             arbiter.stop();
+        }
+    }
+}
+
+impl crate::cluster::Owned for HostRegistry {
+    fn claims(&self, resource: &str) -> bool {
+        resource.starts_with("host-")
+    }
+
+    fn resources(&self) -> Vec<String> {
+        self.deps
+            .hosts
+            .read()
+            .hosts
+            .values()
+            .filter(|h| !h.deleted)
+            .map(|h| StreamId::host(&h.hostname).as_str().to_owned())
+            .collect()
+    }
+
+    fn start(&self, resource: &str) {
+        if let Some(hostname) = resource.strip_prefix("host-") {
+            self.adopt(hostname);
+        }
+    }
+
+    fn stop(&self, resource: &str) {
+        if let Some(hostname) = resource.strip_prefix("host-") {
+            self.relinquish(hostname);
         }
     }
 }
