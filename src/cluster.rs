@@ -136,6 +136,17 @@ impl ClusterView {
         Some((owner, node.addr.clone()))
     }
 
+    /// How many leases each node holds.
+    pub fn owned_by_node(&self) -> HashMap<Uuid, usize> {
+        let mut counts = HashMap::new();
+        if let Ok(v) = self.inner.read() {
+            for owner in v.owners.values() {
+                *counts.entry(*owner).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
     /// The live node that holds `resource`'s lease, this one included.
     pub fn owner(&self, resource: &str) -> Option<Uuid> {
         self.inner.read().ok()?.owners.get(resource).copied()

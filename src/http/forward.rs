@@ -54,6 +54,46 @@ impl Forwarder {
     }
 }
 
+impl Forwarder {
+    /// Acknowledges an open alert at the node that runs alerting, as the holder of
+    /// `credential` (a token or login session of a WebSocket client on this node);
+    /// answers the log position of the acknowledgement.
+    pub async fn ack_at(
+        &self,
+        cluster: &ClusterView,
+        addr: &str,
+        credential: &str,
+        alert: uuid::Uuid,
+        comment: Option<String>,
+    ) -> Result<u64, crate::actors::alert::AlertError> {
+        use crate::actors::alert::AlertError;
+        let answered = self
+            .client
+            .post(format!("http://{addr}/api/v1/alerts/{alert}/ack"))
+            .header(FORWARDED, cluster.node().to_string())
+            .bearer_auth(credential)
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "comment": comment }).to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(%addr, error = %e, "cannot forward an acknowledgement");
+                AlertError::Unavailable
+            })?;
+        match answered.status().as_u16() {
+            200 => Ok(answered
+                .headers()
+                .get("watchfire-position")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_default()),
+            404 => Err(AlertError::NotFound),
+            409 => Err(AlertError::NotFiring("not firing")),
+            _ => Err(AlertError::Unavailable),
+        }
+    }
+}
+
 /// The thing whose owner serves `method path` on a node of a cluster, if it is a command
 /// for an owned thing.
 pub fn owning_resource(state: &AppState, method: &Method, path: &str) -> Option<String> {

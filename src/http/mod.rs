@@ -100,6 +100,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .service(
                 web::scope("/api/v1")
                     .route("/openapi.json", web::get().to(openapi::serve))
+                    .route("/cluster", web::get().to(ops::cluster))
                     .route("/monitors", web::post().to(monitors::create))
                     .route("/monitors", web::get().to(monitors::list))
                     .route("/monitors/{id}", web::get().to(monitors::get))

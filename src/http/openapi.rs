@@ -589,6 +589,10 @@ fn operations() -> Vec<Op> {
                 "description": "Not ready; `reasons` says why.",
                 "content": {"application/json": {"schema": reference("Readiness")}},
             })),
+        op("getCluster", "get", "/api/v1/cluster", "operations", "The nodes sharing the log")
+            .role(Viewer)
+            .detail("On a cluster (`--store postgres://...`): every live node, what it owns, and which one runs alerting. A single node answers `clustered: false` and no nodes.")
+            .answers(200, "The cluster.", "Cluster"),
         op("getMetrics", "get", "/metrics", "operations", "Prometheus metrics")
             .access(Access::MetricsViewer)
             .answers_with(
@@ -1344,6 +1348,9 @@ fn schemas() -> Value {
             ("status", one_of(&["ready", "not ready"])),
             ("position", count().doc("The last durable position.")),
             ("reasons", array(string()).doc("Why not ready; empty when ready.")),
+            ("node", string().doc("On a cluster: this node's id.")),
+            ("nodes", count().doc("On a cluster: the live nodes.")),
+            ("owned", count().doc("On a cluster: the things this node holds leases on.")),
         ], &["status", "position", "reasons"])),
         // monitors
         ("Expectations", closed(vec![

@@ -44,6 +44,15 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// `GET /api/v1/cluster`: the nodes sharing the log (viewer).
+pub async fn cluster(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Viewer)?;
+    Ok(HttpResponse::Ok().json(super::views::ClusterStatusView::of(state.cluster.as_ref())))
+}
+
 /// `GET /metrics`: Prometheus text exposition (role viewer, or `metrics.public = true`).
 pub async fn metrics(
     req: HttpRequest,

@@ -1078,7 +1078,75 @@ pub fn component_schemas() -> Map<String, Value> {
     generator.subschema_for::<AlertView>();
     generator.subschema_for::<AlertListView>();
     generator.subschema_for::<DashboardView>();
+    generator.subschema_for::<ClusterStatusView>();
     generator.take_definitions(true)
+}
+
+// ---- the cluster ----
+
+/// The nodes sharing the log, as `GET /api/v1/cluster` answers them.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "Cluster")]
+pub struct ClusterStatusView {
+    /// Whether this server is a node of a cluster (a shared log on PostgreSQL).
+    pub clustered: bool,
+    /// This node's id, on a cluster.
+    pub node: Option<Uuid>,
+    /// Every live node, by id.
+    pub nodes: Vec<NodeView>,
+}
+
+/// One live node of the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "Node")]
+pub struct NodeView {
+    /// The node's id (kept in its data directory).
+    pub id: Uuid,
+    /// Where it serves HTTP, for requests forwarded to it.
+    pub addr: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Seconds since its last heartbeat.
+    pub heartbeat_age_s: f64,
+    /// How many things (monitors, hosts, alerting) it holds leases on.
+    pub owned: usize,
+    /// Whether it runs the cluster's alerting.
+    pub alerting: bool,
+    /// Whether it is the node that answered.
+    pub this: bool,
+}
+
+impl ClusterStatusView {
+    /// What a node knows of its cluster, or a single node's answer.
+    pub fn of(cluster: Option<&crate::cluster::ClusterView>) -> ClusterStatusView {
+        let Some(cluster) = cluster else {
+            return ClusterStatusView {
+                clustered: false,
+                node: None,
+                nodes: Vec::new(),
+            };
+        };
+        let me = cluster.node();
+        let owned = cluster.owned_by_node();
+        let alerting = cluster.owner(crate::cluster::ALERTING);
+        ClusterStatusView {
+            clustered: true,
+            node: Some(me),
+            nodes: cluster
+                .nodes()
+                .into_iter()
+                .map(|n| NodeView {
+                    owned: owned.get(&n.id).copied().unwrap_or(0),
+                    alerting: alerting == Some(n.id),
+                    this: n.id == me,
+                    id: n.id,
+                    addr: n.addr,
+                    started_at: n.started_at,
+                    heartbeat_age_s: n.heartbeat_age_s,
+                })
+                .collect(),
+        }
+    }
 }
 
 // ---- JSON merge patches (RFC 7386) ----

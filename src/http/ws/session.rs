@@ -293,12 +293,29 @@ impl WsSession {
         };
         let handles = self.state.alert_handles.clone();
         let who = by(&identity.entry);
-        let acked = async move { handles.ack(alert_id, comment, who).await };
+        // On a cluster, the node that runs alerting acknowledges, as this session's holder.
+        let elsewhere = self.state.cluster.as_ref().and_then(|cluster| {
+            let (_, addr) = cluster.elsewhere(crate::cluster::ALERTING)?;
+            Some((cluster.clone(), self.state.forwarder.clone()?, addr))
+        });
+        let credential = identity.credential.expose_secret().to_owned();
+        let acked = async move {
+            match elsewhere {
+                Some((cluster, forwarder, addr)) => forwarder
+                    .ack_at(&cluster, &addr, &credential, alert_id, comment)
+                    .await
+                    .map(crate::events::Position),
+                None => handles
+                    .ack(alert_id, comment, who)
+                    .await
+                    .map(|(_, position)| position),
+            }
+        };
         ctx.spawn(
             acked
                 .into_actor(self)
                 .map(move |result, act, ctx| match result {
-                    Ok((_, position)) => ctx.text(acked_frame(alert_id, position.0)),
+                    Ok(position) => ctx.text(acked_frame(alert_id, position.0)),
                     Err(source) => act.reject(
                         WsError::Ack {
                             id: alert_id,

@@ -1,8 +1,9 @@
 // The Overview view: every monitor, host and open alert at a glance, kept current over the live feed.
 
-import { useMemo } from 'preact/hooks';
+import { useEffect, useMemo } from 'preact/hooks';
 import { memo } from 'preact/compat';
-import { useTopic } from '../lib/hooks.js';
+import { useLoad, useTopic } from '../lib/hooks.js';
+import { get } from '../lib/api.js';
 import { href } from '../lib/router.js';
 import { ago, dateTime } from '../lib/format.js';
 import { Gauge, Note, Status } from '../components/Bits.jsx';
@@ -26,7 +27,48 @@ export function DashboardView({ data, readOnly = false }) {
 /** The body with a clock that moves relative times along every 30 s (one timer for the view). */
 function LiveBody({ data }) {
   const now = useNow();
-  return <DashboardBody data={data} now={now} readOnly={false} />;
+  return (
+    <>
+      <DashboardBody data={data} now={now} readOnly={false} />
+      <Nodes />
+    </>
+  );
+}
+
+/** How often the nodes panel asks again: membership has no live topic, and changes seldom. */
+const NODES_EVERY_MS = 10000;
+
+/** The nodes of a cluster (a shared log): each one's address, heartbeat, and what it owns; nothing on a single node. */
+function Nodes() {
+  const { data, reload } = useLoad(() => get('/api/v1/cluster'), []);
+  useEffect(() => {
+    const timer = setInterval(reload, NODES_EVERY_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
+  if (!data || !data.clustered) return null;
+  return (
+    <section class="panel ov-nodes" aria-labelledby="ov-nodes-title" data-testid="overview-nodes">
+      <h2 id="ov-nodes-title">Nodes</h2>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr><th scope="col">Node</th><th scope="col">Address</th><th scope="col">Owns</th><th scope="col">Heartbeat</th><th scope="col">Started</th></tr>
+          </thead>
+          <tbody>
+            {data.nodes.map((n) => (
+              <tr key={n.id}>
+                <th scope="row"><code title={n.id}>{n.id.slice(0, 8)}</code>{n.this && ' (this one)'}{n.alerting && ' · alerting'}</th>
+                <td>{n.addr}</td>
+                <td>{n.owned}</td>
+                <td>{n.heartbeat_age_s.toFixed(1)} s ago</td>
+                <td><time datetime={n.started_at} title={dateTime(n.started_at)}>{ago(n.started_at)}</time></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
 }
 
 /** When something happened: "3 min ago" (live: `now` is set and moves every 30 s), or the date and time (a past state: `now` is null). */
