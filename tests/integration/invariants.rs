@@ -29,6 +29,11 @@ const RULES: &[Rule] = &[
         forbidden: r"\bsled::|\buse sled\b|\bextern crate sled\b",
     },
     Rule {
+        what: "only src/events talks to PostgreSQL",
+        covers: |p| !p.starts_with("src/events/"),
+        forbidden: r"\btokio_postgres\b|\bpostgres::",
+    },
+    Rule {
         what: "projections and the domain never read the clock",
         covers: |p| p.starts_with("src/projections/") || p.starts_with("src/domain/"),
         forbidden: r"\b(Utc|Local|SystemTime|Instant|OffsetDateTime)::now\b|\bchrono::offset::",
@@ -36,12 +41,12 @@ const RULES: &[Rule] = &[
     Rule {
         what: "the domain does no I/O, draws no randomness and stands below every other layer but events",
         covers: |p| p.starts_with("src/domain/"),
-        forbidden: r"\bstd::(fs|process)\b|\bstd::net::(Tcp|Udp)|\btokio::|\bactix|\breqwest::(Client|ClientBuilder|get|blocking)\b|\brand::|Uuid::new_v4|\bcrate::(actors|http|server|projections|command|notify|agent)\b",
+        forbidden: r"\bstd::(fs|process)\b|\bstd::net::(Tcp|Udp)|\btokio::|\bactix|\breqwest::(Client|ClientBuilder|get|blocking)\b|\brand::|Uuid::new_v4|\bcrate::(actors|http|server|projections|command|notify|agent|cluster)\b",
     },
     Rule {
         what: "events know nothing of the layers above them",
         covers: |p| p.starts_with("src/events/"),
-        forbidden: r"\bcrate::(server|http|command|actors|projections|domain|notify|agent)\b",
+        forbidden: r"\bcrate::(server|http|command|actors|projections|domain|notify|agent|cluster)\b",
     },
     Rule {
         what: "projections never write the log",
@@ -148,6 +153,7 @@ fn the_source_keeps_the_architecture_invariants() {
 fn each_invariant_catches_a_breach_of_it() {
     let planted = [
         ("src/http/users.rs", "let t: sled::Tree = todo;"),
+        ("src/cluster.rs", "let c = tokio_postgres::connect(url, NoTls);"),
         ("src/projections/hosts.rs", "let now = Utc::now();"),
         ("src/domain/monitor.rs", "let id = Uuid::new_v4();"),
         ("src/events/remote.rs", "use crate::server::run;"),
