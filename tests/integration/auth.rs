@@ -80,6 +80,7 @@ const ROUTE_ACCESS: &[RouteCase] = &[
     case("GET", "/health", "/health", "", Public),
     case("GET", "/health/ready", "/health/ready", "", Public),
     case("GET", "/metrics", "/metrics", "", AtLeast(Viewer)),
+    case("GET", "/api/v1/cluster", "/api/v1/cluster", "", AtLeast(Viewer)),
     // monitors
     case("POST", "/api/v1/monitors", "/api/v1/monitors", "{}", AtLeast(Operator)),
     case("GET", "/api/v1/monitors", "/api/v1/monitors", "", AtLeast(Viewer)),

@@ -184,10 +184,14 @@ impl MonitorRegistry {
             }
             return Err(DomainError::NotFound("monitor").into());
         };
-        let applied = addr
-            .send(Command { command, by })
-            .await
-            .map_err(|_| CommandError::Unavailable("monitor"))??;
+        let applied = addr.send(Command { command, by }).await.map_err(|_| {
+            // On a cluster, an actor stops itself when another node took its monitor.
+            if self.clustered {
+                CommandError::Moving("monitor")
+            } else {
+                CommandError::Unavailable("monitor")
+            }
+        })??;
         if applied.state.deleted {
             if let Ok(mut actors) = self.actors.write() {
                 actors.by_id.remove(&id);
@@ -225,9 +229,13 @@ impl MonitorRegistry {
             command: MonitorCommand::Heartbeat(beat),
             by: EventActor::system(),
         };
-        addr.send(command)
-            .await
-            .map_err(|_| CommandError::Unavailable("monitor"))?
+        addr.send(command).await.map_err(|_| {
+            if self.clustered {
+                CommandError::Moving("monitor")
+            } else {
+                CommandError::Unavailable("monitor")
+            }
+        })?
     }
 
     /// How many monitor actors run.
