@@ -19,6 +19,7 @@ mod notify;
 mod openapi;
 mod postgres;
 mod rollups;
+mod shared_log;
 mod site;
 mod store;
 mod tamper;
