@@ -460,7 +460,37 @@ fn store_matches_a_vec_model_through_restarts_rebuilds_and_retention(
                 s.stream_version(&stream(name)).expect("head"),
                 Some(StreamVersion(*head))
             );
+            // By stream, whole and from the middle: what retention left, in version order.
+            let of_stream: Vec<(u64, u64)> = model
+                .log
+                .iter()
+                .filter(|(_, n, _, _)| n == name)
+                .map(|(p, _, v, _)| (*p, *v))
+                .collect();
+            let read = |from: u64, limit: usize| -> Vec<(u64, u64)> {
+                s.read_stream(&stream(name), StreamVersion(from), limit)
+                    .expect("read stream")
+                    .into_iter()
+                    .map(|r| (r.position.0, r.version.0))
+                    .collect()
+            };
+            prop_assert_eq!(read(0, usize::MAX), of_stream.clone());
+            let from = head / 2;
+            let tail: Vec<(u64, u64)> = of_stream
+                .iter()
+                .filter(|(_, v)| *v >= from)
+                .take(3)
+                .copied()
+                .collect();
+            prop_assert_eq!(read(from, 3), tail, "{} from version {}", name, from);
         }
+        let mut heads: Vec<(String, StreamVersion)> = model
+            .heads
+            .iter()
+            .map(|(n, h)| (n.clone(), StreamVersion(*h)))
+            .collect();
+        heads.sort();
+        prop_assert_eq!(s.streams().expect("streams"), heads);
         prop_assert_eq!(s.durable_position(), Position(model.next - 1));
         let report = s.verify().expect("verify runs");
         prop_assert!(report.intact(), "verify: {:?}", report.problem);
