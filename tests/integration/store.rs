@@ -492,6 +492,21 @@ fn store_matches_a_vec_model_through_restarts_rebuilds_and_retention(
         heads.sort();
         prop_assert_eq!(s.streams().expect("streams"), heads);
         prop_assert_eq!(s.durable_position(), Position(model.next - 1));
+        // A subscription from the start reads back what the model holds, gaps included.
+        let mut sub = s.subscribe(Position::START);
+        let followed: Vec<u64> = rt.block_on(async {
+            let mut followed = Vec::new();
+            for _ in 0..model.log.len() {
+                let e = tokio::time::timeout(Duration::from_secs(30), sub.next())
+                    .await
+                    .expect("no stall")
+                    .expect("next");
+                followed.push(e.position.0);
+            }
+            followed
+        });
+        let held: Vec<u64> = model.log.iter().map(|(p, _, _, _)| *p).collect();
+        prop_assert_eq!(followed, held);
         let report = s.verify().expect("verify runs");
         prop_assert!(report.intact(), "verify: {:?}", report.problem);
     }
