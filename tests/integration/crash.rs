@@ -3,6 +3,9 @@
 //! parent kills it with SIGKILL at a random moment, then reopens the log and checks that
 //! every acknowledged batch survived whole, that no batch survived in part, and that the
 //! hash chains still verify. Each round appends on top of the previous rounds' log.
+//!
+//! sled only: these kill sled's writer in the middle of its own flushes. A PostgreSQL
+//! log's durability is the database's commit (`synchronous_commit = on`), not ours.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};

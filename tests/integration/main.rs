@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod audit;
 mod auth;
+mod backends;
 mod checks;
 mod cli;
 mod crash;

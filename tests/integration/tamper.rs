@@ -1,10 +1,12 @@
-//! Tamper evidence end to end: build a log, change its raw sled records (inside the
-//! log's blocks) behind the store's back, and check that both `watchfire verify` and the in-process
-//! `EventStore::verify` name the first bad position. Also: retention keeps the chains
-//! verifiable, and bad data directories, read-only and full disks fail cleanly.
+//! Tamper evidence end to end: build a log, change its raw records behind the store's
+//! back, and check that both `watchfire verify` and the in-process `EventStore::verify`
+//! name the first bad position. Also: retention keeps the chains verifiable, and bad data
+//! directories, read-only and full disks fail cleanly.
 //!
-//! Only `src/events` may know sled; these tests open the log's sled database directly
-//! because tampering with it is the point.
+//! The tampering tests are one suite run against both backends (`tamper::sled`,
+//! `tamper::postgres`), through [`RawLog`]: on sled the records inside the log's blocks,
+//! on PostgreSQL the rows of `wf_events`. Only `src/events` may know sled and PostgreSQL;
+//! these tests open the log's storage directly because tampering with it is the point.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -16,10 +18,11 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tokio::runtime::Runtime;
 use watchfire::events::{
-    block_entries, BlockBuilder, Event, ExpectedVersion, NewEvent, Position, RecordedEvent,
-    StoreError, VerifyReport,
+    block_entries, decode_record, BlockBuilder, Chain, Event, ExpectedVersion, NewEvent, Position,
+    RecordedEvent, StoreError, VerifyReport,
 };
 
+use crate::backends::{Backend, TestLog};
 use crate::helpers::{
     fact, observation, open_store, run_cli, stream, wait_until_unlocked, TmpMount, BIN,
 };
@@ -37,25 +40,21 @@ enum Kind {
     Observation,
 }
 
-/// A closed log of [`EVENTS`] events (facts and observations on four streams) in a temp dir.
+/// A closed log of [`EVENTS`] events (facts and observations on four streams).
 struct Log {
-    dir: tempfile::TempDir,
+    log: TestLog,
     kinds: BTreeMap<u64, Kind>,
 }
 
 impl Log {
-    fn build() -> Log {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kinds = append_events(dir.path(), 0, EVENTS);
+    fn build(backend: Backend) -> Log {
+        let log = backend.new_log("tamper");
+        let kinds = append_events(&log, 0, EVENTS);
         assert_eq!(
             kinds.keys().copied().collect::<Vec<_>>(),
             (1..=EVENTS).collect::<Vec<_>>()
         );
-        Log { dir, kinds }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
+        Log { log, kinds }
     }
 
     /// A position of `kind` near the middle of the log, with events of its chain before and after it.
@@ -80,12 +79,12 @@ fn test_event(i: u64) -> (NewEvent, Kind) {
     }
 }
 
-/// Opens the store in `dir`, appends test events `from..from + count` one at a time,
+/// Opens the store of `log`, appends test events `from..from + count` one at a time,
 /// closes and drops it; returns the kind of event at each new position.
-fn append_events(dir: &Path, from: u64, count: u64) -> BTreeMap<u64, Kind> {
+fn append_events(log: &TestLog, from: u64, count: u64) -> BTreeMap<u64, Kind> {
     let rt = runtime();
-    wait_until_unlocked(dir);
-    let store = open_store(dir);
+    wait_until_unlocked(log.path());
+    let store = log.open();
     let kinds = rt.block_on(async {
         let mut kinds = BTreeMap::new();
         for i in from..from + count {
@@ -100,18 +99,34 @@ fn append_events(dir: &Path, from: u64, count: u64) -> BTreeMap<u64, Kind> {
         store.close().await;
         kinds
     });
-    // Dropping the store releases sled's lock and the data directory's.
+    // Dropping the store releases the data directory's lock (and sled's).
     drop(store);
     kinds
 }
 
+/// A log's stored records by position, changed behind the store's back.
+trait RawLog {
+    /// The record at `position`, if there is one.
+    fn get(&self, position: u64) -> Option<Vec<u8>>;
+    /// Puts `record` at `position`, replacing what is there.
+    fn insert(&self, position: u64, record: Vec<u8>);
+    /// Removes the record at `position`; panics if there is none.
+    fn remove(&self, position: u64);
+    /// Exchanges the records at `a` and `b`.
+    fn swap(&self, a: u64, b: u64) {
+        let (va, vb) = (raw(self, a), raw(self, b));
+        self.insert(a, vb);
+        self.insert(b, va);
+    }
+}
+
 /// Opens the log's sled database directly, retrying briefly if the lock is still held.
-fn open_sled(data_dir: &Path) -> sled::Db {
+fn open_sled(data_dir: &Path) -> ::sled::Db {
     let path = data_dir.join("log");
     assert!(path.is_dir(), "no sled database at {}", path.display());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match sled::Config::new().path(&path).open() {
+        match ::sled::Config::new().path(&path).open() {
             Ok(db) => return db,
             Err(e) if Instant::now() < deadline => {
                 eprintln!("sled does not open yet ({e}); retrying");
@@ -125,14 +140,14 @@ fn open_sled(data_dir: &Path) -> sled::Db {
 /// A block's entries: each record with its position.
 type Entries = Vec<(Position, Vec<u8>)>;
 
-/// The log's records by position, read from and written back into its sled blocks.
-struct RawLog {
-    tree: sled::Tree,
+/// The sled log's records by position, read from and written back into its blocks.
+struct SledRaw {
+    tree: ::sled::Tree,
 }
 
-impl RawLog {
+impl SledRaw {
     /// The block that holds (or would hold) `position`: its key and its entries.
-    fn block(&self, position: u64) -> Option<(sled::IVec, Entries)> {
+    fn block(&self, position: u64) -> Option<(::sled::IVec, Entries)> {
         let (key, block) = self
             .tree
             .range(..=position.to_be_bytes())
@@ -156,8 +171,9 @@ impl RawLog {
         }
         self.tree.insert(key, block.finish()).expect("sled writes");
     }
+}
 
-    /// The record at `position`, if there is one.
+impl RawLog for SledRaw {
     fn get(&self, position: u64) -> Option<Vec<u8>> {
         let (_, entries) = self.block(position)?;
         entries
@@ -166,10 +182,9 @@ impl RawLog {
             .map(|(_, r)| r)
     }
 
-    /// Puts `record` at `position`, replacing what is there.
     fn insert(&self, position: u64, record: Vec<u8>) {
         let Some((key, mut entries)) = self.block(position) else {
-            self.store(&key(position), &[(Position(position), record)]);
+            self.store(&position.to_be_bytes(), &[(Position(position), record)]);
             return;
         };
         entries.retain(|(p, _)| p.0 != position);
@@ -178,7 +193,6 @@ impl RawLog {
         self.store(&key, &entries);
     }
 
-    /// Removes the record at `position`; panics if there is none.
     fn remove(&self, position: u64) {
         let (key, mut entries) = self.block(position).expect("a block");
         let before = entries.len();
@@ -188,35 +202,114 @@ impl RawLog {
     }
 }
 
-/// Runs `f` on the raw log (position → record), then flushes and closes sled.
-fn tamper<T>(data_dir: &Path, f: impl FnOnce(&RawLog) -> T) -> T {
-    let db = open_sled(data_dir);
-    assert!(
-        db.tree_names().iter().any(|n| n.as_ref() == b"log"),
-        "the database has no log tree"
-    );
-    let log = RawLog {
-        tree: db.open_tree("log").expect("the log tree opens"),
-    };
-    assert!(!log.tree.is_empty(), "the log tree is empty");
-    let out = f(&log);
-    db.flush().expect("sled flushes the tampered log");
-    drop(log);
-    drop(db);
-    out
+/// The PostgreSQL log's records by position: rows of `wf_events`, changed with SQL.
+struct PgRaw<'a> {
+    log: &'a TestLog,
 }
 
-fn key(position: u64) -> [u8; 8] {
-    position.to_be_bytes()
+/// `bytes` as a PostgreSQL `bytea` expression.
+fn bytea(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("decode('{hex}', 'hex')")
 }
 
-fn raw(log: &RawLog, position: u64) -> Vec<u8> {
+/// `text` as a PostgreSQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+impl RawLog for PgRaw<'_> {
+    fn get(&self, position: u64) -> Option<Vec<u8>> {
+        let hex = self.log.psql(&format!(
+            "SELECT encode(record, 'hex') FROM wf_events WHERE position = {position}"
+        ));
+        (!hex.is_empty()).then(|| {
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex from encode()"))
+                .collect()
+        })
+    }
+
+    fn insert(&self, position: u64, record: Vec<u8>) {
+        let replaced = self.log.psql(&format!(
+            "UPDATE wf_events SET record = {} WHERE position = {position} RETURNING position",
+            bytea(&record)
+        ));
+        if !replaced.is_empty() {
+            return;
+        }
+        // A new row: the other columns as the record says (as a forger would write them),
+        // under another stream if its (stream, version) is taken.
+        let event = decode_record(&record).expect("a forged row's record decodes");
+        let (stream, version) = (literal(event.stream.as_str()), event.version.0);
+        let forged = literal(&format!("forged-{position}"));
+        let observation = event.chain == Chain::Observations;
+        let ts = event.timestamp.timestamp_nanos_opt().expect("a test time");
+        let inserted = self.log.psql(&format!(
+            "INSERT INTO wf_events (position, stream, version, observation, ts, record) \
+             SELECT {position}, \
+             CASE WHEN EXISTS (SELECT 1 FROM wf_events WHERE stream = {stream} \
+             AND version = {version}) THEN {forged} ELSE {stream} END, \
+             {version}, {observation}, {ts}, {} RETURNING position",
+            bytea(&record)
+        ));
+        assert_eq!(inserted, position.to_string(), "inserting at {position}");
+    }
+
+    fn remove(&self, position: u64) {
+        let removed = self.log.psql(&format!(
+            "DELETE FROM wf_events WHERE position = {position} RETURNING position"
+        ));
+        assert_eq!(removed, position.to_string(), "no record at {position}");
+    }
+}
+
+/// Runs `f` on the raw log (position → record) of the closed `log`; with sled, then
+/// flushes and closes the database.
+fn tamper<T>(log: &TestLog, f: impl FnOnce(&dyn RawLog) -> T) -> T {
+    match log.backend {
+        Backend::Sled => {
+            let db = open_sled(log.path());
+            assert!(
+                db.tree_names().iter().any(|n| n.as_ref() == b"log"),
+                "the database has no log tree"
+            );
+            let raw = SledRaw {
+                tree: db.open_tree("log").expect("the log tree opens"),
+            };
+            assert!(!raw.tree.is_empty(), "the log tree is empty");
+            let out = f(&raw);
+            db.flush().expect("sled flushes the tampered log");
+            drop(raw);
+            drop(db);
+            out
+        }
+        Backend::Postgres => {
+            assert_ne!(
+                log.psql("SELECT count(*) FROM wf_events"),
+                "0",
+                "the log table is empty"
+            );
+            f(&PgRaw { log })
+        }
+    }
+}
+
+fn raw(log: &(impl RawLog + ?Sized), position: u64) -> Vec<u8> {
     log.get(position)
         .unwrap_or_else(|| panic!("no record at {position}"))
 }
 
+/// Runs `watchfire verify` on `log`: (exit code, stdout, stderr).
+fn cli_verify(log: &TestLog) -> (i32, String, String) {
+    wait_until_unlocked(log.path());
+    let args = log.verify_args();
+    run_cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// Runs `watchfire verify --data-dir dir`: (exit code, stdout, stderr).
-fn cli_verify(dir: &Path) -> (i32, String, String) {
+fn cli_verify_dir(dir: &Path) -> (i32, String, String) {
     wait_until_unlocked(dir);
     let dir = dir.to_str().expect("utf-8 temp path");
     run_cli(&["verify", "--data-dir", dir])
@@ -237,10 +330,10 @@ fn tampered_positions(stdout: &str) -> Vec<u64> {
 }
 
 /// The in-process report: opens the store, verifies, closes and drops it.
-fn store_report(dir: &Path) -> VerifyReport {
+fn store_report(log: &TestLog) -> VerifyReport {
     let rt = runtime();
-    wait_until_unlocked(dir);
-    let store = open_store(dir);
+    wait_until_unlocked(log.path());
+    let store = log.open();
     let report = store.verify().expect("verification runs");
     rt.block_on(store.close());
     drop(store);
@@ -248,21 +341,21 @@ fn store_report(dir: &Path) -> VerifyReport {
 }
 
 /// Asserts that the CLI and the store both verify the log as intact; returns the store's report.
-fn assert_intact(dir: &Path) -> VerifyReport {
-    let (code, stdout, stderr) = cli_verify(dir);
+fn assert_intact(log: &TestLog) -> VerifyReport {
+    let (code, stdout, stderr) = cli_verify(log);
     assert_eq!(
         code, 0,
         "verify should pass; stdout: {stdout} stderr: {stderr}"
     );
     assert!(stdout.starts_with("intact: "), "stdout: {stdout}");
-    let report = store_report(dir);
+    let report = store_report(log);
     assert!(report.intact(), "in-process verify: {report:?}");
     report
 }
 
 /// Asserts that the CLI exits 1 naming exactly `position`, and that `store.verify()` names it too.
-fn assert_tampered_at(dir: &Path, position: u64) {
-    let (code, stdout, stderr) = cli_verify(dir);
+fn assert_tampered_at(log: &TestLog, position: u64) {
+    let (code, stdout, stderr) = cli_verify(log);
     assert_eq!(
         code, 1,
         "verify should fail with exit 1; stdout: {stdout} stderr: {stderr}"
@@ -273,7 +366,7 @@ fn assert_tampered_at(dir: &Path, position: u64) {
         "verify should name position {position}; stdout: {stdout}"
     );
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-    let report = store_report(dir);
+    let report = store_report(log);
     let problem = report
         .problem
         .unwrap_or_else(|| panic!("in-process verify found nothing; expected {position}"));
@@ -284,93 +377,82 @@ fn assert_tampered_at(dir: &Path, position: u64) {
     );
 }
 
-#[test]
-fn untouched_log_verifies_intact() {
-    let log = Log::build();
-    let (code, stdout, _) = cli_verify(log.path());
+fn untouched_log_verifies_intact(backend: Backend) {
+    let log = Log::build(backend);
+    let (code, stdout, _) = cli_verify(&log.log);
     assert_eq!(code, 0);
     assert!(
         stdout.contains(&format!("{EVENTS} events checked, last position {EVENTS}")),
         "stdout: {stdout}"
     );
-    let report = assert_intact(log.path());
+    let report = assert_intact(&log.log);
     assert_eq!(report.checked, EVENTS);
     assert_eq!(report.last_position, Position(EVENTS));
 }
 
-#[test]
-fn flipped_byte_in_a_record_is_reported_at_its_position() {
+fn flipped_byte_in_a_record_is_reported_at_its_position(backend: Backend) {
     // The last bytes of a record are its payload; byte 5 is inside the stored chain hash.
     for (kind, from_end) in [(Kind::Fact, 1), (Kind::Fact, 3), (Kind::Observation, 2)] {
-        let log = Log::build();
+        let log = Log::build(backend);
         let n = log.middle(kind);
-        tamper(log.path(), |t| {
+        tamper(&log.log, |t| {
             let mut v = raw(t, n);
             let i = v.len() - from_end;
             v[i] ^= 0x01;
             t.insert(n, v);
         });
-        assert_tampered_at(log.path(), n);
+        assert_tampered_at(&log.log, n);
     }
-    let log = Log::build();
+    let log = Log::build(backend);
     let n = log.middle(Kind::Fact);
-    tamper(log.path(), |t| {
+    tamper(&log.log, |t| {
         let mut v = raw(t, n);
         v[5] ^= 0x80;
         t.insert(n, v);
     });
-    assert_tampered_at(log.path(), n);
+    assert_tampered_at(&log.log, n);
 }
 
-#[test]
-fn deleted_fact_is_reported_at_its_position() {
-    let log = Log::build();
+fn deleted_fact_is_reported_at_its_position(backend: Backend) {
+    let log = Log::build(backend);
     let n = log.middle(Kind::Fact);
-    tamper(log.path(), |t| t.remove(n));
-    assert_tampered_at(log.path(), n);
+    tamper(&log.log, |t| t.remove(n));
+    assert_tampered_at(&log.log, n);
 }
 
-#[test]
-fn deleted_observation_is_reported_at_its_position() {
-    let log = Log::build();
+fn deleted_observation_is_reported_at_its_position(backend: Backend) {
+    let log = Log::build(backend);
     let n = log.middle(Kind::Observation);
-    tamper(log.path(), |t| t.remove(n));
-    assert_tampered_at(log.path(), n);
+    tamper(&log.log, |t| t.remove(n));
+    assert_tampered_at(&log.log, n);
 }
 
-#[test]
-fn swapped_records_are_reported_at_the_first_of_the_two() {
+fn swapped_records_are_reported_at_the_first_of_the_two(backend: Backend) {
     // Two facts, then an observation and the fact two positions later.
     for (a, b) in [(12, 27), (20, 22)] {
-        let log = Log::build();
-        tamper(log.path(), |t| {
-            let (va, vb) = (raw(t, a), raw(t, b));
-            t.insert(a, vb);
-            t.insert(b, va);
-        });
-        assert_tampered_at(log.path(), a);
+        let log = Log::build(backend);
+        tamper(&log.log, |t| t.swap(a, b));
+        assert_tampered_at(&log.log, a);
     }
 }
 
-#[test]
-fn forged_record_beyond_the_end_is_reported_at_its_key() {
+fn forged_record_beyond_the_end_is_reported_at_its_key(backend: Backend) {
     // A copy of a fact, and a copy of the last event, appended under the next key.
     for copied in [10, EVENTS] {
-        let log = Log::build();
+        let log = Log::build(backend);
         let forged = EVENTS + 1;
-        tamper(log.path(), |t| {
+        tamper(&log.log, |t| {
             let v = raw(t, copied);
             t.insert(forged, v);
         });
-        assert_tampered_at(log.path(), forged);
+        assert_tampered_at(&log.log, forged);
     }
 }
 
-#[test]
-fn removed_last_event_is_reported() {
-    let log = Log::build();
-    tamper(log.path(), |t| t.remove(EVENTS));
-    assert_tampered_at(log.path(), EVENTS);
+fn removed_last_event_is_reported(backend: Backend) {
+    let log = Log::build(backend);
+    tamper(&log.log, |t| t.remove(EVENTS));
+    assert_tampered_at(&log.log, EVENTS);
 }
 
 /// What a log held before retention expired its observations.
@@ -382,8 +464,8 @@ struct BeforeRetention {
 }
 
 /// Appends interleaved facts and observations, then expires every observation.
-fn log_after_retention(dir: &Path) -> BeforeRetention {
-    let kinds = append_events(dir, 0, 30);
+fn log_after_retention(log: &TestLog) -> BeforeRetention {
+    let kinds = append_events(log, 0, 30);
     let facts: Vec<u64> = kinds
         .iter()
         .filter(|(_, k)| **k == Kind::Fact)
@@ -395,8 +477,8 @@ fn log_after_retention(dir: &Path) -> BeforeRetention {
         .map(|(p, _)| *p)
         .collect();
     let rt = runtime();
-    wait_until_unlocked(dir);
-    let store = open_store(dir);
+    wait_until_unlocked(log.path());
+    let store = log.open();
     let raw_observations: Vec<(u64, Vec<u8>)> = store
         .read_raw(Position::START, usize::MAX)
         .expect("raw read")
@@ -433,15 +515,14 @@ fn log_after_retention(dir: &Path) -> BeforeRetention {
     }
 }
 
-#[test]
-fn retention_removes_observations_keeps_facts_and_verifies_then_tampering_fails() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let BeforeRetention { facts, .. } = log_after_retention(dir.path());
-    assert_intact(dir.path());
+fn retention_removes_observations_keeps_facts_and_verifies_then_tampering_fails(backend: Backend) {
+    let log = backend.new_log("retention_then_tampering");
+    let BeforeRetention { facts, .. } = log_after_retention(&log);
+    assert_intact(&log);
 
     // Appending after retention keeps both chains verifiable.
-    let more = append_events(dir.path(), 100, 12);
-    let report = assert_intact(dir.path());
+    let more = append_events(&log, 100, 12);
+    let report = assert_intact(&log);
     assert_eq!(report.checked, facts.len() as u64 + 12);
     let new_observations: Vec<u64> = more
         .iter()
@@ -452,42 +533,115 @@ fn retention_removes_observations_keeps_facts_and_verifies_then_tampering_fails(
 
     // Deleting the first observation that retention did not remove is caught.
     let first = new_observations[0];
-    tamper(dir.path(), |t| t.remove(first));
-    assert_tampered_at(dir.path(), first);
+    tamper(&log, |t| t.remove(first));
+    assert_tampered_at(&log, first);
 }
 
-#[test]
-fn restored_expired_observation_is_reported_at_its_key() {
+fn restored_expired_observation_is_reported_at_its_key(backend: Backend) {
     // Putting back the original, well-formed record of an expired observation (into the gap
     // retention left) breaks the observation chain's restart after the retention anchor.
     for which in [0, usize::MAX] {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let before = log_after_retention(dir.path());
+        let log = backend.new_log("restored_expired_observation");
+        let before = log_after_retention(&log);
         let raws = before.raw_observations;
         let (position, bytes) = raws[which.min(raws.len() - 1)].clone();
-        tamper(dir.path(), |t| {
+        tamper(&log, |t| {
             assert!(t.get(position).is_none());
             t.insert(position, bytes);
         });
-        assert_tampered_at(dir.path(), position);
+        assert_tampered_at(&log, position);
     }
 }
 
-#[test]
-fn forged_record_in_a_retention_gap_is_reported_at_its_key() {
-    let dir = tempfile::tempdir().expect("temp dir");
+fn forged_record_in_a_retention_gap_is_reported_at_its_key(backend: Backend) {
+    let log = backend.new_log("forged_in_retention_gap");
     let BeforeRetention {
         facts,
         observations,
         ..
-    } = log_after_retention(dir.path());
+    } = log_after_retention(&log);
     let gap = observations[observations.len() / 2];
-    tamper(dir.path(), |t| {
+    tamper(&log, |t| {
         let v = raw(t, facts[facts.len() / 2]);
         t.insert(gap, v);
     });
-    assert_tampered_at(dir.path(), gap);
+    assert_tampered_at(&log, gap);
 }
+
+/// Instantiates the tamper suite for one backend, in the module it is called in.
+macro_rules! tamper_suite {
+    ($backend:expr) => {
+        use crate::backends::Backend;
+
+        const BACKEND: Backend = $backend;
+
+        #[test]
+        fn untouched_log_verifies_intact() {
+            super::untouched_log_verifies_intact(BACKEND);
+        }
+
+        #[test]
+        fn flipped_byte_in_a_record_is_reported_at_its_position() {
+            super::flipped_byte_in_a_record_is_reported_at_its_position(BACKEND);
+        }
+
+        #[test]
+        fn deleted_fact_is_reported_at_its_position() {
+            super::deleted_fact_is_reported_at_its_position(BACKEND);
+        }
+
+        #[test]
+        fn deleted_observation_is_reported_at_its_position() {
+            super::deleted_observation_is_reported_at_its_position(BACKEND);
+        }
+
+        #[test]
+        fn swapped_records_are_reported_at_the_first_of_the_two() {
+            super::swapped_records_are_reported_at_the_first_of_the_two(BACKEND);
+        }
+
+        #[test]
+        fn forged_record_beyond_the_end_is_reported_at_its_key() {
+            super::forged_record_beyond_the_end_is_reported_at_its_key(BACKEND);
+        }
+
+        #[test]
+        fn removed_last_event_is_reported() {
+            super::removed_last_event_is_reported(BACKEND);
+        }
+
+        #[test]
+        fn retention_removes_observations_keeps_facts_and_verifies_then_tampering_fails() {
+            super::retention_removes_observations_keeps_facts_and_verifies_then_tampering_fails(
+                BACKEND,
+            );
+        }
+
+        #[test]
+        fn restored_expired_observation_is_reported_at_its_key() {
+            super::restored_expired_observation_is_reported_at_its_key(BACKEND);
+        }
+
+        #[test]
+        fn forged_record_in_a_retention_gap_is_reported_at_its_key() {
+            super::forged_record_in_a_retention_gap_is_reported_at_its_key(BACKEND);
+        }
+    };
+}
+
+/// The tamper suite on sled: records changed inside the log's sled blocks.
+mod sled {
+    tamper_suite!(Backend::Sled);
+}
+
+/// The tamper suite on PostgreSQL: rows of `wf_events` changed with SQL.
+mod postgres {
+    tamper_suite!(Backend::Postgres);
+}
+
+// The tests below are sled's alone: they are about the data directory holding the log
+// (a file or a foreign directory given as one, a missing one, a read-only or full disk),
+// which a PostgreSQL log does not keep its events in.
 
 /// A snapshot of every file under `dir`: relative path → contents (None for directories).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
@@ -513,7 +667,7 @@ fn verify_refuses_a_file_as_data_dir() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, "not a log\n").expect("write");
-    let (code, stdout, stderr) = cli_verify(&file);
+    let (code, stdout, stderr) = cli_verify_dir(&file);
     assert_eq!(code, 2, "stdout: {stdout} stderr: {stderr}");
     assert!(
         stderr.contains("not a watchfire data directory"),
@@ -531,7 +685,7 @@ fn verify_refuses_a_non_empty_dir_without_marker_and_leaves_it_untouched() {
     std::fs::write(target.join("a.jpg"), [0xffu8, 0xd8, 0xff]).expect("write");
     std::fs::write(target.join("2024/b.txt"), "keep me").expect("write");
     let before = snapshot(&target);
-    let (code, stdout, stderr) = cli_verify(&target);
+    let (code, stdout, stderr) = cli_verify_dir(&target);
     assert_eq!(code, 2, "stdout: {stdout} stderr: {stderr}");
     assert!(
         stderr.contains("not a watchfire data directory"),
@@ -545,7 +699,7 @@ fn verify_refuses_a_non_empty_dir_without_marker_and_leaves_it_untouched() {
 fn verify_reports_a_missing_data_dir_and_does_not_create_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("nowhere");
-    let (code, stdout, stderr) = cli_verify(&missing);
+    let (code, stdout, stderr) = cli_verify_dir(&missing);
     assert_eq!(code, 2, "stdout: {stdout} stderr: {stderr}");
     assert!(
         stderr.contains("no watchfire data directory"),
@@ -595,7 +749,7 @@ fn serve_on_a_read_only_file_system_exits_with_a_clear_message() {
     };
     // A data directory made while the disk was writable, and one that does not exist yet.
     let existing = mount.path.join("data");
-    append_events(&existing, 0, 3);
+    append_events(&TestLog::sled_at(&existing), 0, 3);
     // A child forked meanwhile may hold the log's files open for a moment (see
     // `wait_until_unlocked`), and remounting read-only fails while files are open for writing.
     wait_until_unlocked(&existing);
@@ -821,5 +975,5 @@ fn full_disk_fails_appends_cleanly_and_keeps_every_acknowledged_event() {
         store.close().await;
     });
     drop(store);
-    assert_intact(&data);
+    assert_intact(&TestLog::sled_at(&data));
 }
