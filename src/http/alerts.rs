@@ -106,6 +106,8 @@ pub async fn create_rule(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let input: RuleInput = from_json(body.into_inner())?;
+    // A rule names monitors and channels: both read models must hold what was acknowledged.
+    fresh(&state.store, state.monitors.progress()).await;
     fresh(&state.store, state.alerting.progress()).await;
     let rule_id = Uuid::new_v4();
     let (_, events) = decide_rule(&state, rule_id, RuleCommand::Create { id: rule_id, input })?;
@@ -175,6 +177,8 @@ pub async fn patch_rule(
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "rule")?;
     let input: RuleInput = from_json(body.into_inner())?;
+    // A rule names monitors and channels: both read models must hold what was acknowledged.
+    fresh(&state.store, state.monitors.progress()).await;
     fresh(&state.store, state.alerting.progress()).await;
     let asked = RuleCommand::Update {
         id,

@@ -153,7 +153,10 @@ fn the_source_keeps_the_architecture_invariants() {
 fn each_invariant_catches_a_breach_of_it() {
     let planted = [
         ("src/http/users.rs", "let t: sled::Tree = todo;"),
-        ("src/cluster.rs", "let c = tokio_postgres::connect(url, NoTls);"),
+        (
+            "src/cluster.rs",
+            "let c = tokio_postgres::connect(url, NoTls);",
+        ),
         ("src/projections/hosts.rs", "let now = Utc::now();"),
         ("src/domain/monitor.rs", "let id = Uuid::new_v4();"),
         ("src/events/remote.rs", "use crate::server::run;"),
