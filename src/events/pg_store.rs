@@ -43,8 +43,8 @@ use super::chain::{Chain, ChainLink, ChainState, ChainVerifier, VerifyReport};
 use super::codec;
 use super::datadir::DataDir;
 use super::store::{
-    encode_append, expected_holds, Accepted, AppendRequest, Core, LogBackend, Membership, NodeInfo,
-    RecordVisitor, RetentionOutcome, StoreError, StoreOptions,
+    ask_retention, encode_append, expected_holds, queue, Accepted, AppendRequest, Core, LogBackend,
+    Membership, NodeInfo, RecordVisitor, RetentionOutcome, StoreError, StoreOptions,
 };
 use super::tree::ProjectionTree;
 use super::types::{AppendOutcome, Position, SharedEvent, StreamId, StreamVersion};
@@ -440,12 +440,7 @@ async fn commit(
     let mut accepted = Vec::new();
     let result = match writer_client(url, client).await {
         Ok(c) => transact(c, core, appends, &mut accepted).await,
-        Err(e) => {
-            for a in appends {
-                let _ = a.reply.send(Err(unavailable(&e)));
-            }
-            Err(e)
-        }
+        Err(e) => Err(refuse_all(appends, e)),
     };
     match result {
         Ok(Some(last)) => {
@@ -493,6 +488,14 @@ struct Rows {
     records: Vec<Vec<u8>>,
 }
 
+/// Answers every append of a batch that could not be written with why.
+fn refuse_all(appends: Vec<AppendRequest>, e: StoreError) -> StoreError {
+    for a in appends {
+        let _ = a.reply.send(Err(unavailable(&e)));
+    }
+    e
+}
+
 /// One group commit: places every append whose expected version holds (refusing the
 /// others at once), and writes them; answers the last position, or `None` if nothing
 /// was placed. Placed appends are moved to `accepted`.
@@ -511,23 +514,12 @@ async fn transact(
         .await;
     let meta = match meta {
         Ok(m) => m,
-        Err(e) => {
-            let e = StoreError::from(e);
-            for a in appends {
-                let _ = a.reply.send(Err(unavailable(&e)));
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(refuse_all(appends, e.into())),
     };
     let mut next = from_i64(meta.get::<_, i64>(0));
     let mut chain = match decode_chain(meta.get::<_, &[u8]>(1)) {
         Ok(c) => c,
-        Err(e) => {
-            for a in appends {
-                let _ = a.reply.send(Err(StoreError::Storage(e.to_string())));
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(refuse_all(appends, e)),
     };
     let last_ts = DateTime::from_timestamp_nanos(meta.get::<_, i64>(2));
     let names: Vec<String> = appends
@@ -542,13 +534,7 @@ async fn transact(
         .await
     {
         Ok(rows) => rows,
-        Err(e) => {
-            let e = StoreError::from(e);
-            for a in appends {
-                let _ = a.reply.send(Err(unavailable(&e)));
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(refuse_all(appends, e.into())),
     };
     let mut heads: HashMap<String, u64> = heads
         .iter()
@@ -575,13 +561,7 @@ async fn transact(
                     .map(|r| (r.get::<_, String>(0), from_i64(r.get::<_, i64>(1))))
                     .collect();
             }
-            Err(e) => {
-                let e = StoreError::from(e);
-                for a in appends {
-                    let _ = a.reply.send(Err(unavailable(&e)));
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(refuse_all(appends, e.into())),
         }
     }
     let now = core.options.clock.now().max(last_ts);
@@ -904,13 +884,7 @@ async fn run_listener(
 
 impl LogBackend for PgLog {
     fn append(&self, request: AppendRequest) -> BoxFuture<'static, Result<(), StoreError>> {
-        let to_writer = self.to_writer.clone();
-        Box::pin(async move {
-            to_writer
-                .send(WriterMsg::Append(request))
-                .await
-                .map_err(|_| StoreError::Closed)
-        })
+        queue(&self.to_writer, WriterMsg::Append(request))
     }
 
     fn retain(
@@ -918,14 +892,10 @@ impl LogBackend for PgLog {
         cutoff: DateTime<Utc>,
         max: usize,
     ) -> BoxFuture<'static, Result<RetentionOutcome, StoreError>> {
-        let to_writer = self.to_writer.clone();
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            to_writer
-                .send(WriterMsg::Retain { cutoff, max, reply })
-                .await
-                .map_err(|_| StoreError::Closed)?;
-            answer.await.map_err(|_| StoreError::Closed)?
+        ask_retention(&self.to_writer, |reply| WriterMsg::Retain {
+            cutoff,
+            max,
+            reply,
         })
     }
 

@@ -30,8 +30,8 @@ use super::chain::{Chain, ChainLink, ChainState, ChainVerifier, VerifyReport};
 use super::codec::{self, BlockBuilder, CodecError};
 use super::datadir::DataDir;
 use super::store::{
-    encode_append, expected_holds, Accepted, AppendRequest, Core, LogBackend, RecordVisitor,
-    RetentionOutcome, StoreError, StoreOptions,
+    ask_retention, encode_append, expected_holds, queue, Accepted, AppendRequest, Core, LogBackend,
+    RecordVisitor, RetentionOutcome, StoreError, StoreOptions,
 };
 use super::tree::ProjectionTree;
 use super::types::{AppendOutcome, Position, SharedEvent, StreamId, StreamVersion};
@@ -536,13 +536,7 @@ impl SledLog {
 
 impl LogBackend for SledLog {
     fn append(&self, request: AppendRequest) -> BoxFuture<'static, Result<(), StoreError>> {
-        let to_writer = self.to_writer.clone();
-        Box::pin(async move {
-            to_writer
-                .send(WriterMsg::Append(request))
-                .await
-                .map_err(|_| StoreError::Closed)
-        })
+        queue(&self.to_writer, WriterMsg::Append(request))
     }
 
     fn retain(
@@ -550,14 +544,10 @@ impl LogBackend for SledLog {
         cutoff: DateTime<Utc>,
         max: usize,
     ) -> BoxFuture<'static, Result<RetentionOutcome, StoreError>> {
-        let to_writer = self.to_writer.clone();
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            to_writer
-                .send(WriterMsg::Retain { cutoff, max, reply })
-                .await
-                .map_err(|_| StoreError::Closed)?;
-            answer.await.map_err(|_| StoreError::Closed)?
+        ask_retention(&self.to_writer, |reply| WriterMsg::Retain {
+            cutoff,
+            max,
+            reply,
         })
     }
 

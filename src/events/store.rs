@@ -432,6 +432,29 @@ pub(super) fn encode_append(
     out
 }
 
+/// Queues `msg` for a backend's writer, waiting while its queue is full.
+pub(super) fn queue<M: Send + 'static>(
+    to_writer: &tokio::sync::mpsc::Sender<M>,
+    msg: M,
+) -> BoxFuture<'static, Result<(), StoreError>> {
+    let to_writer = to_writer.clone();
+    Box::pin(async move { to_writer.send(msg).await.map_err(|_| StoreError::Closed) })
+}
+
+/// Asks a backend's writer for a retention pass (the message `ask` builds around the
+/// reply) and waits for its outcome.
+pub(super) fn ask_retention<M: Send + 'static>(
+    to_writer: &tokio::sync::mpsc::Sender<M>,
+    ask: impl FnOnce(oneshot::Sender<Result<RetentionOutcome, StoreError>>) -> M,
+) -> BoxFuture<'static, Result<RetentionOutcome, StoreError>> {
+    let (reply, answer) = oneshot::channel();
+    let queued = queue(to_writer, ask(reply));
+    Box::pin(async move {
+        queued.await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    })
+}
+
 /// Checks an expected version against a stream's current last version.
 pub(super) fn expected_holds(expected: ExpectedVersion, current: Option<u64>) -> bool {
     match expected {
