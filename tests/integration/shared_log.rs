@@ -172,3 +172,60 @@ fn an_append_under_a_lease_another_node_took_over_is_refused_and_changes_nothing
         a.close().await;
     });
 }
+
+#[test]
+fn the_command_line_reads_and_writes_the_shared_log_a_running_node_serves() {
+    let url = crate::postgres::shared().create_database("shared_log_cli");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = "wf_shared_log_cli_admin_token";
+    let server = crate::helpers::Server::start(
+        dir.path(),
+        &[("WATCHFIRE_ADMIN_TOKEN", admin), ("WATCHFIRE_STORE", &url)],
+        &[],
+    );
+    server.wait_healthy(Duration::from_secs(60));
+    // A token made on the shared log works at the node, which follows the log.
+    let (code, token, err) = crate::helpers::run_cli(&[
+        "token", "create", "--store", &url, "--role", "viewer", "--name", "from-cli",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let token = token.trim().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let (status, _, _) =
+            crate::helpers::blocking_get(&format!("{}/api/v1/me", server.base), Some(&token))
+                .expect("the node answers");
+        if status == 200 || std::time::Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        status, 200,
+        "the node knows the token made on the shared log"
+    );
+    // replay and verify read the shared log while the node runs.
+    let (code, out, err) =
+        crate::helpers::run_cli(&["replay", "--store", &url, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let types: Vec<String> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["type"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(types.first().map(String::as_str), Some("SystemInitialized"));
+    assert!(types.iter().any(|t| t == "ServerStarted"), "{types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "TokenCreated").count(), 2);
+    let (code, out, err) = crate::helpers::run_cli(&["verify", "--store", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("intact: "), "{out}");
+    // A store that is not PostgreSQL, or cannot be reached, is refused with exit 2.
+    let (code, _, err) = crate::helpers::run_cli(&["verify", "--store", "mysql://x/y"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("store.url"), "{err}");
+    let (code, _, err) =
+        crate::helpers::run_cli(&["verify", "--store", "postgres://nobody@127.0.0.1:1/none"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot open the log"), "{err}");
+    server.terminate();
+}

@@ -122,8 +122,10 @@ pub struct HostActor {
     stale_timer: Option<SpawnHandle>,
     scraper: Scraper,
     scraping: bool,
-    /// Given up to another node: it does nothing more, and a restart stops it again.
+    /// Given up to another node: it does nothing more, and a restart rehydrates nothing.
     relinquished: bool,
+    /// The scrape schedule, for a scraped host.
+    scrape_timer: Option<SpawnHandle>,
 }
 
 /// Stop for good: another node owns the host now.
@@ -138,7 +140,14 @@ impl Handler<Relinquish> for HostActor {
         self.relinquished = true;
         // Every timer, scrape and command already looks at `deleted`.
         self.state.deleted = true;
-        ctx.stop();
+        // Dormant, not stopped: it ends once nothing holds its address (a scrape in
+        // flight may); a stopped actor would be restarted by its supervisor meanwhile.
+        for timer in [self.stale_timer.take(), self.scrape_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            ctx.cancel_future(timer);
+        }
     }
 }
 
@@ -152,6 +161,7 @@ impl HostActor {
             stale_timer: None,
             scraper: Scraper::new(),
             relinquished: false,
+            scrape_timer: None,
             scraping: false,
         }
     }
@@ -280,7 +290,6 @@ impl Actor for HostActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(256);
         if self.relinquished {
-            ctx.stop();
             return;
         }
         if self.state.deleted {
@@ -295,10 +304,10 @@ impl Actor for HostActor {
                 Duration::from_secs(u64::from(self.state.interval_s.unwrap_or(15).max(1)));
             // Spread the first scrapes over one interval.
             let first = interval.mul_f64(rand::random::<f64>());
-            ctx.run_later(first, move |act, ctx| {
+            self.scrape_timer = Some(ctx.run_later(first, move |act, ctx| {
                 act.scrape(ctx);
-                ctx.run_interval(interval, |act, ctx| act.scrape(ctx));
-            });
+                act.scrape_timer = Some(ctx.run_interval(interval, |act, ctx| act.scrape(ctx)));
+            }));
         }
     }
 }
@@ -306,6 +315,7 @@ impl Actor for HostActor {
 impl Supervised for HostActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         self.stale_timer = None;
+        self.scrape_timer = None;
         self.scraping = false;
         if self.relinquished {
             return;

@@ -95,11 +95,12 @@ impl MonitorActor {
         }
     }
 
-    /// Stops for good, checking nothing more.
+    /// Checks nothing more: the actor goes dormant and ends once nothing holds its
+    /// address (a check in flight may, for its timeout). Stopping it outright would make
+    /// its supervisor restart it while that address is held.
     fn relinquish(&mut self, ctx: &mut Context<Self>) {
         self.relinquished = true;
         self.reschedule(ctx, Duration::ZERO);
-        ctx.stop();
     }
 
     fn stream(&self) -> StreamId {
@@ -304,7 +305,6 @@ impl Actor for MonitorActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(64);
         if self.relinquished {
-            ctx.stop();
             return;
         }
         // Spread the first checks over one interval, so thousands of monitors do not fire together.
@@ -320,6 +320,9 @@ impl Actor for MonitorActor {
 
 impl Supervised for MonitorActor {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        if self.relinquished {
+            return;
+        }
         self.deps.metrics.restarts.inc();
         match Self::rehydrate(self.state.id, &self.deps) {
             Ok(Some(state)) => self.state = state,
