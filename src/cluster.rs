@@ -396,7 +396,7 @@ mod tests {
         for i in 0..3000 {
             let resource = format!("monitor-{}", Uuid::from_u128(i));
             *counts
-                .entry(owner_of(&resource, &live).unwrap())
+                .entry(owner_of(&resource, &live).expect("three live nodes"))
                 .or_default() += 1;
         }
         assert_eq!(counts.len(), 3);
@@ -413,13 +413,13 @@ mod tests {
         let (mut moved_on_death, mut moved_on_join) = (0, 0);
         for i in 0..3000 {
             let resource = format!("monitor-{}", Uuid::from_u128(i));
-            let before = owner_of(&resource, &three).unwrap();
-            let after = owner_of(&resource, two).unwrap();
+            let before = owner_of(&resource, &three).expect("three live nodes");
+            let after = owner_of(&resource, two).expect("two live nodes");
             if before != after {
                 assert_eq!(before, three[2], "only the dead node's things move");
                 moved_on_death += 1;
             }
-            let joined = owner_of(&resource, &four).unwrap();
+            let joined = owner_of(&resource, &four).expect("four live nodes");
             if joined != before {
                 assert_eq!(joined, four[3], "things move only to the new node");
                 moved_on_join += 1;
@@ -431,8 +431,8 @@ mod tests {
 
     #[test]
     fn a_node_keeps_its_id_across_restarts() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = node_id(dir.path()).unwrap();
-        assert_eq!(node_id(dir.path()).unwrap(), first);
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let first = node_id(dir.path()).expect("a new id is kept");
+        assert_eq!(node_id(dir.path()).expect("the id reads back"), first);
     }
 }
