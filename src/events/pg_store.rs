@@ -14,7 +14,8 @@
 //! - `wf_streams`: each stream's last version and position, for expected-version checks.
 //! - `wf_nodes`: the nodes sharing the log, with their heartbeats (the database's clock).
 //! - `wf_leases`: which node owns which thing until when, with a fencing token raised at
-//!   every acquisition. An append made under a lease ([`Fence`]) is written only if the
+//!   every acquisition; a lease given up is expired, never deleted, so its token only
+//!   ever rises. An append made under a lease ([`Fence`]) is written only if the
 //!   lease is unexpired and still at that token, checked in the append's transaction with
 //!   the lease row locked `FOR SHARE`, so no takeover commits in between.
 //!
@@ -59,6 +60,9 @@ const UNHEARD_POLL: Duration = Duration::from_secs(1);
 const MAX_RECONNECT: Duration = Duration::from_secs(5);
 /// Key of the advisory lock under which the tables are created.
 const SCHEMA_LOCK: i64 = 0x7766_6c6f_6773;
+/// Longest a writer's transaction may sit idle before the database ends it, releasing
+/// the position lock; an append transaction never waits on its client for long.
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(2);
 /// Reading connections a node keeps (each pipelines its queries).
 const READERS: usize = 2;
 
@@ -415,8 +419,15 @@ async fn writer_client<'a>(
     }
     if client.is_none() {
         let fresh = connect(url).await?;
-        // An append is answered only once its commit is on the database's disk.
-        fresh.batch_execute("SET synchronous_commit = on").await?;
+        // An append is answered only once its commit is on the database's disk. A writer
+        // that stops mid-transaction (a paused or hung node) would hold the position lock
+        // that every node's appends wait for: the database ends such a transaction.
+        fresh
+            .batch_execute(&format!(
+                "SET synchronous_commit = on; SET idle_in_transaction_session_timeout = {}",
+                IDLE_IN_TRANSACTION.as_millis()
+            ))
+            .await?;
         *client = Some(fresh);
     }
     client
@@ -1245,7 +1256,8 @@ impl Membership for PgMembership {
         self.run(move |client| async move {
             client
                 .execute(
-                    "DELETE FROM wf_leases WHERE owner = $1 AND resource = ANY($2)",
+                    "UPDATE wf_leases SET owner = '', expires_at = now() - interval '1 second' \
+                     WHERE owner = $1 AND resource = ANY($2)",
                     &[&node.to_string(), &resources],
                 )
                 .await?;
@@ -1275,7 +1287,8 @@ impl Membership for PgMembership {
         self.run(move |client| async move {
             client
                 .execute(
-                    "DELETE FROM wf_leases WHERE owner = $1",
+                    "UPDATE wf_leases SET owner = '', expires_at = now() - interval '1 second' \
+                     WHERE owner = $1",
                     &[&node.to_string()],
                 )
                 .await?;

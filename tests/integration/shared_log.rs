@@ -229,3 +229,51 @@ fn the_command_line_reads_and_writes_the_shared_log_a_running_node_serves() {
     assert!(err.contains("cannot open the log"), "{err}");
     server.terminate();
 }
+
+#[test]
+fn a_lease_given_up_and_taken_again_gets_a_higher_token_so_an_old_holder_stays_fenced() {
+    let url = crate::postgres::shared().create_database("shared_log_release");
+    let rt = runtime();
+    let store = node(&url);
+    let membership = store.membership().expect("a shared log has membership");
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let resource = "host-released";
+    rt.block_on(async {
+        let ttl = Duration::from_secs(30);
+        let first = membership
+            .acquire(a, vec![resource.to_owned()], ttl)
+            .await
+            .expect("acquire runs");
+        membership
+            .release(a, vec![resource.to_owned()])
+            .await
+            .expect("release runs");
+        assert!(
+            membership
+                .renew(a, ttl)
+                .await
+                .expect("renew runs")
+                .is_empty(),
+            "a released lease is not renewed"
+        );
+        let second = membership
+            .acquire(b, vec![resource.to_owned()], ttl)
+            .await
+            .expect("acquire runs");
+        assert!(second[0].1 > first[0].1, "{first:?} then {second:?}");
+        membership.leave(b).await.expect("leave runs");
+        let third = membership
+            .acquire(a, vec![resource.to_owned()], ttl)
+            .await
+            .expect("acquire runs");
+        assert!(third[0].1 > second[0].1, "{second:?} then {third:?}");
+        // The first holder's token is refused by the log.
+        store.leases().hold(resource, first[0].1);
+        let stale = store
+            .fenced_for(resource)
+            .append(stream(resource), ExpectedVersion::Any, vec![fact(1)])
+            .await;
+        assert!(matches!(stale, Err(StoreError::Fenced { .. })), "{stale:?}");
+        store.close().await;
+    });
+}

@@ -380,6 +380,10 @@ impl Handler<Command> for MonitorActor {
     type Result = AtomicResponse<Self, Result<Applied, CommandError>>;
 
     fn handle(&mut self, msg: Command, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.relinquished {
+            // Queued before the monitor moved: its new owner takes the next try.
+            return AtomicResponse::new(Box::pin(fut::ready(Err(CommandError::Moving("monitor")))));
+        }
         let heartbeat = match &msg.command {
             MonitorCommand::Heartbeat(beat) => Some(beat.up),
             _ => None,
