@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod checks;
 mod cli;
+mod cluster;
 mod crash;
 mod edge;
 mod golden;
