@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::api::{Api, ADMIN_TOKEN};
-use super::helpers::{blocking_get, run_cli, Server, BIN};
+use super::helpers::{blocking_get, run_cli, Server};
 use super::postgres::{self, PgServer};
 use super::targets::{HttpTarget, TcpTarget};
 
@@ -69,13 +69,7 @@ impl Node {
             // tests look for gaps the cluster makes, not for the outbox's drops.
             ("WATCHFIRE_WEBSOCKET__OUTBOX", "65536"),
         ];
-        // Through a link of its own name: other sessions on this machine signal processes
-        // named `watchfire` (pgrep, pkill) while testing their own clusters.
-        let program = dir.path().join("wf-cluster-node");
-        std::os::unix::fs::symlink(BIN, &program).expect("a link to the binary");
-        let data_dir = dir.path().join("data");
-        std::fs::create_dir(&data_dir).expect("a data directory");
-        let server = Server::start_program(&program, &data_dir, "127.0.0.1:0", &envs, &[]);
+        let server = Server::start(dir.path(), &envs, &[]);
         let mut node = Node {
             server,
             id: String::new(),

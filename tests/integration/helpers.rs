@@ -118,18 +118,6 @@ impl Server {
     /// Starts `watchfire serve --listen listen` (port 0 or a port an earlier start bound),
     /// reads the bound address from `<data_dir>/listen.addr` and waits for /health.
     pub fn start_on(data_dir: &Path, listen: &str, envs: &[(&str, &str)], args: &[&str]) -> Server {
-        Server::start_program(Path::new(BIN), data_dir, listen, envs, args)
-    }
-
-    /// [`Server::start_on`] running `program` (the binary under test, perhaps through a
-    /// link of another name).
-    pub fn start_program(
-        program: &Path,
-        data_dir: &Path,
-        listen: &str,
-        envs: &[(&str, &str)],
-        args: &[&str],
-    ) -> Server {
         // What a stopped or killed server left there is not the new one's address.
         let addr_file = DataDir::listen_addr_path(data_dir);
         match std::fs::remove_file(&addr_file) {
@@ -137,7 +125,7 @@ impl Server {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => panic!("cannot remove {}: {e}", addr_file.display()),
         }
-        let mut cmd = Command::new(program);
+        let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
