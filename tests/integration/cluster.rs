@@ -646,6 +646,17 @@ fn a_paused_node_whose_leases_expired_appends_nothing_stale() {
         || (a.ready()["owned"].as_u64() == Some(everything)).then_some(()),
     );
 
+    // A's actors run the monitors it took over before B comes back.
+    let mut untaken = b_had.clone();
+    poll("a check by A of each monitor B had", SETTLE, || {
+        for e in tail.catch_up(&api) {
+            if e["type"] == "MonitorChecked" && e["actor"] == a.actor().as_str() {
+                untaken.remove(e["stream"].as_str().unwrap_or_default());
+            }
+        }
+        untaken.is_empty().then_some(())
+    });
+
     // Resumed: until B holds a monitor's lease again, nothing B appends to it may land.
     // One statement reads the log's head and B's leases: every event up to that head was
     // committed while B held none of the leases not listed.
