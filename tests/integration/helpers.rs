@@ -213,6 +213,11 @@ impl Server {
             .unwrap_or_default()
     }
 
+    /// The child's process id, for signals a test sends itself (SIGKILL, SIGSTOP, SIGCONT).
+    pub fn pid(&self) -> libc::pid_t {
+        self.child.id() as libc::pid_t
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         unsafe {

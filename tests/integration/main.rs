@@ -8,6 +8,7 @@ mod auth;
 mod backends;
 mod checks;
 mod cli;
+mod cluster;
 mod crash;
 mod edge;
 mod golden;
