@@ -15,7 +15,8 @@
 //! - `wf_nodes`: the nodes sharing the log, with their heartbeats (the database's clock).
 //! - `wf_leases`: which node owns which thing until when, with a fencing token raised at
 //!   every acquisition; a lease given up is expired, never deleted, so its token only
-//!   ever rises. An append made under a lease ([`Fence`]) is written only if the
+//!   ever rises. Every statement locks lease rows in resource order, so appends (which
+//!   share-lock the leases they are fenced by), renewals and takeovers never deadlock. An append made under a lease ([`Fence`]) is written only if the
 //!   lease is unexpired and still at that token, checked in the append's transaction with
 //!   the lease row locked `FOR SHARE`, so no takeover commits in between.
 //!
@@ -561,7 +562,7 @@ async fn transact(
         let leased = tx
             .query(
                 "SELECT resource, token FROM wf_leases \
-                 WHERE resource = ANY($1) AND expires_at > now() FOR SHARE",
+                 WHERE resource = ANY($1) AND expires_at > now() ORDER BY resource FOR SHARE",
                 &[&fences],
             )
             .await;
@@ -1211,6 +1212,10 @@ impl Membership for PgMembership {
         resources: Vec<String>,
         ttl: Duration,
     ) -> BoxFuture<'static, Result<Vec<(String, u64)>, StoreError>> {
+        let mut resources = resources;
+        // Rows are locked in the order given: one order everywhere leaves no deadlock.
+        resources.sort_unstable();
+        resources.dedup();
         self.run(move |client| async move {
             if resources.is_empty() {
                 return Ok(Vec::new());
@@ -1240,7 +1245,8 @@ impl Membership for PgMembership {
             let rows = client
                 .query(
                     "UPDATE wf_leases SET expires_at = now() + make_interval(secs => $2) \
-                     WHERE owner = $1 RETURNING resource, token",
+                     WHERE resource IN (SELECT resource FROM wf_leases WHERE owner = $1 \
+                     ORDER BY resource FOR UPDATE) RETURNING resource, token",
                     &[&node.to_string(), &ttl.as_secs_f64()],
                 )
                 .await?;
@@ -1257,7 +1263,8 @@ impl Membership for PgMembership {
             client
                 .execute(
                     "UPDATE wf_leases SET owner = '', expires_at = now() - interval '1 second' \
-                     WHERE owner = $1 AND resource = ANY($2)",
+                     WHERE resource IN (SELECT resource FROM wf_leases \
+                     WHERE owner = $1 AND resource = ANY($2) ORDER BY resource FOR UPDATE)",
                     &[&node.to_string(), &resources],
                 )
                 .await?;
@@ -1288,7 +1295,8 @@ impl Membership for PgMembership {
             client
                 .execute(
                     "UPDATE wf_leases SET owner = '', expires_at = now() - interval '1 second' \
-                     WHERE owner = $1",
+                     WHERE resource IN (SELECT resource FROM wf_leases WHERE owner = $1 \
+                     ORDER BY resource FOR UPDATE)",
                     &[&node.to_string()],
                 )
                 .await?;
