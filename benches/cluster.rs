@@ -15,8 +15,9 @@
 //! Every child (nodes, PostgreSQL) is killed when the benchmark ends, by drop guards.
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,9 +101,12 @@ fn appends() {
             })
             .collect();
         let rt = common::runtime();
-        let cpu_before = pg.cpu_seconds();
+        let me = std::process::id();
+        let (cpu_before, own_cpu_before) = (pg.cpu_seconds(), usage(me).1);
         let (events, elapsed, mut latencies) = rt.block_on(drive(&stores));
-        let pg_cpu = (pg.cpu_seconds() - cpu_before) / (elapsed + WARM_UP.as_secs_f64());
+        let running = elapsed + WARM_UP.as_secs_f64();
+        let pg_cpu = (pg.cpu_seconds() - cpu_before) / running;
+        let own_cpu = (usage(me).1 - own_cpu_before) / running;
         for store in &stores {
             rt.block_on(store.close());
         }
@@ -120,6 +124,7 @@ fn appends() {
             "latency_p50_ms": (at(0.50) * 100.0).round() / 100.0,
             "latency_p99_ms": (at(0.99) * 100.0).round() / 100.0,
             "postgres_cpu_cores": (pg_cpu * 100.0).round() / 100.0,
+            "stores_and_writers_cpu_cores": (own_cpu * 100.0).round() / 100.0,
         });
         println!("{row}");
         rows.push(row);
@@ -180,7 +185,12 @@ struct Node {
     dir: tempfile::TempDir,
     base: String,
     url: String,
+    /// Checks it could not record (its `cannot record a check` warnings).
+    unrecorded: Arc<AtomicU64>,
 }
+
+/// Warning lines of one node echoed before the rest are only counted.
+const ECHOED_WARNINGS: u64 = 3;
 
 impl Node {
     /// Starts a node on `127.0.0.1:0` with a fresh data dir; waits until it answers.
@@ -190,6 +200,7 @@ impl Node {
             dir: tempfile::tempdir().expect("tempdir"),
             base: String::new(),
             url: url.to_owned(),
+            unrecorded: Arc::new(AtomicU64::new(0)),
         };
         node.restart(client).await;
         node
@@ -206,9 +217,25 @@ impl Node {
             .env("WATCHFIRE_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("watchfire starts");
+        let mut child = child;
+        // Echo the first few warnings, count the unrecorded checks.
+        let (stderr, unrecorded) = (child.stderr.take(), self.unrecorded.clone());
+        std::thread::spawn(move || {
+            let Some(stderr) = stderr else { return };
+            let mut echoed = 0;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("cannot record a check") {
+                    unrecorded.fetch_add(1, Ordering::Relaxed);
+                }
+                echoed += 1;
+                if echoed <= ECHOED_WARNINGS {
+                    eprintln!("[node] {line}");
+                }
+            }
+        });
         self.process = Some(ServerProcess(child));
         let started = Instant::now();
         let addr = loop {
@@ -408,8 +435,24 @@ fn monitors(count: usize, interval_s: u32, seconds: u64) {
         })
     };
     let cpu = |nodes: &[Node]| -> Vec<f64> { nodes.iter().map(|n| usage(n.pid()).1).collect() };
+    let unrecorded = |nodes: &[Node]| -> Vec<u64> {
+        nodes
+            .iter()
+            .map(|n| n.unrecorded.load(Ordering::Relaxed))
+            .collect()
+    };
     let before = scrape(&nodes);
     let (cpu_before, pg_cpu_before) = (cpu(&nodes), pg.cpu_seconds());
+    let unrecorded_before = unrecorded(&nodes);
+    let deadlocks = || -> u64 {
+        pg.psql(
+            "postgres",
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = 'monitors'",
+        )
+        .parse()
+        .unwrap_or(0)
+    };
+    let deadlocks_before = deadlocks();
     let measured_from = Instant::now();
     let mut peak_rss = vec![0; nodes.len()];
     while measured_from.elapsed() < Duration::from_secs(seconds) {
@@ -426,11 +469,15 @@ fn monitors(count: usize, interval_s: u32, seconds: u64) {
     let elapsed = measured_from.elapsed().as_secs_f64();
     let after = scrape(&nodes);
     let (cpu_after, pg_cpu_after) = (cpu(&nodes), pg.cpu_seconds());
+    let unrecorded_after = unrecorded(&nodes);
+    let deadlocks_after = deadlocks();
     let sum =
         |texts: &[String], name: &str| texts.iter().map(|t| prom::metric(t, name)).sum::<f64>();
     let checks = sum(&after, "watchfire_checks_total") - sum(&before, "watchfire_checks_total");
     let missed = sum(&after, "watchfire_checks_missed_total")
         - sum(&before, "watchfire_checks_missed_total");
+    let appended = sum(&after, "watchfire_events_appended_total")
+        - sum(&before, "watchfire_events_appended_total");
     let lag_name = "watchfire_check_schedule_lag_seconds";
     let lag = |texts: &[String]| {
         prom::merge(
@@ -449,6 +496,7 @@ fn monitors(count: usize, interval_s: u32, seconds: u64) {
                 "owned": prom::metric(&after[i], "watchfire_cluster_owned"),
                 "checks_per_s": ((prom::metric(&after[i], "watchfire_checks_total")
                     - prom::metric(&before[i], "watchfire_checks_total")) / elapsed).round(),
+                "checks_not_recorded": unrecorded_after[i] - unrecorded_before[i],
                 "cpu_cores": ((cpu_after[i] - cpu_before[i]) / elapsed * 100.0).round() / 100.0,
                 "rss_mib": usage(n.pid()).0 / 1024,
                 "peak_rss_mib": peak_rss[i],
@@ -463,6 +511,12 @@ fn monitors(count: usize, interval_s: u32, seconds: u64) {
         "checks_per_s": (checks / elapsed).round(),
         "checks_expected_per_s": (count as f64 / f64::from(interval_s)).round(),
         "checks_missed": missed,
+        "events_appended_per_s": (appended / elapsed).round(),
+        "monitor_restarts": sum(&after, "watchfire_monitor_restarts_total")
+            - sum(&before, "watchfire_monitor_restarts_total"),
+        "postgres_deadlocks": deadlocks_after - deadlocks_before,
+        "checks_not_recorded": unrecorded_after.iter().sum::<u64>()
+            - unrecorded_before.iter().sum::<u64>(),
         "schedule_lag_p50": prom::quantile_of(&lag, 0.50),
         "schedule_lag_p99": prom::quantile_of(&lag, 0.99),
         "per_node": per_node,
