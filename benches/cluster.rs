@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -210,7 +211,19 @@ impl Node {
     async fn restart(&mut self, client: &reqwest::Client) {
         let addr_file = DataDir::listen_addr_path(self.dir.path());
         let _ = std::fs::remove_file(&addr_file);
-        let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_watchfire"));
+        // SAFETY: prctl is async-signal-safe. The node dies with the benchmark even when that
+        // is interrupted before its drop guards run (spawned from the main thread, which
+        // lives as long as the process).
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        let child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(self.dir.path())
             .env("WATCHFIRE_STORE", &self.url)
