@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 #[path = "common/process.rs"]
 mod process;
 use process::{free_port, start_target, usage, ServerProcess};
+#[path = "common/prom.rs"]
+mod prom;
+use prom::{metric, quantile};
 
 const TOKEN: &str = "loadgen-admin-token-0123456789";
 
@@ -23,38 +26,6 @@ fn arguments() -> (usize, u32, u64) {
     let interval = numbers.next().unwrap_or(10).max(1) as u32;
     let seconds = numbers.next().unwrap_or(150).max(10);
     (monitors, interval, seconds)
-}
-
-/// A metric's value (summed over its series) from Prometheus text.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter(|l| l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// The `q` quantile of a histogram, as the upper bound of the bucket that holds it.
-fn quantile(text: &str, name: &str, q: f64) -> String {
-    let mut buckets: Vec<(f64, f64)> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix(&format!("{name}_bucket{{le=\"")))
-        .filter_map(|rest| {
-            let (le, count) = rest.split_once("\"} ")?;
-            let le = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                le.parse().ok()?
-            };
-            Some((le, count.parse().ok()?))
-        })
-        .collect();
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total = buckets.last().map_or(0.0, |b| b.1);
-    buckets
-        .iter()
-        .find(|(_, c)| *c >= q * total)
-        .map_or("n/a".to_owned(), |(le, _)| format!("≤ {le} s"))
 }
 
 fn main() {

@@ -53,6 +53,8 @@ pub fn start_target() -> u16 {
                 App::new().default_service(web::to(|| async { HttpResponse::Ok().body("ok") }))
             })
             .workers(1)
+            // Ctrl-C stops the benchmark, not just its target.
+            .disable_signals()
             .bind(("127.0.0.1", port))
             .expect("target binds")
             .run()
