@@ -15,6 +15,10 @@ use crate::events::{
 };
 use crate::projections::LagSource;
 
+/// How long a log kept elsewhere (PostgreSQL) may be unreachable before readiness says so:
+/// longer than a reconnection takes.
+const UNREACHABLE_GRACE: Duration = Duration::from_secs(2);
+
 /// Projections further behind than this make the server not ready.
 const MAX_LAG: Duration = Duration::from_secs(1);
 /// Most durable-position marks the probe keeps.
@@ -54,6 +58,9 @@ impl ReadinessProbe {
         let mut reasons = Vec::new();
         if let Some(failure) = self.store.failure() {
             reasons.push(format!("event log not writable: {failure}"));
+        }
+        if let Some(why) = self.store.unreachable_for(UNREACHABLE_GRACE) {
+            reasons.push(format!("event log unreachable: {why}"));
         }
         match fs4::available_space(&self.data_dir) {
             Ok(free) if free < self.min_free_bytes => reasons.push(format!(

@@ -456,6 +456,7 @@ async fn commit(
     };
     match result {
         Ok(Some(last)) => {
+            core.reached();
             core.metrics
                 .flush_seconds
                 .observe(started.elapsed().as_secs_f64());
@@ -475,7 +476,7 @@ async fn commit(
         }
         Ok(None) => {}
         Err(e) => {
-            tracing::warn!(error = %e, "an append transaction failed");
+            core.unreachable(&e.to_string());
             *client = None;
             for a in accepted {
                 let _ = a.reply.send(Err(unavailable(&e)));
@@ -785,9 +786,12 @@ async fn run_follower(
         while let Ok(c) = committed.try_recv() {
             owed.push(c);
         }
-        if let Err(e) = catch_up(&core, &readers).await {
-            tracing::warn!(error = %e, "cannot follow the log");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        match catch_up(&core, &readers).await {
+            Ok(()) => core.reached(),
+            Err(e) => {
+                core.unreachable(&e.to_string());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
         answer_published(&core, &mut owed);
     }

@@ -197,6 +197,8 @@ pub struct Core {
     live: broadcast::Sender<SharedEvent>,
     failure: Mutex<Option<String>>,
     failed: AtomicBool,
+    /// Since when, and why, a log kept elsewhere cannot be reached (it may come back).
+    trouble: Mutex<Option<(Instant, String)>>,
     pub(super) metrics: StoreMetrics,
 }
 
@@ -210,7 +212,28 @@ impl Core {
             live,
             failure: Mutex::new(None),
             failed: AtomicBool::new(false),
+            trouble: Mutex::new(None),
             metrics: StoreMetrics::new(),
+        }
+    }
+
+    /// Notes that the log cannot be reached just now, for `reason` (kept from the first
+    /// failure until [`Core::reached`]).
+    pub(super) fn unreachable(&self, reason: &str) {
+        if let Ok(mut t) = self.trouble.lock() {
+            if t.is_none() {
+                tracing::warn!(%reason, "the event log cannot be reached");
+                *t = Some((Instant::now(), reason.to_owned()));
+            }
+        }
+    }
+
+    /// Notes that the log answered again.
+    pub(super) fn reached(&self) {
+        if let Ok(mut t) = self.trouble.lock() {
+            if t.take().is_some() {
+                tracing::info!("the event log can be reached again");
+            }
         }
     }
 
@@ -647,6 +670,14 @@ impl EventStore {
     /// Why the log is not writable, if it is not.
     pub fn failure(&self) -> Option<String> {
         self.core.failure()
+    }
+
+    /// Why the log, kept elsewhere, has not been reachable for at least `min`, if so.
+    pub fn unreachable_for(&self, min: std::time::Duration) -> Option<String> {
+        let trouble = self.core.trouble.lock().ok()?;
+        let (since, reason) = trouble.as_ref()?;
+        let lasted = since.elapsed();
+        (lasted >= min).then(|| format!("{reason} (for {} s)", lasted.as_secs()))
     }
 
     /// The store's Prometheus figures.

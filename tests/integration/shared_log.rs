@@ -277,3 +277,44 @@ fn a_lease_given_up_and_taken_again_gets_a_higher_token_so_an_old_holder_stays_f
         store.close().await;
     });
 }
+
+#[test]
+fn a_shared_log_that_goes_away_is_reported_unreachable_and_refuses_appends() {
+    let server = crate::postgres::PgServer::start();
+    let url = server.create_database("shared_log_gone");
+    let rt = runtime();
+    let store = node(&url);
+    let s = stream("monitor-gone");
+    rt.block_on(async {
+        store
+            .append(s.clone(), ExpectedVersion::Any, vec![fact(1)])
+            .await
+            .expect("an append while the database runs");
+        assert_eq!(store.unreachable_for(Duration::ZERO), None);
+    });
+    drop(server);
+    rt.block_on(async {
+        let refused = store
+            .append(s.clone(), ExpectedVersion::Any, vec![fact(2)])
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Unavailable(_))),
+            "{refused:?}"
+        );
+        // The follower keeps trying once a second; readiness names the trouble.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let why = loop {
+            if let Some(why) = store.unreachable_for(Duration::from_secs(1)) {
+                break why;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the store never says the database is gone"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(why.contains("PostgreSQL"), "{why}");
+        // What was acknowledged before is still readable from this node's published log.
+        assert_eq!(store.durable_position(), Position(1));
+    });
+}
