@@ -1,6 +1,6 @@
 //! Several watchfire nodes on one shared log (PostgreSQL): each node heartbeats, and owns
-//! a share of the things that run somewhere (monitors, and the alerting of the whole
-//! cluster) through leases in the shared log.
+//! a share of the things that run somewhere (monitors, hosts, alert rules, notification
+//! channels) through leases in the shared log.
 //!
 //! Who should own a thing is decided by rendezvous hashing over the live nodes, so every
 //! node computes the same answer from the same membership, a joining node takes about
@@ -22,10 +22,6 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::events::{LeaseBook, Membership, NodeInfo};
-
-/// The lease under which one node runs the alert evaluator, the alert actors and the
-/// notification channels of the whole cluster.
-pub const ALERTING: &str = "alerting";
 
 /// How often a node looks at membership and leases, as a share of the lease.
 const TICKS_PER_LEASE: u32 = 10;
@@ -138,10 +134,17 @@ impl ClusterView {
 
     /// How many leases each node holds.
     pub fn owned_by_node(&self) -> HashMap<Uuid, usize> {
+        self.owned_by_node_with_prefix("")
+    }
+
+    /// How many leases on resources starting with `prefix` each node holds.
+    pub fn owned_by_node_with_prefix(&self, prefix: &str) -> HashMap<Uuid, usize> {
         let mut counts = HashMap::new();
         if let Ok(v) = self.inner.read() {
-            for owner in v.owners.values() {
-                *counts.entry(*owner).or_insert(0) += 1;
+            for (resource, owner) in &v.owners {
+                if resource.starts_with(prefix) {
+                    *counts.entry(*owner).or_insert(0) += 1;
+                }
             }
         }
         counts

@@ -17,8 +17,8 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::actors::alert::{
-    AlertDeps, AlertEvaluator, AlertHandles, AlertingDuty, EvaluatorDeps, NotifierDeps,
-    NotifierRegistry,
+    AlertDeps, AlertEvaluator, AlertHandles, EvaluatorDeps, NotifierDeps, NotifierRegistry,
+    RuleDuty,
 };
 use crate::actors::host::{HostDeps, HostMetrics, HostRegistry};
 use crate::actors::monitor::checks::{CheckError, Checker};
@@ -193,25 +193,30 @@ pub async fn run_with_clock(
         .clone()
         .unwrap_or_else(|| format!("http://{listen}"))
         .into();
-    // On a cluster, alerting runs on the node holding the `alerting` lease, and its
-    // actors append under that lease.
-    let alert_store = match node_id {
-        Some(_) => store.fenced_for(crate::cluster::ALERTING),
-        None => store.clone(),
-    };
+    // On a cluster, each rule's alerts run on the node holding the rule's lease and each
+    // channel on the node holding the channel's; both append under their lease.
     let notifier_deps = NotifierDeps {
-        store: alert_store.clone(),
+        store: store.clone(),
         notifier: Notifier::new(settings.smtp.clone())?,
         retry: settings.notifications.clone(),
     };
     let notifiers = match node_id {
-        Some(_) => NotifierRegistry::empty(notifier_deps, link_base),
+        Some(_) => {
+            let notifiers = NotifierRegistry::clustered(
+                notifier_deps,
+                link_base,
+                actix::Arbiter::current(),
+                alerting.clone(),
+            );
+            notifiers.follow(store.clone(), start_position);
+            notifiers
+        }
         None => NotifierRegistry::start(notifier_deps, &alerting, link_base),
     };
     let alert_handles = AlertHandles::default();
     let evaluator_deps = EvaluatorDeps {
         alert: AlertDeps {
-            store: alert_store,
+            store: store.clone(),
             alerting: alerting.clone(),
             notifiers: notifiers.clone(),
         },
@@ -219,20 +224,9 @@ pub async fn run_with_clock(
         hosts: hosts.clone(),
         handles: alert_handles.clone(),
     };
-    let (evaluator, alerting_duty) = match node_id {
-        Some(_) => (
-            None,
-            Some(AlertingDuty::new(
-                actix::Arbiter::current(),
-                store.clone(),
-                notifiers.clone(),
-                evaluator_deps,
-            )),
-        ),
-        None => (
-            Some(AlertEvaluator::new(evaluator_deps, start_position).start()),
-            None,
-        ),
+    let evaluator = match node_id {
+        Some(_) => AlertEvaluator::clustered(evaluator_deps, start_position).start(),
+        None => AlertEvaluator::new(evaluator_deps, start_position).start(),
     };
     let probe = ReadinessProbe::new(
         store.clone(),
@@ -299,9 +293,8 @@ pub async fn run_with_clock(
             );
             node.owns(Arc::new(monitor_registry.clone()));
             node.owns(Arc::new(host_registry.clone()));
-            if let Some(duty) = alerting_duty {
-                node.owns(Arc::new(duty));
-            }
+            node.owns(Arc::new(RuleDuty::new(evaluator.clone(), alerting.clone())));
+            node.owns(Arc::new(notifiers.clone()));
             Some(node)
         }
         _ => None,

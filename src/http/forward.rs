@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 
 use super::problem::Problem;
 use super::AppState;
-use crate::cluster::{ClusterView, ALERTING};
+use crate::cluster::ClusterView;
 use crate::events::{Position, StreamId};
 
 /// The header that marks a request one node forwarded to another: it is served where it
@@ -116,14 +116,25 @@ pub fn owning_resource(state: &AppState, method: &Method, path: &str) -> Option<
             let id = uuid::Uuid::parse_str(id).ok()?;
             Some(StreamId::monitor(id).as_str().to_owned())
         }
-        ["api", "v1", "channels", ..] | ["api", "v1", "alerts", _, "ack"] => {
-            Some(ALERTING.to_owned())
+        ["api", "v1", "channels", id, ..] => {
+            let id = uuid::Uuid::parse_str(id).ok()?;
+            Some(StreamId::channel(id).as_str().to_owned())
+        }
+        ["api", "v1", "alerts", id, "ack"] => {
+            let id = uuid::Uuid::parse_str(id).ok()?;
+            alert_rule(state, id)
         }
         ["api", "v1", "hosts", hostname] | ["api", "v1", "hosts", hostname, "metrics"] => {
             Some(StreamId::host(hostname).as_str().to_owned())
         }
         _ => None,
     }
+}
+
+/// The lease of the rule whose node runs alert `id`, if the alert is known here.
+pub fn alert_rule(state: &AppState, id: uuid::Uuid) -> Option<String> {
+    let rule = state.alerting.read().alerts.get(&id)?.opened.rule_id;
+    Some(StreamId::rule(rule).as_str().to_owned())
 }
 
 /// Whether the host a request is about is named in its body (seed 003's push route).

@@ -1108,10 +1108,12 @@ pub struct NodeView {
     pub started_at: DateTime<Utc>,
     /// Seconds since its last heartbeat.
     pub heartbeat_age_s: f64,
-    /// How many things (monitors, hosts, alerting) it holds leases on.
+    /// How many things (monitors, hosts, rules, channels) it holds leases on.
     pub owned: usize,
-    /// Whether it runs the cluster's alerting.
-    pub alerting: bool,
+    /// How many alert rules it runs the alerts of.
+    pub rules: usize,
+    /// How many notification channels it delivers for.
+    pub channels: usize,
     /// Whether it is the node that answered.
     pub this: bool,
 }
@@ -1128,7 +1130,8 @@ impl ClusterStatusView {
         };
         let me = cluster.node();
         let owned = cluster.owned_by_node();
-        let alerting = cluster.owner(crate::cluster::ALERTING);
+        let rules = cluster.owned_by_node_with_prefix("rule-");
+        let channels = cluster.owned_by_node_with_prefix("channel-");
         ClusterStatusView {
             clustered: true,
             node: Some(me),
@@ -1137,7 +1140,8 @@ impl ClusterStatusView {
                 .into_iter()
                 .map(|n| NodeView {
                     owned: owned.get(&n.id).copied().unwrap_or(0),
-                    alerting: alerting == Some(n.id),
+                    rules: rules.get(&n.id).copied().unwrap_or(0),
+                    channels: channels.get(&n.id).copied().unwrap_or(0),
                     this: n.id == me,
                     id: n.id,
                     addr: n.addr,

@@ -341,31 +341,16 @@ fn three_nodes_spread_300_monitors_and_the_survivors_take_over_a_killed_nodes_sh
             )
         })
         .collect();
-    let spread = poll(
-        "300 monitors and alerting leased over 3 nodes",
-        SETTLE,
-        || {
-            let leases = leases(pg, db);
-            let shares = shares(&leases, &monitors);
-            let all = shares.values().sum::<usize>() == monitors.len();
-            let owning = nodes
-                .iter()
-                .all(|n| n.ready()["owned"].as_u64().is_some_and(|k| k > 0));
-            (all && shares.len() == 3 && leases.contains_key("alerting") && owning)
-                .then_some(shares)
-        },
-    );
+    let spread = poll("300 monitors leased over 3 nodes", SETTLE, || {
+        let leases = leases(pg, db);
+        let shares = shares(&leases, &monitors);
+        let all = shares.values().sum::<usize>() == monitors.len();
+        let owning = nodes
+            .iter()
+            .all(|n| n.ready()["owned"].as_u64().is_some_and(|k| k > 0));
+        (all && shares.len() == 3 && owning).then_some(shares)
+    });
     eprintln!("monitors per node: {spread:?}");
-    // The node to kill: the one running alerting, so that a survivor takes alerting over,
-    // unless that is node 1, which serves this test's requests and WebSocket client.
-    let alerting = leases(pg, db).get("alerting").cloned();
-    let victim = if alerting.as_ref() == Some(&nodes[1].id) {
-        1
-    } else {
-        2
-    };
-    let three = &nodes[victim];
-    let survivors = [nodes[0].actor(), nodes[3 - victim].actor()];
     for node in &nodes {
         let share = spread.get(&node.id).copied().unwrap_or(0);
         assert!(
@@ -375,7 +360,8 @@ fn three_nodes_spread_300_monitors_and_the_survivors_take_over_a_killed_nodes_sh
         );
     }
 
-    // Alerting: a webhook, and a TCP monitor on the node that will be killed, with a rule.
+    // Alerting: a webhook channel, and a rule on the tag `db` naming it; each is leased by
+    // the node it hashes to. No repeats (0): a second firing notification would be a duplicate.
     let channel = api
         .post(
             "/api/v1/channels",
@@ -386,6 +372,39 @@ fn three_nodes_spread_300_monitors_and_the_survivors_take_over_a_killed_nodes_sh
         .as_str()
         .expect("the channel's id")
         .to_owned();
+    let rule = api
+        .post(
+            "/api/v1/alert-rules",
+            &json!({"name": "db down", "severity": "critical",
+                    "condition": {"kind": "monitor_down", "tag": "db"},
+                    "channels": [channel], "repeat_interval_s": 0}),
+        )
+        .expect(201, "a rule")
+        .json()["id"]
+        .as_str()
+        .expect("the rule's id")
+        .to_owned();
+    let (rule_lease, channel_lease) = (format!("rule-{rule}"), format!("channel-{channel}"));
+    let owners = poll("the rule's and the channel's leases", SETTLE, || {
+        let leases = leases(pg, db);
+        Some((
+            leases.get(&rule_lease).cloned()?,
+            leases.get(&channel_lease).cloned()?,
+        ))
+    });
+    // The node to kill: the one running the rule (else the channel), so that a survivor
+    // takes it over, unless that is node 1, which serves this test's requests and
+    // WebSocket client.
+    let victim = if owners.0 == nodes[1].id || (owners.0 == nodes[0].id && owners.1 == nodes[1].id)
+    {
+        1
+    } else {
+        2
+    };
+    let three = &nodes[victim];
+    let survivors = [nodes[0].actor(), nodes[3 - victim].actor()];
+
+    // A TCP monitor on the node that will be killed, tagged for the rule once it is up.
     let mut on_three = None;
     for attempt in 0..20 {
         let stream = create_monitor(
@@ -407,17 +426,15 @@ fn three_nodes_spread_300_monitors_and_the_survivors_take_over_a_killed_nodes_sh
         let monitor = api.get(&format!("/api/v1/monitors/{tcp_id}")).json();
         (monitor["status"] == "up").then_some(())
     });
-    // No repeats (0): any second firing notification would be a duplicate.
-    api.post(
-        "/api/v1/alert-rules",
-        &json!({"name": "db down", "severity": "critical",
-                "condition": {"kind": "monitor_down", "monitor": tcp_id},
-                "channels": [channel], "repeat_interval_s": 0}),
+    api.command(
+        "PATCH",
+        &format!("/api/v1/monitors/{tcp_id}"),
+        Some(&json!({"tags": ["db"]})),
+        None,
     )
-    .expect(201, "a rule");
+    .expect(200, "the TCP monitor tagged for the rule");
 
     let before_kill = leases(pg, db);
-    let alerting_on_three = before_kill.get("alerting") == Some(&three.id);
     let owned_by_three: BTreeSet<String> = before_kill
         .iter()
         .filter(|(r, o)| r.starts_with("monitor-") && **o == three.id)
@@ -425,9 +442,10 @@ fn three_nodes_spread_300_monitors_and_the_survivors_take_over_a_killed_nodes_sh
         .collect();
     assert!(owned_by_three.contains(&tcp_stream));
     eprintln!(
-        "node 3 owns {} monitors (the TCP one included), alerting: {}",
+        "node 3 owns {} monitors (the TCP one included); the rule: {}, the channel: {}",
         owned_by_three.len(),
-        if alerting_on_three { "yes" } else { "no" }
+        before_kill.get(&rule_lease) == Some(&three.id),
+        before_kill.get(&channel_lease) == Some(&three.id),
     );
     let kill_position = one.ready()["position"].as_u64().expect("node 1's position");
     tcp.close();
@@ -627,7 +645,7 @@ fn a_paused_node_whose_leases_expired_appends_nothing_stale() {
         let leases = leases(pg, db);
         let shares = shares(&leases, &monitors);
         let all_a = shares.get(&a.id) == Some(&monitors.len());
-        if all_a && leases.get("alerting") == Some(&a.id) {
+        if all_a {
             break;
         }
         if waited.elapsed() > SETTLE {
@@ -648,12 +666,10 @@ fn a_paused_node_whose_leases_expired_appends_nothing_stale() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let everything = monitors.len() as u64 + 1;
-    poll(
-        "A's readiness to count 20 monitors and alerting",
-        SETTLE,
-        || (a.ready()["owned"].as_u64() == Some(everything)).then_some(()),
-    );
+    let everything = monitors.len() as u64;
+    poll("A's readiness to count 20 monitors", SETTLE, || {
+        (a.ready()["owned"].as_u64() == Some(everything)).then_some(())
+    });
 
     // A's actors run the monitors it took over before B comes back.
     let mut untaken = b_had.clone();

@@ -4,7 +4,7 @@
 //! subject), starting one when a condition first breaches. At start, and whenever a rule
 //! changes, it reconciles rules with the subjects' current state.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
@@ -18,7 +18,7 @@ use super::condition::{
 use crate::domain::host::HostState;
 use crate::events::{
     Actor as EventActor, AlertRule, ConditionKind, Event, Position, RecordedEvent, SharedEvent,
-    StoreError, SubjectKind,
+    StoreError, StreamId, SubjectKind,
 };
 use crate::projections::{open_key, AlertStatus, Hosts, Monitors, ProjectionHandle};
 
@@ -85,7 +85,20 @@ pub struct AlertEvaluator {
     /// Alert actors by rule and subject, with the alert's id.
     actors: HashMap<String, (Uuid, Addr<AlertActor>)>,
     start: Position,
+    /// On a node of a cluster, the rules this node holds the lease on (only their alerts
+    /// run here); `None` on a single node, which runs every rule.
+    owned: Option<HashSet<Uuid>>,
 }
+
+/// Run a rule's alerts here: this node has taken its lease.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdoptRule(pub Uuid);
+
+/// Stop a rule's alerts here: another node runs them from now on.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DropRule(pub Uuid);
 
 impl AlertEvaluator {
     /// An evaluator that follows the log after `start` (everything before it is reconciled).
@@ -95,7 +108,31 @@ impl AlertEvaluator {
             rules: HashMap::new(),
             actors: HashMap::new(),
             start,
+            owned: None,
         }
+    }
+
+    /// An evaluator of a node of a cluster: it follows the whole log, and runs the alerts
+    /// of a rule only between [`AdoptRule`] and [`DropRule`].
+    pub fn clustered(deps: EvaluatorDeps, start: Position) -> AlertEvaluator {
+        AlertEvaluator {
+            owned: Some(HashSet::new()),
+            ..AlertEvaluator::new(deps, start)
+        }
+    }
+
+    fn owns(&self, rule_id: Uuid) -> bool {
+        self.owned.as_ref().is_none_or(|o| o.contains(&rule_id))
+    }
+
+    /// What an alert actor of `rule_id` needs: on a cluster, its appends are made under
+    /// the rule's lease.
+    fn alert_deps(&self, rule_id: Uuid) -> super::AlertDeps {
+        let mut deps = self.deps.alert.clone();
+        if self.owned.is_some() {
+            deps.store = deps.store.fenced_for(StreamId::rule(rule_id).as_str());
+        }
+        deps
     }
 
     fn host_window(&self, hostname: &str) -> Option<u32> {
@@ -140,7 +177,7 @@ impl AlertEvaluator {
                     rule,
                     subject.clone(),
                     hold,
-                    self.deps.alert.clone(),
+                    self.alert_deps(rule_id),
                 );
                 let id = actor.id();
                 let addr = actor.start();
@@ -329,13 +366,21 @@ impl AlertEvaluator {
         }
     }
 
-    /// Starts the actors of alerts that were open when the server stopped.
-    fn rehydrate(&mut self) {
+    /// Starts the actors of alerts that were open when the server stopped (of `only` that
+    /// rule, if given), for the rules this node runs.
+    fn rehydrate(&mut self, only: Option<Uuid>) {
         let view = self.deps.alert.alerting.read();
         for (key, alert_id) in &view.open {
             let Some(alert) = view.alerts.get(alert_id) else {
                 continue;
             };
+            let rule_id = alert.opened.rule_id;
+            if only.is_some_and(|r| r != rule_id)
+                || !self.owns(rule_id)
+                || self.actors.contains_key(key)
+            {
+                continue;
+            }
             let Some(rule) = self.rules.get(&alert.opened.rule_id).cloned() else {
                 continue;
             };
@@ -349,7 +394,7 @@ impl AlertEvaluator {
                 .then(|| self.host_window(&subject.id))
                 .flatten();
             let hold = hold_s(&rule.condition, window);
-            let actor = AlertActor::rehydrate(alert, rule, subject, hold, self.deps.alert.clone());
+            let actor = AlertActor::rehydrate(alert, rule, subject, hold, self.alert_deps(rule_id));
             let addr = actor.start();
             self.deps.handles.insert(*alert_id, addr.clone());
             self.actors.insert(key.clone(), (*alert_id, addr));
@@ -371,8 +416,13 @@ impl Actor for AlertEvaluator {
             .iter()
             .map(|(id, r)| (*id, r.rule.clone()))
             .collect();
-        self.rehydrate();
-        let ids: Vec<Uuid> = self.rules.keys().copied().collect();
+        self.rehydrate(None);
+        let ids: Vec<Uuid> = self
+            .rules
+            .keys()
+            .copied()
+            .filter(|r| self.owns(*r))
+            .collect();
         for id in ids {
             self.reconcile(ctx, id, Position::START);
         }
@@ -398,6 +448,50 @@ impl Actor for AlertEvaluator {
     }
 }
 
+impl Handler<AdoptRule> for AlertEvaluator {
+    type Result = ();
+
+    fn handle(&mut self, msg: AdoptRule, ctx: &mut Context<Self>) {
+        let Some(owned) = self.owned.as_mut() else {
+            return;
+        };
+        if !owned.insert(msg.0) {
+            return;
+        }
+        // The rule may be newer than this evaluator's view of the log: the read model's
+        // is at least as new, since the lease was taken for a rule it lists.
+        if let Some(rule) = self.deps.alert.alerting.read().rules.get(&msg.0) {
+            self.rules.insert(msg.0, rule.rule.clone());
+        }
+        self.rehydrate(Some(msg.0));
+        let position = self.deps.alert.store.durable_position();
+        self.reconcile(ctx, msg.0, position);
+    }
+}
+
+impl Handler<DropRule> for AlertEvaluator {
+    type Result = ();
+
+    fn handle(&mut self, msg: DropRule, _ctx: &mut Context<Self>) {
+        if let Some(owned) = self.owned.as_mut() {
+            owned.remove(&msg.0);
+        }
+        let prefix = format!("{}/", msg.0);
+        let keys: Vec<String> = self
+            .actors
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for key in keys {
+            if let Some((id, addr)) = self.actors.remove(&key) {
+                self.deps.handles.remove(id);
+                addr.do_send(super::Halt);
+            }
+        }
+    }
+}
+
 impl Handler<super::Halt> for AlertEvaluator {
     type Result = ();
 
@@ -419,7 +513,9 @@ impl Handler<Logged> for AlertEvaluator {
         match &e.event {
             Event::AlertRuleCreated(r) | Event::AlertRuleUpdated(r) => {
                 self.rules.insert(r.rule_id, r.rule.clone());
-                self.reconcile(ctx, r.rule_id, e.position);
+                if self.owns(r.rule_id) {
+                    self.reconcile(ctx, r.rule_id, e.position);
+                }
                 return;
             }
             Event::AlertRuleDeleted(r) => {
@@ -447,7 +543,9 @@ impl Handler<Logged> for AlertEvaluator {
             return;
         }
         for (rule_id, subject, verdict) in self.verdicts(&e) {
-            self.observe(ctx, rule_id, subject, verdict, e.position);
+            if self.owns(rule_id) {
+                self.observe(ctx, rule_id, subject, verdict, e.position);
+            }
         }
     }
 }

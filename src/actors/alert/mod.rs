@@ -8,10 +8,10 @@ mod evaluator;
 pub mod notifier;
 
 pub use actor::{AlertActor, AlertDeps, AlertError};
-pub use duty::AlertingDuty;
+pub use duty::RuleDuty;
 pub use evaluator::{AlertEvaluator, AlertHandles, EvaluatorDeps};
 
-/// Stop now, for good: this node no longer runs the cluster's alerting.
+/// Stop now, for good: another node runs this from now on.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
 pub struct Halt;

@@ -120,9 +120,15 @@ pub struct ChannelActor {
     id: Uuid,
     kind: ChannelKind,
     deps: NotifierDeps,
-    /// Requests being delivered or waiting to retry: never two deliveries of one request.
-    in_flight: HashSet<u64>,
+    /// Requests taken (delivering, retrying or done), newest last, at most
+    /// [`REMEMBERED_REQUESTS`]: a request handed over twice (by its alert and, on a
+    /// cluster, from the log) is delivered once.
+    accepted: HashSet<u64>,
+    accepted_order: std::collections::VecDeque<u64>,
 }
+
+/// How many requests a channel actor remembers having taken.
+const REMEMBERED_REQUESTS: usize = 16_384;
 
 impl ChannelActor {
     /// An actor for channel `id`.
@@ -131,8 +137,23 @@ impl ChannelActor {
             id,
             kind: channel_kind(config),
             deps,
-            in_flight: HashSet::new(),
+            accepted: HashSet::new(),
+            accepted_order: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Takes a request, unless it was taken before.
+    fn take(&mut self, request: u64) -> bool {
+        if !self.accepted.insert(request) {
+            return false;
+        }
+        self.accepted_order.push_back(request);
+        while self.accepted_order.len() > REMEMBERED_REQUESTS {
+            if let Some(old) = self.accepted_order.pop_front() {
+                self.accepted.remove(&old);
+            }
+        }
+        true
     }
 
     fn attempt(&mut self, ctx: &mut Context<Self>, delivery: Delivery) {
@@ -184,7 +205,7 @@ impl Handler<Delivery> for ChannelActor {
     type Result = ();
 
     fn handle(&mut self, msg: Delivery, ctx: &mut Context<Self>) {
-        if self.in_flight.insert(msg.request) {
+        if self.take(msg.request) {
             self.attempt(ctx, msg);
         }
     }
@@ -200,7 +221,6 @@ impl Handler<Attempted> for ChannelActor {
         let (alert_id, request) = (delivery.notification.alert_id, delivery.request);
         match msg.result {
             Ok(()) => {
-                self.in_flight.remove(&request);
                 self.record(
                     ctx,
                     Event::NotificationSent(NotificationSent {
@@ -226,9 +246,7 @@ impl Handler<Attempted> for ChannelActor {
                         gave_up,
                     }),
                 );
-                if gave_up {
-                    self.in_flight.remove(&request);
-                } else {
+                if !gave_up {
                     let wait = backoff(&self.deps.retry, attempt);
                     ctx.run_later(wait, move |act, ctx| act.attempt(ctx, delivery));
                 }
@@ -288,6 +306,9 @@ pub struct NotifierRegistry {
     deps: NotifierDeps,
     /// The dashboard's address, for links in notifications.
     pub link_base: Arc<str>,
+    /// On a node of a cluster: where channel actors start (from any thread), and the
+    /// read model they start from; each channel runs on the node holding its lease.
+    clustered: Option<(ArbiterHandle, ProjectionHandle<Alerting>)>,
 }
 
 impl NotifierRegistry {
@@ -308,6 +329,136 @@ impl NotifierRegistry {
             actors: Arc::new(RwLock::new(HashMap::new())),
             deps,
             link_base,
+            clustered: None,
+        }
+    }
+
+    /// The registry of a node of a cluster: no channel actor until the node takes a
+    /// channel's lease ([`NotifierRegistry::adopt`]); actors start on `arbiter`.
+    pub fn clustered(
+        deps: NotifierDeps,
+        link_base: Arc<str>,
+        arbiter: ArbiterHandle,
+        alerting: ProjectionHandle<Alerting>,
+    ) -> NotifierRegistry {
+        NotifierRegistry {
+            clustered: Some((arbiter, alerting)),
+            ..NotifierRegistry::empty(deps, link_base)
+        }
+    }
+
+    /// Starts the actor of a channel this node took the lease on, under that lease, and
+    /// hands it what it still owes.
+    pub fn adopt(&self, id: Uuid) {
+        let Some((arbiter, alerting)) = &self.clustered else {
+            return;
+        };
+        if self.actors.read().is_ok_and(|a| a.contains_key(&id)) {
+            return;
+        }
+        let view = alerting.read();
+        let Some(channel) = view.channels.get(&id) else {
+            return;
+        };
+        let mut deps = self.deps.clone();
+        deps.store = deps.store.fenced_for(StreamId::channel(id).as_str());
+        let actor = ChannelActor::new(id, &channel.config, deps);
+        let addr = ChannelActor::start_in_arbiter(arbiter, move |_| actor);
+        if let Ok(mut actors) = self.actors.write() {
+            actors.insert(id, addr.clone());
+        }
+        self.hand_owed(&view, id, &addr);
+    }
+
+    /// Stops the actor of a channel whose lease this node gives up or lost.
+    pub fn relinquish(&self, id: Uuid) {
+        let addr = self.actors.write().ok().and_then(|mut a| a.remove(&id));
+        if let Some(addr) = addr {
+            addr.do_send(super::Halt);
+        }
+    }
+
+    /// On a cluster, follows the log after `start` and hands each notification request to
+    /// the channels of it that run here (the alert that asked may run on another node).
+    pub fn follow(&self, store: EventStore, start: crate::events::Position) {
+        let Some((arbiter, alerting)) = self.clustered.clone() else {
+            return;
+        };
+        let registry = self.clone();
+        arbiter.spawn(async move {
+            let mut subscription = store.subscribe(start);
+            loop {
+                let e = match subscription.next().await {
+                    Ok(e) => e,
+                    Err(crate::events::StoreError::Closed) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "notifications no longer follow the log");
+                        break;
+                    }
+                };
+                let Event::NotificationRequested(asked) = &e.event else {
+                    continue;
+                };
+                let here: Vec<(Uuid, Addr<ChannelActor>)> = asked
+                    .channels
+                    .iter()
+                    .filter_map(|c| Some((*c, registry.actors.read().ok()?.get(c)?.clone())))
+                    .collect();
+                if here.is_empty() {
+                    continue;
+                }
+                // What the notification says comes from the read model, once it has the request.
+                let _ = alerting.progress().reached(e.position).await;
+                let view = alerting.read();
+                let Some(notification) = notification_of(
+                    &view,
+                    asked.alert_id,
+                    asked.reason,
+                    asked.repeat,
+                    Utc::now(),
+                    &registry.link_base,
+                ) else {
+                    continue;
+                };
+                for (channel, addr) in here {
+                    let delivery = Delivery {
+                        request: e.position.0,
+                        attempts: 0,
+                        notification: notification.clone(),
+                    };
+                    if addr.try_send(delivery).is_err() {
+                        tracing::warn!(%channel, "the channel's queue is full: a notification waits for its next owner");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Hands channel `id`'s actor every notification the read model says it still owes.
+    fn hand_owed(&self, view: &Alerting, id: Uuid, addr: &Addr<ChannelActor>) {
+        let Some(channel) = view.channels.get(&id) else {
+            return;
+        };
+        let now = Utc::now();
+        for (request, owed) in &channel.owed {
+            let Some(notification) = notification_of(
+                view,
+                owed.alert_id,
+                owed.reason,
+                owed.repeat,
+                now,
+                &self.link_base,
+            ) else {
+                continue;
+            };
+            let delivery = Delivery {
+                request: *request,
+                attempts: owed.attempts,
+                notification,
+            };
+            if addr.try_send(delivery).is_err() {
+                tracing::warn!(channel = %id, "too many notifications owed to hand over at once");
+            }
         }
     }
 
@@ -325,36 +476,22 @@ impl NotifierRegistry {
     /// Starts an actor per live channel and hands each the notifications it still owes,
     /// as the read model has them (must run in an actix context).
     pub fn take_over(&self, alerting: &ProjectionHandle<Alerting>) {
-        let registry = self;
         let view = alerting.read();
-        let now = Utc::now();
         for (id, channel) in &view.channels {
-            let addr = registry.spawn(*id, &channel.config);
-            for (request, owed) in &channel.owed {
-                let Some(notification) = notification_of(
-                    &view,
-                    owed.alert_id,
-                    owed.reason,
-                    owed.repeat,
-                    now,
-                    &registry.link_base,
-                ) else {
-                    continue;
-                };
-                let delivery = Delivery {
-                    request: *request,
-                    attempts: owed.attempts,
-                    notification,
-                };
-                if addr.try_send(delivery).is_err() {
-                    tracing::warn!(channel = %id, "too many notifications owed to hand over at once");
-                }
-            }
+            let addr = self.spawn_here(*id, &channel.config);
+            self.hand_owed(&view, *id, &addr);
         }
     }
 
-    /// Starts the actor of a new channel.
-    pub fn spawn(&self, id: Uuid, config: &ChannelConfig) -> Addr<ChannelActor> {
+    /// Starts the actor of a new channel (on a cluster, the node that takes its lease does).
+    pub fn spawn(&self, id: Uuid, config: &ChannelConfig) -> Option<Addr<ChannelActor>> {
+        if self.clustered.is_some() {
+            return None;
+        }
+        Some(self.spawn_here(id, config))
+    }
+
+    fn spawn_here(&self, id: Uuid, config: &ChannelConfig) -> Addr<ChannelActor> {
         let addr = ChannelActor::new(id, config, self.deps.clone()).start();
         if let Ok(mut actors) = self.actors.write() {
             actors.insert(id, addr.clone());
@@ -368,6 +505,7 @@ impl NotifierRegistry {
         match addr {
             Some(addr) => addr.do_send(Reconfigure(channel_kind(config))),
             None => {
+                // Single node: the actor is back. A cluster: the owner of its lease has it.
                 self.spawn(id, config);
             }
         }
@@ -393,6 +531,9 @@ impl NotifierRegistry {
                     tracing::warn!(%channel, "the channel's queue is full: a notification waits for the next restart");
                 }
             }
+            // On a cluster the channel may run on another node, which takes the request
+            // from the log.
+            None if self.clustered.is_some() => {}
             None => tracing::warn!(%channel, "an alert names a channel that does not exist"),
         }
     }
@@ -402,4 +543,41 @@ impl NotifierRegistry {
         let addr = self.actors.read().ok()?.get(&channel).cloned()?;
         addr.send(TestDelivery(n)).await.ok()
     }
+}
+
+impl crate::cluster::Owned for NotifierRegistry {
+    fn claims(&self, resource: &str) -> bool {
+        resource.starts_with("channel-")
+    }
+
+    fn resources(&self) -> Vec<String> {
+        let Some((_, alerting)) = &self.clustered else {
+            return Vec::new();
+        };
+        alerting
+            .read()
+            .channels
+            .keys()
+            .map(|id| StreamId::channel(*id).as_str().to_owned())
+            .collect()
+    }
+
+    fn start(&self, resource: &str) {
+        if let Some(id) = uuid_after(resource, "channel-") {
+            self.adopt(id);
+        }
+    }
+
+    fn stop(&self, resource: &str) {
+        if let Some(id) = uuid_after(resource, "channel-") {
+            self.relinquish(id);
+        }
+    }
+}
+
+/// The id a lease's resource names after `prefix`.
+pub(crate) fn uuid_after(resource: &str, prefix: &str) -> Option<Uuid> {
+    resource
+        .strip_prefix(prefix)
+        .and_then(|id| Uuid::parse_str(id).ok())
 }

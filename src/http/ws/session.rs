@@ -293,9 +293,10 @@ impl WsSession {
         };
         let handles = self.state.alert_handles.clone();
         let who = by(&identity.entry);
-        // On a cluster, the node that runs alerting acknowledges, as this session's holder.
+        // On a cluster, the node running the alert's rule acknowledges, as this session's holder.
         let elsewhere = self.state.cluster.as_ref().and_then(|cluster| {
-            let (_, addr) = cluster.elsewhere(crate::cluster::ALERTING)?;
+            let rule = crate::http::forward::alert_rule(&self.state, alert_id)?;
+            let (_, addr) = cluster.elsewhere(&rule)?;
             Some((cluster.clone(), self.state.forwarder.clone()?, addr))
         });
         let credential = identity.credential.expose_secret().to_owned();

@@ -38,7 +38,7 @@ function LiveBody({ data }) {
 /** How often the nodes panel asks again: membership has no live topic, and changes seldom. */
 const NODES_EVERY_MS = 10000;
 
-/** The nodes of a cluster (a shared log): each one's address, heartbeat, and what it owns; nothing on a single node. */
+/** The nodes of a cluster (a shared log): each one's address, heartbeat, and what it owns (of that, alert rules and channels); nothing on a single node. */
 function Nodes() {
   const { data, reload } = useLoad(() => get('/api/v1/cluster'), []);
   useEffect(() => {
@@ -52,14 +52,16 @@ function Nodes() {
       <div class="table-wrap">
         <table>
           <thead>
-            <tr><th scope="col">Node</th><th scope="col">Address</th><th scope="col">Owns</th><th scope="col">Heartbeat</th><th scope="col">Started</th></tr>
+            <tr><th scope="col">Node</th><th scope="col">Address</th><th scope="col">Owns</th><th scope="col">Rules</th><th scope="col">Channels</th><th scope="col">Heartbeat</th><th scope="col">Started</th></tr>
           </thead>
           <tbody>
             {data.nodes.map((n) => (
               <tr key={n.id}>
-                <th scope="row"><code title={n.id}>{n.id.slice(0, 8)}</code>{n.this && ' (this one)'}{n.alerting && ' · alerting'}</th>
+                <th scope="row"><code title={n.id}>{n.id.slice(0, 8)}</code>{n.this && ' (this one)'}</th>
                 <td>{n.addr}</td>
                 <td>{n.owned}</td>
+                <td>{n.rules}</td>
+                <td>{n.channels}</td>
                 <td>{n.heartbeat_age_s.toFixed(1)} s ago</td>
                 <td><time datetime={n.started_at} title={dateTime(n.started_at)}>{ago(n.started_at)}</time></td>
               </tr>
