@@ -1,6 +1,6 @@
 //! Any node answers any request: on a node of a cluster, a command for a thing another
-//! node owns (a monitor's changes and heartbeats, a host's pushes, the alerting's
-//! channels and acknowledgements) is forwarded to that node and its answer relayed.
+//! node owns (a monitor's changes and heartbeats, a host's pushes, a channel's changes
+//! and test sends, an alert's acknowledgement) is forwarded to that node and its answer relayed.
 //! Reads are answered here, from this node's read models, which follow the same log.
 
 use std::time::Duration;
@@ -55,7 +55,7 @@ impl Forwarder {
 }
 
 impl Forwarder {
-    /// Acknowledges an open alert at the node that runs alerting, as the holder of
+    /// Acknowledges an open alert at the node that runs its rule, as the holder of
     /// `credential` (a token or login session of a WebSocket client on this node);
     /// answers the log position of the acknowledgement.
     pub async fn ack_at(
