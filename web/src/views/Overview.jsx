@@ -27,12 +27,7 @@ export function DashboardView({ data, readOnly = false }) {
 /** The body with a clock that moves relative times along every 30 s (one timer for the view). */
 function LiveBody({ data }) {
   const now = useNow();
-  return (
-    <>
-      <DashboardBody data={data} now={now} readOnly={false} />
-      <Nodes />
-    </>
-  );
+  return <DashboardBody data={data} now={now} readOnly={false} />;
 }
 
 /** How often the nodes panel asks again: membership has no live topic, and changes seldom. */
@@ -40,7 +35,7 @@ const NODES_EVERY_MS = 10000;
 
 /** The nodes of a cluster (a shared log): each one's address, heartbeat, and what it owns (of that, alert rules and channels); nothing on a single node. */
 function Nodes() {
-  const { data, reload } = useLoad(() => get('/api/v1/cluster'), []);
+  const { data, reload } = useLoad(() => get('/cluster'), []);
   useEffect(() => {
     const timer = setInterval(reload, NODES_EVERY_MS);
     return () => clearInterval(timer);
@@ -98,6 +93,7 @@ function DashboardBody({ data, now, readOnly }) {
         <MonitorRows monitors={monitors} hour={hour} readOnly={readOnly} />
       </section>
       <Hosts hosts={hosts} now={now} />
+      {!readOnly && <Nodes />}
     </div>
   );
 }
