@@ -783,3 +783,166 @@ fn a_paused_node_whose_leases_expired_appends_nothing_stale() {
     drop(nodes);
     eprintln!("the test took {:?}", started.elapsed());
 }
+
+/// A host's push body, sampled `ago_s` seconds ago.
+fn host_body(hostname: &str, ago_s: i64) -> Value {
+    let at = chrono::Utc::now() - chrono::Duration::seconds(ago_s);
+    json!({
+        "hostname": hostname, "timestamp": at, "interval_s": 60,
+        "cpu": {"cpu_percent_total": 5.0, "cpu_count_logical": 2, "load_average": [0.1, 0.1, 0.1]},
+        "memory": {"memory_total": 1000, "memory_used": 100, "memory_percent": 10.0},
+        "disk": {"partitions": []},
+        "io": {"network": {"bytes_sent": 1, "bytes_recv": 1},
+               "disk_io": {"read_bytes": 1, "write_bytes": 1}}
+    })
+}
+
+#[test]
+fn any_node_answers_commands_pushes_and_heartbeats_for_what_another_node_owns() {
+    let pg = postgres::shared();
+    let db = "cluster_any_node";
+    let url = pg.create_database(db);
+    let target = HttpTarget::start();
+    let nodes = start_nodes(&url, 2, 4);
+    let apis = [nodes[0].api(), nodes[1].api()];
+    let http: Vec<String> = (0..6)
+        .map(|i| {
+            create_monitor(
+                &apis[0],
+                &json!({"name": format!("m{i}"), "kind": "http", "url": target.url("/"),
+                        "interval_s": 60}),
+            )
+        })
+        .collect();
+    let push: Vec<(String, String)> = (0..2)
+        .map(|i| {
+            let made = apis[0]
+                .post(
+                    "/api/v1/monitors",
+                    &json!({"name": format!("p{i}"), "kind": "push", "interval_s": 60}),
+                )
+                .expect(201, "a push monitor")
+                .json();
+            let id = made["id"].as_str().expect("an id");
+            let token = made["push_token"].as_str().expect("a push token");
+            (format!("monitor-{id}"), token.to_owned())
+        })
+        .collect();
+    let streams: Vec<&String> = http.iter().chain(push.iter().map(|(s, _)| s)).collect();
+    let owners: Vec<String> = poll("every monitor leased", SETTLE, || {
+        let leases = leases(pg, db);
+        streams.iter().map(|s| leases.get(*s).cloned()).collect()
+    });
+    // The index of the node that does not own what `owner` owns.
+    let other = |owner: &str| usize::from(owner == nodes[0].id);
+
+    // Monitor commands through the node that does not own the monitor: forwarded, and the
+    // forwarding node reads its own write; a bad one is the owner's problem, relayed.
+    for (stream, owner) in http.iter().zip(&owners) {
+        let id = stream.trim_start_matches("monitor-");
+        let api = &apis[other(owner)];
+        let path = format!("/api/v1/monitors/{id}");
+        let patched = api
+            .command("PATCH", &path, Some(&json!({"interval_s": 30})), None)
+            .expect(
+                200,
+                "a PATCH through the node that does not own the monitor",
+            );
+        assert_eq!(patched.json()["interval_s"], 30);
+        assert_eq!(
+            api.get(&path).expect(200, "the monitor").json()["interval_s"],
+            30
+        );
+        let bad = api.command("PATCH", &path, Some(&json!({"interval_s": 0})), None);
+        assert_eq!(bad.status, 422, "{}", bad.body);
+        assert_eq!(bad.header("content-type"), Some("application/problem+json"));
+        assert_eq!(bad.json()["field"], "interval_s");
+        assert_eq!(
+            apis[0].get(&path).expect(200, "the monitor").json()["interval_s"],
+            30,
+            "a refused PATCH changes nothing"
+        );
+    }
+
+    // Heartbeats (Uptime Kuma's GET push URL) through the node that does not own them.
+    for ((stream, token), owner) in push.iter().zip(&owners[http.len()..]) {
+        let base = &nodes[other(owner)].server.base;
+        let (status, _, body) = blocking_get(
+            &format!("{base}/api/push/{token}?status=up&msg=via-{}", other(owner)),
+            None,
+        )
+        .expect("the push answers");
+        assert_eq!(status, 200, "{body}");
+        let id = stream.trim_start_matches("monitor-");
+        poll("the heartbeat among the monitor's checks", SETTLE, || {
+            let checks = apis[0].get(&format!("/api/v1/monitors/{id}/checks")).json();
+            let seen = checks["checks"]
+                .as_array()?
+                .iter()
+                .any(|c| c["msg"].as_str().is_some_and(|m| m.starts_with("via-")));
+            seen.then_some(())
+        });
+    }
+
+    // Agents push to either node, by both push routes: every sample is recorded once.
+    for round in 0..3 {
+        for h in 0..4 {
+            let api = &apis[(round + h) % 2];
+            let hostname = format!("host{h}");
+            let body = host_body(&hostname, 30 - round as i64);
+            let path = if h == 3 {
+                "/api/metrics".to_owned()
+            } else {
+                format!("/api/v1/hosts/{hostname}/metrics")
+            };
+            api.post(&path, &body)
+                .expect(200, "a push through either node");
+        }
+    }
+    for h in 0..4 {
+        let stream = format!("host-host{h}");
+        let (code, out, err) = run_cli(&[
+            "replay", "--store", &url, "--stream", &stream, "--format", "json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let samples = out
+            .lines()
+            .filter(|l| l.contains("\"HostMetricsReported\""))
+            .count();
+        assert_eq!(samples, 3, "{stream}: each of three pushes recorded once");
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.contains("\"HostRegistered\""))
+                .count(),
+            1
+        );
+    }
+
+    // A channel's change through the node that does not run it.
+    let channel = apis[0]
+        .post(
+            "/api/v1/channels",
+            &json!({"name": "hook", "kind": "webhook", "url": target.url("/hook")}),
+        )
+        .expect(201, "a channel")
+        .json()["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let owner = poll("the channel's lease", SETTLE, || {
+        leases(pg, db).get(&format!("channel-{channel}")).cloned()
+    });
+    let api = &apis[other(&owner)];
+    api.command(
+        "PATCH",
+        &format!("/api/v1/channels/{channel}"),
+        Some(&json!({"name": "renamed"})),
+        None,
+    )
+    .expect(200, "a channel PATCH through the node that does not run it");
+    let listed = api.get("/api/v1/channels").expect(200, "channels").json();
+    assert!(
+        listed.to_string().contains("\"renamed\""),
+        "the forwarding node shows the new name: {listed}"
+    );
+}
