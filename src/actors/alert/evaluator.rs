@@ -121,6 +121,18 @@ impl AlertEvaluator {
         }
     }
 
+    /// Forgets every alert actor of `rule_id`, handing them back.
+    fn take_actors_of(&mut self, rule_id: Uuid) -> Vec<(Uuid, Addr<AlertActor>)> {
+        let prefix = format!("{rule_id}/");
+        let keys: Vec<String> = self
+            .actors
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        keys.iter().filter_map(|k| self.actors.remove(k)).collect()
+    }
+
     fn owns(&self, rule_id: Uuid) -> bool {
         self.owned.as_ref().is_none_or(|o| o.contains(&rule_id))
     }
@@ -476,32 +488,10 @@ impl Handler<DropRule> for AlertEvaluator {
         if let Some(owned) = self.owned.as_mut() {
             owned.remove(&msg.0);
         }
-        let prefix = format!("{}/", msg.0);
-        let keys: Vec<String> = self
-            .actors
-            .keys()
-            .filter(|k| k.starts_with(&prefix))
-            .cloned()
-            .collect();
-        for key in keys {
-            if let Some((id, addr)) = self.actors.remove(&key) {
-                self.deps.handles.remove(id);
-                addr.do_send(super::Halt);
-            }
-        }
-    }
-}
-
-impl Handler<super::Halt> for AlertEvaluator {
-    type Result = ();
-
-    fn handle(&mut self, _: super::Halt, ctx: &mut Context<Self>) {
-        for (id, addr) in self.actors.values() {
-            self.deps.handles.remove(*id);
+        for (id, addr) in self.take_actors_of(msg.0) {
+            self.deps.handles.remove(id);
             addr.do_send(super::Halt);
         }
-        self.actors.clear();
-        ctx.stop();
     }
 }
 
@@ -519,20 +509,11 @@ impl Handler<Logged> for AlertEvaluator {
                 return;
             }
             Event::AlertRuleDeleted(r) => {
-                let prefix = format!("{}/", r.id);
-                let keys: Vec<String> = self
-                    .actors
-                    .keys()
-                    .filter(|k| k.starts_with(&prefix))
-                    .cloned()
-                    .collect();
-                for key in keys {
-                    if let Some((_, addr)) = self.actors.remove(&key) {
-                        addr.do_send(Observe {
-                            verdict: Verdict::Clear("the rule was deleted".to_owned()),
-                            position: e.position,
-                        });
-                    }
+                for (_, addr) in self.take_actors_of(r.id) {
+                    addr.do_send(Observe {
+                        verdict: Verdict::Clear("the rule was deleted".to_owned()),
+                        position: e.position,
+                    });
                 }
                 self.rules.remove(&r.id);
                 return;

@@ -324,7 +324,7 @@ impl NotifierRegistry {
     }
 
     /// A registry with no channel actor yet (a node that does not run alerting).
-    pub fn empty(deps: NotifierDeps, link_base: Arc<str>) -> NotifierRegistry {
+    fn empty(deps: NotifierDeps, link_base: Arc<str>) -> NotifierRegistry {
         NotifierRegistry {
             actors: Arc::new(RwLock::new(HashMap::new())),
             deps,
@@ -459,17 +459,6 @@ impl NotifierRegistry {
             if addr.try_send(delivery).is_err() {
                 tracing::warn!(channel = %id, "too many notifications owed to hand over at once");
             }
-        }
-    }
-
-    /// Stops every channel actor: another node delivers from now on.
-    pub fn halt_all(&self) {
-        let actors: Vec<Addr<ChannelActor>> = match self.actors.write() {
-            Ok(mut a) => a.drain().map(|(_, addr)| addr).collect(),
-            Err(_) => Vec::new(),
-        };
-        for addr in actors {
-            addr.do_send(super::Halt);
         }
     }
 
