@@ -351,11 +351,16 @@ async fn run_writer(
     mut rx: mpsc::Receiver<WriterMsg>,
     to_follower: mpsc::Sender<Committed>,
 ) {
-    let mut client: Option<Client> = None;
+    let mut writer = Writer {
+        url,
+        client: None,
+        core,
+        to_follower,
+    };
     while let Some(first) = rx.recv().await {
         let mut msgs = vec![first];
         let mut events: usize = msgs.iter().map(msg_events).sum();
-        while events < core.options.max_batch_events {
+        while events < writer.core.options.max_batch_events {
             match rx.try_recv() {
                 Ok(m) => {
                     events += msg_events(&m);
@@ -366,40 +371,59 @@ async fn run_writer(
         }
         let mut appends = Vec::new();
         for msg in msgs {
+            // Whatever came before a retention pass or a barrier is committed first.
             match msg {
                 WriterMsg::Append(request) => appends.push(request),
                 WriterMsg::Retain { cutoff, max, reply } => {
-                    commit(
-                        &url,
-                        &mut client,
-                        &core,
-                        std::mem::take(&mut appends),
-                        &to_follower,
-                    )
-                    .await;
-                    let outcome = match writer_client(&url, &mut client).await {
-                        Ok(c) => retain(c, cutoff, max).await,
-                        Err(e) => Err(e),
-                    };
-                    if outcome.is_err() {
-                        client = None;
-                    }
-                    let _ = reply.send(outcome);
+                    writer.commit(std::mem::take(&mut appends)).await;
+                    let _ = reply.send(writer.retain(cutoff, max).await);
                 }
                 WriterMsg::Barrier(reply) => {
-                    commit(
-                        &url,
-                        &mut client,
-                        &core,
-                        std::mem::take(&mut appends),
-                        &to_follower,
-                    )
-                    .await;
+                    writer.commit(std::mem::take(&mut appends)).await;
                     let _ = reply.send(());
                 }
             }
         }
-        commit(&url, &mut client, &core, appends, &to_follower).await;
+        writer.commit(appends).await;
+    }
+}
+
+/// The writer's side of the database: its connection (opened on demand, dropped after a
+/// failure) and where it hands what it committed.
+struct Writer {
+    url: String,
+    client: Option<Client>,
+    core: Arc<Core>,
+    to_follower: mpsc::Sender<Committed>,
+}
+
+impl Writer {
+    /// Commits `appends` in one transaction (see [`commit`]).
+    async fn commit(&mut self, appends: Vec<AppendRequest>) {
+        commit(
+            &self.url,
+            &mut self.client,
+            &self.core,
+            appends,
+            &self.to_follower,
+        )
+        .await;
+    }
+
+    /// One retention pass (see [`retain`]).
+    async fn retain(
+        &mut self,
+        cutoff: DateTime<Utc>,
+        max: usize,
+    ) -> Result<RetentionOutcome, StoreError> {
+        let outcome = match writer_client(&self.url, &mut self.client).await {
+            Ok(c) => retain(c, cutoff, max).await,
+            Err(e) => Err(e),
+        };
+        if outcome.is_err() {
+            self.client = None;
+        }
+        outcome
     }
 }
 

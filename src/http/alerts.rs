@@ -38,6 +38,13 @@ fn id_of(path: &str, what: &'static str) -> Result<Uuid, Problem> {
 // ---- rules ----
 
 /// What rules may refer to, as the read models hold it now.
+/// Waits (bounded) until both read models a rule names, monitors and alerting (its
+/// channels), hold everything acknowledged.
+async fn fresh_for_rules(state: &AppState) {
+    fresh(&state.store, state.monitors.progress()).await;
+    fresh(&state.store, state.alerting.progress()).await;
+}
+
 fn decide_rule(
     state: &AppState,
     id: Uuid,
@@ -106,9 +113,7 @@ pub async fn create_rule(
 ) -> Result<HttpResponse, Problem> {
     let who = auth::require(&req, &state, Role::Operator)?;
     let input: RuleInput = from_json(body.into_inner())?;
-    // A rule names monitors and channels: both read models must hold what was acknowledged.
-    fresh(&state.store, state.monitors.progress()).await;
-    fresh(&state.store, state.alerting.progress()).await;
+    fresh_for_rules(&state).await;
     let rule_id = Uuid::new_v4();
     let (_, events) = decide_rule(&state, rule_id, RuleCommand::Create { id: rule_id, input })?;
     let rule = defined(&events)
@@ -177,9 +182,7 @@ pub async fn patch_rule(
     let who = auth::require(&req, &state, Role::Operator)?;
     let id = id_of(&path, "rule")?;
     let input: RuleInput = from_json(body.into_inner())?;
-    // A rule names monitors and channels: both read models must hold what was acknowledged.
-    fresh(&state.store, state.monitors.progress()).await;
-    fresh(&state.store, state.alerting.progress()).await;
+    fresh_for_rules(&state).await;
     let asked = RuleCommand::Update {
         id,
         input,

@@ -102,13 +102,7 @@ pub fn owning_resource(state: &AppState, method: &Method, path: &str) -> Option<
     match segments.as_slice() {
         // Heartbeats may come as GET (Uptime Kuma's push URL).
         ["api", "v1", "push", token] | ["api", "push", token] => {
-            let monitors = state.monitors.read();
-            let id = monitors
-                .monitors
-                .values()
-                .find(|m| m.state.push_token.as_deref() == Some(*token))?
-                .state
-                .id;
+            let id = *state.monitors.read().push_tokens.get(*token)?;
             Some(StreamId::monitor(id).as_str().to_owned())
         }
         _ if read => None,
@@ -216,9 +210,12 @@ pub async fn to_owner(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(p) = position {
-        for projection in &state.projections {
-            let _ = projection.progress().reached(Position(p)).await;
-        }
+        // All at once: the wait is as long as the slowest read model's, at most its bound.
+        let waits = state
+            .projections
+            .iter()
+            .map(|projection| projection.progress().reached(Position(p)));
+        futures_util::future::join_all(waits).await;
     }
     Ok(answered)
 }

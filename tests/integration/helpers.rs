@@ -43,6 +43,15 @@ pub fn open_store(dir: &Path) -> EventStore {
     }
 }
 
+/// A two-worker runtime for tests that drive a store directly.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime builds")
+}
+
 /// A fact event whose payload carries `n`, so tests can tell events apart.
 pub fn fact(n: u64) -> NewEvent {
     NewEvent::new(

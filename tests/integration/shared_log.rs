@@ -10,15 +10,7 @@ use watchfire::events::{
     EventStore, ExpectedVersion, Position, StoreError, StoreOptions, StreamVersion,
 };
 
-use crate::helpers::{fact, stream};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime builds")
-}
+use crate::helpers::{fact, runtime, stream};
 
 /// A handle on the shared log, as one node of a cluster opens it.
 fn node(url: &str) -> EventStore {

@@ -19,15 +19,7 @@ use watchfire::events::{
 use watchfire::projections::{self, Dashboard};
 
 use crate::backends::Backend;
-use crate::helpers::{fact, observation, open_store, stream, wait_until_unlocked};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime builds")
-}
+use crate::helpers::{fact, observation, open_store, runtime, stream, wait_until_unlocked};
 
 fn event_for(n: u64, is_observation: bool) -> NewEvent {
     if is_observation {

@@ -211,13 +211,7 @@ impl MonitorRegistry {
             .ok()
             .and_then(|a| a.by_push_token.get(token).copied());
         let Some(id) = id else {
-            let known = self
-                .deps
-                .monitors
-                .read()
-                .monitors
-                .values()
-                .any(|m| m.state.push_token.as_deref() == Some(token));
+            let known = self.deps.monitors.read().push_tokens.contains_key(token);
             return Err(if self.clustered && known {
                 CommandError::Moving("monitor")
             } else {
