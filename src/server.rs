@@ -34,7 +34,8 @@ use crate::events::{
 use crate::http::{self, AppState};
 use crate::notify::Notifier;
 use crate::projections::{
-    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, Tokens,
+    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, StatusPages,
+    Tokens,
 };
 
 /// The version of this build.
@@ -125,6 +126,7 @@ pub async fn run_with_clock(
     let monitors = ProjectionHandle::<Monitors>::start(store.clone())?;
     let hosts = ProjectionHandle::<Hosts>::start(store.clone())?;
     let alerting = ProjectionHandle::<Alerting>::start(store.clone())?;
+    let status_pages = ProjectionHandle::<StatusPages>::start(store.clone())?;
     let dashboard = ProjectionHandle::<Dashboard>::start(store.clone())?;
     let host_rollups = HostRollups::start(store.clone())?;
     // Serving before the read models hold the log would answer with stale auth and state,
@@ -134,12 +136,14 @@ pub async fn run_with_clock(
     monitors.caught_up(start_position).await;
     hosts.caught_up(start_position).await;
     alerting.caught_up(start_position).await;
+    status_pages.caught_up(start_position).await;
     dashboard.caught_up(start_position).await;
     let projections: Vec<Arc<dyn LagSource>> = vec![
         Arc::new(tokens.clone()),
         Arc::new(monitors.clone()),
         Arc::new(hosts.clone()),
         Arc::new(alerting.clone()),
+        Arc::new(status_pages.clone()),
         Arc::new(host_rollups.clone()),
         Arc::new(dashboard.clone()),
     ];
@@ -311,6 +315,7 @@ pub async fn run_with_clock(
     let ws_hub = http::ws::Hub::start(
         store.clone(),
         &dashboard,
+        status_pages.clone(),
         settings.websocket.outbox,
         ws_metrics.outbox_drops.clone(),
     );
@@ -334,6 +339,7 @@ pub async fn run_with_clock(
         dashboard,
         ws_metrics,
         ws_hub,
+        status_pages,
         settings: Arc::new(settings),
         forwarder: match &cluster_view {
             Some(_) => Some(http::forward::Forwarder::new().map_err(|e| {

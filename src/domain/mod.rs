@@ -16,6 +16,7 @@ pub mod rule;
 pub mod sample;
 pub mod session;
 pub mod silence;
+pub mod status_page;
 pub mod token;
 pub mod user;
 

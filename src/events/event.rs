@@ -12,6 +12,7 @@ use super::alerting::*;
 use super::chain::Chain;
 use super::codec::{self, CodecError};
 use super::people::*;
+use super::status::*;
 
 /// What a token or user may do; ordered from least to most powerful.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -535,6 +536,18 @@ pub enum Event {
     ChannelUpdated(ChannelCreated),
     /// A user's role or password changed: the whole user, as [`UserCreated`] has it.
     UserUpdated(UserCreated),
+    /// A status page was created: its whole settings.
+    StatusPageCreated(StatusPageDefined),
+    /// A status page's settings changed: the whole new settings.
+    StatusPageUpdated(StatusPageDefined),
+    /// A status page was deleted; its history stays in the log.
+    StatusPageDeleted(StatusPageRef),
+    /// See [`IncidentOpened`].
+    IncidentOpened(IncidentOpened),
+    /// See [`IncidentUpdated`].
+    IncidentUpdated(IncidentUpdated),
+    /// See [`MaintenanceScheduled`].
+    MaintenanceScheduled(MaintenanceScheduled),
 }
 
 /// Every event type name with its current schema version, for tools and golden tests.
@@ -582,6 +595,12 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("SessionClosed", 1),
     ("ChannelUpdated", 1),
     ("UserUpdated", 1),
+    ("StatusPageCreated", 1),
+    ("StatusPageUpdated", 1),
+    ("StatusPageDeleted", 1),
+    ("IncidentOpened", 1),
+    ("IncidentUpdated", 1),
+    ("MaintenanceScheduled", 1),
 ];
 
 impl Event {
@@ -631,6 +650,12 @@ impl Event {
             Event::SessionClosed(_) => "SessionClosed",
             Event::ChannelUpdated(_) => "ChannelUpdated",
             Event::UserUpdated(_) => "UserUpdated",
+            Event::StatusPageCreated(_) => "StatusPageCreated",
+            Event::StatusPageUpdated(_) => "StatusPageUpdated",
+            Event::StatusPageDeleted(_) => "StatusPageDeleted",
+            Event::IncidentOpened(_) => "IncidentOpened",
+            Event::IncidentUpdated(_) => "IncidentUpdated",
+            Event::MaintenanceScheduled(_) => "MaintenanceScheduled",
         }
     }
 
@@ -700,6 +725,12 @@ impl Event {
             Event::SessionClosed(p) => codec::encode_payload(p),
             Event::ChannelUpdated(p) => codec::encode_payload(p),
             Event::UserUpdated(p) => codec::encode_payload(p),
+            Event::StatusPageCreated(p) => codec::encode_payload(p),
+            Event::StatusPageUpdated(p) => codec::encode_payload(p),
+            Event::StatusPageDeleted(p) => codec::encode_payload(p),
+            Event::IncidentOpened(p) => codec::encode_payload(p),
+            Event::IncidentUpdated(p) => codec::encode_payload(p),
+            Event::MaintenanceScheduled(p) => codec::encode_payload(p),
         }
     }
 
@@ -754,6 +785,12 @@ impl Event {
             ("SessionClosed", 1) => Event::SessionClosed(d(payload)?),
             ("ChannelUpdated", 1) => Event::ChannelUpdated(d(payload)?),
             ("UserUpdated", 1) => Event::UserUpdated(d(payload)?),
+            ("StatusPageCreated", 1) => Event::StatusPageCreated(d(payload)?),
+            ("StatusPageUpdated", 1) => Event::StatusPageUpdated(d(payload)?),
+            ("StatusPageDeleted", 1) => Event::StatusPageDeleted(d(payload)?),
+            ("IncidentOpened", 1) => Event::IncidentOpened(d(payload)?),
+            ("IncidentUpdated", 1) => Event::IncidentUpdated(d(payload)?),
+            ("MaintenanceScheduled", 1) => Event::MaintenanceScheduled(d(payload)?),
             (name, schema) => {
                 return Err(CodecError::UnknownType {
                     type_name: name.to_owned(),

@@ -11,6 +11,7 @@ mod people;
 mod pg_store;
 pub mod remote;
 mod sled_store;
+mod status;
 mod store;
 mod subscription;
 mod tree;
@@ -27,6 +28,7 @@ pub use codec::{
 pub use datadir::{DataDir, DataDirError};
 pub use event::*;
 pub use people::*;
+pub use status::*;
 pub use store::{
     Accepted, AppendRequest, Core, EventStore, Fence, LeaseBook, LogBackend, Membership, NodeInfo,
     RecordVisitor, RetentionOutcome, StoreError, StoreMetrics, StoreOptions,

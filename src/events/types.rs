@@ -102,6 +102,11 @@ impl StreamId {
         StreamId(format!("silence-{id}"))
     }
 
+    /// The stream of one status page, with its incidents and maintenance.
+    pub fn status_page(slug: &str) -> StreamId {
+        StreamId(format!("status-{slug}"))
+    }
+
     /// The stream of one login session.
     pub fn session(id: Uuid) -> StreamId {
         StreamId(format!("session-{id}"))

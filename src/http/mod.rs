@@ -13,6 +13,7 @@ mod ops;
 mod params;
 mod problem;
 mod site;
+pub(crate) mod status_pages;
 mod users;
 pub mod views;
 pub mod ws;
@@ -34,7 +35,8 @@ use crate::actors::ReadinessProbe;
 use crate::config::Settings;
 use crate::events::EventStore;
 use crate::projections::{
-    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, Tokens,
+    Alerting, Dashboard, HostRollups, Hosts, LagSource, Monitors, ProjectionHandle, StatusPages,
+    Tokens,
 };
 
 /// What every handler may use.
@@ -79,6 +81,8 @@ pub struct AppState {
     pub cluster: Option<crate::cluster::ClusterView>,
     /// Sends commands for things other nodes own to them (on a cluster).
     pub forwarder: Option<forward::Forwarder>,
+    /// Status pages, their incidents and maintenance.
+    pub status_pages: ProjectionHandle<StatusPages>,
 }
 
 /// Adds every route to an actix-web app.
@@ -97,6 +101,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .route("/health/ready", web::get().to(ops::ready))
             .route("/metrics", web::get().to(ops::metrics))
             .route("/ws", web::get().to(ws::connect))
+            .route("/status/{slug}", web::get().to(status_pages::public_page))
             .service(
                 web::scope("/api/v1")
                     .route("/openapi.json", web::get().to(openapi::serve))
@@ -142,6 +147,27 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .route("/tokens", web::post().to(users::create_token))
                     .route("/tokens", web::get().to(users::list_tokens))
                     .route("/tokens/{id}", web::delete().to(users::revoke_token))
+                    .route("/status-pages", web::post().to(status_pages::create))
+                    .route("/status-pages", web::get().to(status_pages::list))
+                    .route("/status-pages/{slug}", web::get().to(status_pages::get))
+                    .route("/status-pages/{slug}", web::patch().to(status_pages::patch))
+                    .route(
+                        "/status-pages/{slug}",
+                        web::delete().to(status_pages::delete),
+                    )
+                    .route(
+                        "/status-pages/{slug}/incidents",
+                        web::post().to(status_pages::open_incident),
+                    )
+                    .route(
+                        "/status-pages/{slug}/incidents/{id}/updates",
+                        web::post().to(status_pages::update_incident),
+                    )
+                    .route(
+                        "/status-pages/{slug}/maintenance",
+                        web::post().to(status_pages::schedule_maintenance),
+                    )
+                    .route("/status/{slug}", web::get().to(status_pages::public_json))
                     .route("/dashboard", web::get().to(audit::dashboard))
                     .route("/events", web::get().to(audit::events))
                     .route("/audit/state", web::get().to(audit::state_at))
@@ -150,6 +176,26 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .route("/push/{token}", web::post().to(monitors::push)),
             )
             .route("/api/metrics", web::post().to(hosts::push_compat))
+            .route(
+                "/api/badge/{id}/status",
+                web::get().to(status_pages::badge_status),
+            )
+            .route(
+                "/api/badge/{id}/uptime",
+                web::get().to(status_pages::badge_uptime),
+            )
+            .route(
+                "/api/badge/{id}/uptime/{duration}",
+                web::get().to(status_pages::badge_uptime),
+            )
+            .route(
+                "/api/badge/{id}/ping",
+                web::get().to(status_pages::badge_ping),
+            )
+            .route(
+                "/api/badge/{id}/ping/{duration}",
+                web::get().to(status_pages::badge_ping),
+            )
             .route("/api/push/{token}", web::get().to(monitors::push))
             .route("/api/push/{token}", web::post().to(monitors::push))
             .default_service(web::to(ops::not_found));

@@ -8,6 +8,7 @@ mod hosts;
 mod monitors;
 mod rollups;
 mod runner;
+mod status_pages;
 mod tokens;
 
 pub use alerting::{
@@ -28,5 +29,8 @@ pub use rollups::{
 };
 pub use runner::{
     fold, rebuild, LagSource, NotReached, Progress, Projection, ProjectionHandle, READ_MODEL_WAIT,
+};
+pub use status_pages::{
+    status_page_of, IncidentEntry, IncidentView, MaintenanceView, PageView, StatusPages,
 };
 pub use tokens::{Refusal, SessionEntry, TokenEntry, Tokens, UserEntry};

@@ -282,6 +282,48 @@ fn sample(type_name: &str) -> Event {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
                 .into(),
         }),
+        "StatusPageCreated" | "StatusPageUpdated" => {
+            let page = StatusPageDefined {
+                slug: "acme".into(),
+                title: "Acme status".into(),
+                description: "Our services".into(),
+                groups: vec![StatusGroup {
+                    name: "Web".into(),
+                    monitors: vec![id],
+                }],
+                show_errors: false,
+            };
+            if type_name == "StatusPageCreated" {
+                Event::StatusPageCreated(page)
+            } else {
+                Event::StatusPageUpdated(page)
+            }
+        }
+        "StatusPageDeleted" => Event::StatusPageDeleted(StatusPageRef {
+            slug: "acme".into(),
+        }),
+        "IncidentOpened" => Event::IncidentOpened(IncidentOpened {
+            slug: "acme".into(),
+            incident_id: id,
+            title: "Slow checkout".into(),
+            impact: "minor".into(),
+            status: "investigating".into(),
+            message: "We are looking into it".into(),
+        }),
+        "IncidentUpdated" => Event::IncidentUpdated(IncidentUpdated {
+            slug: "acme".into(),
+            incident_id: id,
+            status: "resolved".into(),
+            message: "Fixed".into(),
+        }),
+        "MaintenanceScheduled" => Event::MaintenanceScheduled(MaintenanceScheduled {
+            slug: "acme".into(),
+            maintenance_id: id,
+            title: "Database upgrade".into(),
+            message: "A short outage".into(),
+            starts_at: at("2026-11-07T10:00:00Z"),
+            ends_at: at("2026-11-07T11:00:00Z"),
+        }),
         other => panic!("no golden sample for {other}: add one here and bless it"),
     }
 }

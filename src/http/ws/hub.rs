@@ -13,9 +13,9 @@ use futures_util::FutureExt;
 use prometheus::IntCounter;
 
 use super::protocol::Topic;
-use super::topics::{affected, DashboardFeed, Rendering, SnapshotCache};
+use super::topics::{affected, status_updates, DashboardFeed, Rendering, SnapshotCache};
 use crate::events::{EventStore, RecordedEvent, StoreError};
-use crate::projections::{Dashboard, ProjectionHandle};
+use crate::projections::{Dashboard, ProjectionHandle, StatusPages};
 
 /// Tells a session its outbox has frames (or lost them); at most one is in its mailbox.
 #[derive(Message)]
@@ -181,6 +181,7 @@ pub struct Hub {
     capacity: usize,
     drops: IntCounter,
     snapshots: Arc<SnapshotCache>,
+    status_pages: ProjectionHandle<StatusPages>,
 }
 
 impl Hub {
@@ -189,6 +190,7 @@ impl Hub {
     pub fn start(
         store: EventStore,
         dashboard: &ProjectionHandle<Dashboard>,
+        status_pages: ProjectionHandle<StatusPages>,
         capacity: usize,
         drops: IntCounter,
     ) -> Hub {
@@ -207,6 +209,7 @@ impl Hub {
             capacity: capacity.max(1),
             drops,
             snapshots: Arc::new(SnapshotCache::default()),
+            status_pages,
         };
         let follower = hub.clone();
         tokio::spawn(async move { follower.follow(store).await });
@@ -345,6 +348,23 @@ impl Hub {
                     text,
                 })
             };
+            for outbox in sessions.values() {
+                outbox.push(&frame);
+                if touched.ids.insert(outbox.id) {
+                    touched.outboxes.push(outbox.clone());
+                }
+            }
+        }
+        let status = status_updates(event, &self.status_pages.read());
+        for (topic, data) in status {
+            let Some(sessions) = registry.topics.get(&topic).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let frame = Arc::new(Frame {
+                position: event.position.0,
+                text: rendering.status_update(&topic, &data),
+                topic,
+            });
             for outbox in sessions.values() {
                 outbox.push(&frame);
                 if touched.ids.insert(outbox.id) {

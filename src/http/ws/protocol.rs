@@ -35,6 +35,8 @@ pub enum Topic {
     Monitor(Uuid),
     /// One host, by its (lower-case) name.
     Host(Arc<str>),
+    /// One public status page, by its slug: the only topic a session without a token may follow.
+    Status(Arc<str>),
 }
 
 impl Topic {
@@ -51,6 +53,12 @@ impl Topic {
                 .map(Topic::Monitor)
                 .map_err(|_| WsError::MonitorId(id.to_owned()));
         }
+        if let Some(slug) = name.strip_prefix("status:") {
+            return match crate::domain::status_page::check_slug(slug) {
+                Ok(()) => Ok(Topic::Status(slug.into())),
+                Err(_) => Err(WsError::UnknownTopic(name.to_owned())),
+            };
+        }
         if let Some(host) = name.strip_prefix("host:") {
             let host = host.to_ascii_lowercase();
             return match validate_hostname(&host) {
@@ -64,11 +72,12 @@ impl Topic {
         Err(WsError::UnknownTopic(name.to_owned()))
     }
 
-    /// The least role that may follow it.
-    pub fn min_role(&self) -> Role {
+    /// The least role that may follow it (`None`: anyone, without a token).
+    pub fn min_role(&self) -> Option<Role> {
         match self {
-            Topic::Events => Role::Admin,
-            _ => Role::Viewer,
+            Topic::Events => Some(Role::Admin),
+            Topic::Status(_) => None,
+            _ => Some(Role::Viewer),
         }
     }
 }
@@ -81,6 +90,7 @@ impl fmt::Display for Topic {
             Topic::Events => f.write_str("events"),
             Topic::Monitor(id) => write!(f, "monitor:{id}"),
             Topic::Host(name) => write!(f, "host:{name}"),
+            Topic::Status(slug) => write!(f, "status:{slug}"),
         }
     }
 }

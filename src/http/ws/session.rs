@@ -161,6 +161,14 @@ impl WsSession {
         };
         let result = match message {
             ClientMessage::Auth { token } => self.authenticate(token),
+            // Without a token, a session may follow public status pages and nothing else.
+            ClientMessage::Subscribe { topics, since } if self.identity.is_none() => {
+                if topics.iter().all(|t| t.min_role().is_none()) {
+                    self.subscribe(topics, since, ctx)
+                } else {
+                    Err(WsError::NotAuthenticated)
+                }
+            }
             _ if self.identity.is_none() => Err(WsError::NotAuthenticated),
             ClientMessage::Subscribe { topics, since } => self.subscribe(topics, since, ctx),
             ClientMessage::Unsubscribe { topics } => self.unsubscribe(&topics),
@@ -200,7 +208,7 @@ impl WsSession {
                 let lost: Vec<Topic> = self
                     .topics
                     .iter()
-                    .filter(|t| t.min_role() > role)
+                    .filter(|t| t.min_role().is_some_and(|need| need > role))
                     .cloned()
                     .collect();
                 if !lost.is_empty() {
@@ -208,7 +216,7 @@ impl WsSession {
                     for topic in &lost {
                         ctx.text(error_frame(&WsError::Forbidden {
                             what: format!("topic {topic}"),
-                            need: topic.min_role().as_str(),
+                            need: topic.min_role().map_or("none", Role::as_str),
                             has: role.as_str(),
                         }));
                     }
@@ -228,7 +236,9 @@ impl WsSession {
         ctx: &mut ws::WebsocketContext<Self>,
     ) -> Result<(), WsError> {
         for topic in &topics {
-            self.require(topic.min_role(), || format!("topic {topic}"))?;
+            if let Some(role) = topic.min_role() {
+                self.require(role, || format!("topic {topic}"))?;
+            }
         }
         let topics: Vec<Topic> = topics
             .into_iter()
@@ -241,8 +251,10 @@ impl WsSession {
         let Some(outbox) = self.outbox.clone() else {
             return Ok(());
         };
+        // A status page's frames are hints to read it again, not in the log: no resuming.
+        let public = topics.iter().any(|t| matches!(t, Topic::Status(_)));
         match since {
-            Some(since) if self.can_resume(since, &topics) => {
+            Some(since) if !public && self.can_resume(since, &topics) => {
                 self.catch_up(&outbox, topics, since, ctx)
             }
             _ => {
@@ -584,7 +596,10 @@ impl Actor for WsSession {
         });
         if self.identity.is_none() {
             ctx.run_later(AUTH_DEADLINE, |act, ctx| {
-                if act.identity.is_none() {
+                // A session following only public status pages needs no token.
+                let public =
+                    !act.topics.is_empty() && act.topics.iter().all(|t| t.min_role().is_none());
+                if act.identity.is_none() && !public {
                     act.fail(WsError::AuthTimeout(AUTH_DEADLINE.as_secs()), ctx);
                 }
             });

@@ -16,7 +16,8 @@ use crate::http::views::{
 };
 use crate::http::AppState;
 use crate::projections::{
-    host_of, hour_of, monitor_of, AlertStatus, Alerting, Dashboard, Projection,
+    host_of, hour_of, monitor_of, status_page_of, AlertStatus, Alerting, Dashboard, Projection,
+    StatusPages,
 };
 
 /// Every topic `event` may update (the dashboard only if [`DashboardFeed::apply`] has something).
@@ -33,6 +34,37 @@ pub(super) fn affected(event: &RecordedEvent) -> Vec<Topic> {
         topics.push(Topic::Host(host.to_ascii_lowercase().into()));
     }
     topics
+}
+
+/// The status page topics `event` touches, each with the data of its update: a hint that
+/// names what changed (a monitor on the page and its new status, or the page itself) and
+/// nothing else, so a client reads the page again; never the event's payload, which may
+/// hold what the public must not see.
+pub(super) fn status_updates(event: &RecordedEvent, pages: &StatusPages) -> Vec<(Topic, Value)> {
+    if let Some(slug) = status_page_of(&event.event) {
+        return vec![(Topic::Status(slug.into()), json!({"page": slug}))];
+    }
+    let status = match &event.event {
+        Event::MonitorWentUp(_) | Event::MonitorRecovered(_) => Some("up"),
+        Event::MonitorWentDown(_) => Some("down"),
+        Event::MonitorPaused(_) => Some("paused"),
+        Event::MonitorResumed(_) => Some("pending"),
+        Event::MonitorUpdated(_) | Event::MonitorDeleted(_) => None,
+        _ => return Vec::new(),
+    };
+    let Some(id) = monitor_of(&event.event) else {
+        return Vec::new();
+    };
+    pages
+        .pages_showing(id)
+        .into_iter()
+        .map(|slug| {
+            (
+                Topic::Status(slug.into()),
+                json!({"monitor_id": id, "status": status}),
+            )
+        })
+        .collect()
 }
 
 /// One event on its way to sessions: its payload is serialised at most once, whatever the
@@ -71,6 +103,18 @@ impl<'a> Rendering<'a> {
             &self.timestamp,
             &data,
         ))
+    }
+
+    /// A status page topic's update frame carrying `data`.
+    pub(super) fn status_update(&self, topic: &Topic, data: &Value) -> ByteString {
+        let e = self.event;
+        update_frame(
+            topic,
+            e.position.0,
+            e.event_type(),
+            &self.timestamp,
+            &data.to_string(),
+        )
     }
 
     /// The `dashboard` topic's update frame carrying `patch`.
@@ -263,6 +307,17 @@ pub(super) async fn snapshot(
                 .monitors
                 .get(id)
                 .map(|v| MonitorView::at(&v.state, Some(&v.rollups), now));
+            Ok((position, snapshot_text(topic, position, &data)?))
+        }
+        Topic::Status(slug) => {
+            wait(&state.status_pages, target).await?;
+            wait(&state.monitors, target).await?;
+            let position = state
+                .status_pages
+                .applied_position()
+                .0
+                .max(state.monitors.applied_position().0);
+            let data = crate::http::status_pages::public_view(state, slug, state.clock.now());
             Ok((position, snapshot_text(topic, position, &data)?))
         }
         Topic::Host(name) => {
