@@ -108,8 +108,15 @@ pub async fn create(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Operator)?;
-    let input = from_json(body.into_inner())?;
-    let (answer, body) = carry_out(&req, &state, "", StatusPageCommand::Create(input)).await?;
+    let body = body.into_inner();
+    // The page it would be, to find a taken slug; the decision checks the slug itself.
+    let slug = body
+        .get("slug")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let input = from_json(body)?;
+    let (answer, body) = carry_out(&req, &state, &slug, StatusPageCommand::Create(input)).await?;
     let slug = body["slug"].as_str().unwrap_or_default().to_owned();
     Ok(answered(StatusCode::CREATED, &answer)
         .insert_header((header::LOCATION, format!("/api/v1/status-pages/{slug}")))
@@ -563,6 +570,7 @@ pub async fn badge_status(
             "#9f9f9f".to_owned(),
         ),
     };
+    let color = badge_color("color", q.color.as_deref(), &color)?;
     Ok(svg(badge_svg(&label, &value, &label_color, &color)))
 }
 
@@ -570,11 +578,9 @@ pub async fn badge_status(
 pub async fn badge_uptime(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, Option<String>)>,
 ) -> Result<HttpResponse, Problem> {
-    let (id, duration) = path.into_inner();
-    let m = public_monitor(&state, &id)?;
-    let duration = duration.unwrap_or_else(|| "24h".to_owned());
+    let m = public_monitor(&state, req.match_info().get("id").unwrap_or_default())?;
+    let duration = req.match_info().get("duration").unwrap_or("24h").to_owned();
     let window = badge_window(&duration)?;
     let q = query(&req)?;
     let uptime = m.rollups.uptime(state.clock.now(), window);
@@ -595,11 +601,9 @@ pub async fn badge_uptime(
 pub async fn badge_ping(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, Option<String>)>,
 ) -> Result<HttpResponse, Problem> {
-    let (id, duration) = path.into_inner();
-    let m = public_monitor(&state, &id)?;
-    let duration = duration.unwrap_or_else(|| "24h".to_owned());
+    let m = public_monitor(&state, req.match_info().get("id").unwrap_or_default())?;
+    let duration = req.match_info().get("duration").unwrap_or("24h").to_owned();
     let window = badge_window(&duration)?;
     let q = query(&req)?;
     let ms = m.rollups.mean_latency_ms(state.clock.now(), window);

@@ -23,6 +23,7 @@ mod postgres;
 mod rollups;
 mod shared_log;
 mod site;
+mod status_pages;
 mod store;
 mod tamper;
 mod targets;
