@@ -536,7 +536,7 @@ mod tests {
     #[test]
     fn maintenance_must_end_after_it_starts() {
         let state = page();
-        let at = |s| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap_or_default();
+        let at = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap_or_default();
         let r = decide(
             Some(&state),
             "acme",

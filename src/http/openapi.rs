@@ -155,6 +155,7 @@ fn tags() -> Value {
         {"name": "alerts", "description": "Alert rules, alerts, silences and notification channels."},
         {"name": "audit", "description": "The dashboard view, the event log, past states and the chain check."},
         {"name": "users", "description": "Logging in and out, users and API tokens."},
+        {"name": "status", "description": "Public status pages, their incidents and maintenance, and badges."},
         {"name": "operations", "description": "Health, readiness, metrics, this document, the WebSocket."},
     ])
 }
@@ -579,6 +580,76 @@ fn operations() -> Vec<Op> {
             .detail("Scripts and style sheets of the dashboard's build; cached for a year.")
             .answers_with(200, "The file.", "application/octet-stream", string())
             .errors(&[404]),
+        // ---- status pages ----
+        op("getStatusPageWeb", "get", "/status/{slug}", "status", "A public status page")
+            .detail("The dashboard's page for the status page `slug`, drawn without signing in.")
+            .answers_with(200, "The dashboard's HTML page.", "text/html", string())
+            .errors(&[404]),
+        op("getPublicStatus", "get", "/api/v1/status/{slug}", "status", "A status page's public status")
+            .detail("What the public sees: the page, its overall status, each monitor's status, \
+                24-hour and 30-day uptime and daily uptime for 90 days, open incidents and those \
+                resolved in the last 7 days, and upcoming or active maintenance. Never a monitor's \
+                URL, host, tags or (unless the page shows errors) why it is down. Live over the \
+                WebSocket topic `status:<slug>`, which needs no token.")
+            .answers(200, "The public status.", "PublicStatus")
+            .errors(&[404]),
+        op("createStatusPage", "post", "/api/v1/status-pages", "status", "Create a status page")
+            .role(Operator)
+            .detail("409 when the slug is taken.")
+            .body("StatusPageCreate")
+            .answers(201, "Created.", "StatusPage")
+            .creates()
+            .errors(&[409]),
+        op("listStatusPages", "get", "/api/v1/status-pages", "status", "List status pages")
+            .role(Viewer)
+            .reads()
+            .answers(200, "The pages.", "StatusPageList"),
+        op("getStatusPage", "get", "/api/v1/status-pages/{slug}", "status", "One status page, with every incident and announcement")
+            .role(Viewer)
+            .reads()
+            .answers(200, "The page.", "StatusPage")
+            .header("ETag")
+            .errors(&[404]),
+        op("patchStatusPage", "patch", "/api/v1/status-pages/{slug}", "status", "Change a status page")
+            .role(Operator)
+            .detail("The fields given replace the page's; the slug cannot change.")
+            .body("StatusPagePatch")
+            .answers(200, "Changed.", "StatusPage")
+            .command()
+            .if_match()
+            .errors(&[404, 409]),
+        op("deleteStatusPage", "delete", "/api/v1/status-pages/{slug}", "status", "Delete a status page")
+            .role(Operator)
+            .answers(200, "Deleted.", "StatusPageDeleted")
+            .command()
+            .if_match()
+            .errors(&[404, 409]),
+        op("openIncident", "post", "/api/v1/status-pages/{slug}/incidents", "status", "Post an incident")
+            .role(Operator)
+            .body("IncidentCreate")
+            .answers(201, "Posted.", "Incident")
+            .creates()
+            .errors(&[404, 409]),
+        op("updateIncident", "post", "/api/v1/status-pages/{slug}/incidents/{id}/updates", "status", "Add an update to an incident")
+            .role(Operator)
+            .detail("Status `resolved` closes the incident; a resolved incident takes no more updates (409).")
+            .body("IncidentUpdate")
+            .answers(201, "Added.", "Incident")
+            .command()
+            .errors(&[404, 409]),
+        op("scheduleMaintenance", "post", "/api/v1/status-pages/{slug}/maintenance", "status", "Announce maintenance")
+            .role(Operator)
+            .body("MaintenanceCreate")
+            .answers(201, "Announced.", "Maintenance")
+            .command()
+            .errors(&[404]),
+        badge("getStatusBadge", "/api/badge/{id}/status", "A monitor's status badge"),
+        badge("getUptimeBadge", "/api/badge/{id}/uptime", "A monitor's 24-hour uptime badge"),
+        badge("getUptimeBadgeOver", "/api/badge/{id}/uptime/{duration}", "A monitor's uptime badge over a window")
+            .errors(&[400]),
+        badge("getPingBadge", "/api/badge/{id}/ping", "A monitor's 24-hour mean response time badge"),
+        badge("getPingBadgeOver", "/api/badge/{id}/ping/{duration}", "A monitor's mean response time badge over a window")
+            .errors(&[400]),
         // ---- operations ----
         op("getHealth", "get", "/health", "operations", "Liveness")
             .answers(200, "The process answers.", "Health"),
@@ -903,6 +974,61 @@ fn operations() -> Vec<Op> {
     ]
 }
 
+/// A badge route: all share one shape and Uptime Kuma's query parameters.
+fn badge(id: &'static str, path: &'static str, summary: &'static str) -> Op {
+    op(id, "get", path, "status", summary)
+        .detail(
+            "A shields.io flat SVG badge, as Uptime Kuma draws them. Only for a monitor that \
+             some status page shows: any other id is 404, as an unknown one. `duration` is \
+             `24h`, `7d`, `30d` or a number of hours (up to 2160).",
+        )
+        .query("label", text(0, 100), "The left-hand text.")
+        .query(
+            "labelColor",
+            string(),
+            "The left-hand colour: a name or a hex code.",
+        )
+        .query(
+            "color",
+            string(),
+            "The right-hand colour: a name or a hex code.",
+        )
+        .query("upLabel", text(0, 100), "The status badge's text when up.")
+        .query(
+            "downLabel",
+            text(0, 100),
+            "The status badge's text when down.",
+        )
+        .query(
+            "pendingLabel",
+            text(0, 100),
+            "The status badge's text when pending.",
+        )
+        .query(
+            "pausedLabel",
+            text(0, 100),
+            "The status badge's text when paused.",
+        )
+        .query("upColor", string(), "The status badge's colour when up.")
+        .query(
+            "downColor",
+            string(),
+            "The status badge's colour when down.",
+        )
+        .query(
+            "prefix",
+            text(0, 100),
+            "Text before an uptime or response time.",
+        )
+        .query(
+            "suffix",
+            text(0, 100),
+            "Text after an uptime or response time.",
+        )
+        .answers_with(200, "The badge.", "image/svg+xml", string())
+        .errors(&[404])
+}
+
 /// A push heartbeat route: all four share one shape.
 fn heartbeat(id: &'static str, method: &'static str, path: &'static str) -> Op {
     op(
@@ -1065,6 +1191,14 @@ fn closed(properties: Vec<(&str, Value)>, required: &[&str]) -> Value {
 
 fn monitor_status() -> Value {
     one_of(&["pending", "up", "down", "paused"])
+}
+
+fn incident_status() -> Value {
+    one_of(crate::domain::status_page::INCIDENT_STATUSES)
+}
+
+fn impact() -> Value {
+    one_of(crate::domain::status_page::IMPACTS)
 }
 
 fn host_status() -> Value {
@@ -1455,6 +1589,78 @@ fn schemas() -> Value {
             ("ends_at", time()), ("comment", string()), ("active", boolean()),
             ("lifted_at", time().or_null()),
         ], &["id", "matchers", "starts_at", "ends_at", "active"])),
+        ("StatusGroup", closed(vec![
+            ("name", text(1, 200)),
+            ("monitors", array(uuid()).with("maxItems", json!(200)).doc("Monitor ids, in order.")),
+        ], &["name"])),
+        ("StatusPageCreate", closed(vec![
+            ("slug", json!({"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}).doc("Its address: `/status/<slug>`.")),
+            ("title", text(1, 200)),
+            ("description", json!({"type": "string", "maxLength": 10000})),
+            ("groups", array(reference("StatusGroup")).with("maxItems", json!(50))),
+            ("show_errors", boolean().doc("Show why a monitor is down; false by default.")),
+        ], &["slug", "title"])),
+        ("StatusPagePatch", closed(vec![
+            ("slug", json!({"type": "string"}).doc("Only the page's own: a slug cannot change.")),
+            ("title", text(1, 200)),
+            ("description", json!({"type": "string", "maxLength": 10000})),
+            ("groups", array(reference("StatusGroup")).with("maxItems", json!(50))),
+            ("show_errors", boolean()),
+        ], &[])),
+        ("IncidentEntry", object(vec![
+            ("status", incident_status()), ("message", string()), ("at", time()),
+        ], &["status", "message", "at"])),
+        ("Incident", object(vec![
+            ("id", uuid()), ("title", string()), ("impact", impact()), ("status", incident_status()),
+            ("opened_at", time()), ("resolved_at", time().or_null()),
+            ("updates", array(reference("IncidentEntry")).doc("Newest first; the last is the opening.")),
+        ], &["id", "title", "impact", "status", "opened_at", "updates"])),
+        ("Maintenance", object(vec![
+            ("id", uuid()), ("title", string()), ("message", string()), ("starts_at", time()),
+            ("ends_at", time()), ("phase", one_of(&["upcoming", "active", "ended"]).doc("By the server's clock.")),
+        ], &["id", "title", "starts_at", "ends_at", "phase"])),
+        ("StatusPage", object(vec![
+            ("slug", string()), ("title", string()), ("description", string()),
+            ("groups", array(object(vec![("name", string()), ("monitors", array(uuid()))], &["name", "monitors"]))),
+            ("show_errors", boolean()), ("created_at", time()), ("version", count()),
+            ("incidents", array(reference("Incident"))), ("maintenance", array(reference("Maintenance"))),
+        ], &["slug", "title", "groups", "show_errors", "incidents", "maintenance"])),
+        ("StatusPageList", object(vec![("status_pages", array(reference("StatusPage")))], &["status_pages"])),
+        ("StatusPageDeleted", object(vec![("slug", string()), ("deleted", json!({"const": true}))], &["slug", "deleted"])),
+        ("IncidentCreate", closed(vec![
+            ("title", text(1, 200)),
+            ("impact", impact().doc("`minor` when absent.")),
+            ("status", incident_status().doc("`investigating` when absent.")),
+            ("message", json!({"type": "string", "maxLength": 10000})),
+        ], &["title"])),
+        ("IncidentUpdate", closed(vec![
+            ("status", incident_status()),
+            ("message", json!({"type": "string", "minLength": 1, "maxLength": 10000})),
+        ], &["status", "message"])),
+        ("MaintenanceCreate", closed(vec![
+            ("title", text(1, 200)),
+            ("message", json!({"type": "string", "maxLength": 10000})),
+            ("starts_at", time()),
+            ("ends_at", time().doc("After `starts_at`.")),
+        ], &["title", "starts_at", "ends_at"])),
+        ("PublicStatus", object(vec![
+            ("slug", string()), ("title", string()), ("description", string()),
+            ("status", one_of(&["operational", "degraded", "down", "maintenance"])),
+            ("groups", array(object(vec![
+                ("name", string()),
+                ("monitors", array(object(vec![
+                    ("id", uuid()), ("name", string()), ("status", monitor_status()),
+                    ("status_since", time()),
+                    ("uptime_24h", number().or_null()), ("uptime_30d", number().or_null()),
+                    ("days", array(object(vec![("date", string()), ("uptime", number())], &["date", "uptime"]))
+                        .doc("Days that had checks, of the last 90, oldest first.")),
+                    ("error", string().or_null().doc("Why it is down: only where the page shows errors.")),
+                ], &["id", "name", "status"]))),
+            ], &["name", "monitors"]))),
+            ("incidents", array(reference("Incident"))),
+            ("maintenance", array(reference("Maintenance"))),
+            ("as_of", time()),
+        ], &["slug", "title", "status", "groups", "incidents", "maintenance"])),
         ("SilenceList", object(vec![("silences", array(reference("Silence")))], &["silences"])),
         ("SilenceLifted", object(vec![("id", uuid()), ("lifted", json!({"const": true}))], &["id", "lifted"])),
         ("ChannelEmail", channel_input("email", vec![
