@@ -121,6 +121,36 @@ describe('the dashboard', () => {
     await page.close();
   });
 
+  test('a public status page opens without signing in and shows a monitor go down live', async () => {
+    const monitor = await createMonitor({ name: 'public-shop', kind: 'http', url: `${target.url}?token=e2e-secret` });
+    const made = await server.api('POST', '/status-pages', {
+      slug: 'e2e-public', title: 'Shop status', groups: [{ name: 'Shop', monitors: [monitor.id] }],
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/status/e2e-public`);
+    await page.getByRole('heading', { name: 'Shop status' }).waitFor();
+    assert.equal(await page.getByLabel('Password').count(), 0, 'no sign-in form');
+    await page.evaluate(() => {
+      window.__sameDocument = true;
+    });
+    const row = page.getByTestId('status-monitor').filter({ hasText: 'public-shop' });
+    await row.getByTestId('status-monitor-status').filter({ hasText: 'up' }).waitFor({ timeout: LIVE_MS });
+
+    target.setStatus(500);
+    await row.getByTestId('status-monitor-status').filter({ hasText: 'down' }).waitFor({ timeout: LIVE_MS });
+    await page.getByTestId('overall').filter({ hasText: /down/i }).waitFor({ timeout: LIVE_MS });
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload happened');
+    assert.ok(!(await page.content()).includes('e2e-secret'), 'the monitored URL is not shown');
+    target.setStatus(200);
+    await row.getByTestId('status-monitor-status').filter({ hasText: 'up' }).waitFor({ timeout: LIVE_MS });
+    assert.deepEqual(errors, []);
+    await page.close();
+    await server.api('DELETE', `/monitors/${monitor.id}`);
+  });
+
   test('a bad value in a settings form shows the API error at its field and saves nothing', async () => {
     const before = (await server.api('GET', '/monitors')).body;
     const page = await adminPage();

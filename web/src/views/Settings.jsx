@@ -1,5 +1,5 @@
 // The Settings view at `#/settings/<tab>`: monitors, hosts, alert rules, channels and
-// silences (operators change them, viewers read them), tokens and users (admins only).
+// silences, status pages (operators change them, viewers read them), tokens and users (admins only).
 
 import { href } from '../lib/router.js';
 import { useSession } from '../lib/session.js';
@@ -9,6 +9,7 @@ import { HostsTab } from './settings/Hosts.jsx';
 import { RulesTab } from './settings/Rules.jsx';
 import { ChannelsTab } from './settings/Channels.jsx';
 import { SilencesTab } from './settings/Silences.jsx';
+import { StatusPagesTab } from './settings/StatusPages.jsx';
 import { TokensTab } from './settings/Tokens.jsx';
 import { UsersTab } from './settings/Users.jsx';
 import './settings.css';
@@ -19,6 +20,7 @@ const TABS = [
   { id: 'rules', label: 'Alert rules', View: RulesTab },
   { id: 'channels', label: 'Channels', View: ChannelsTab },
   { id: 'silences', label: 'Silences', View: SilencesTab },
+  { id: 'status-pages', label: 'Status pages', View: StatusPagesTab },
   { id: 'tokens', label: 'Tokens', View: TokensTab, admin: true },
   { id: 'users', label: 'Users', View: UsersTab, admin: true },
 ];
