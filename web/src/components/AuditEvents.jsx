@@ -68,6 +68,8 @@ export const EVENT_TYPES = [
   'AlertRuleCreated', 'AlertRuleUpdated', 'AlertRuleDeleted', 'ChannelCreated', 'ChannelDeleted',
   'SilenceCreated', 'SilenceDeleted', 'AlertOpened', 'AlertFired', 'AlertAcknowledged', 'AlertResolved',
   'NotificationRequested', 'NotificationSent', 'NotificationFailed',
+  'StatusPageCreated', 'StatusPageUpdated', 'StatusPageDeleted', 'IncidentOpened', 'IncidentUpdated',
+  'MaintenanceScheduled',
 ];
 
 /** Payload fields that say what an event is about, in the order a summary prefers them. */
@@ -84,6 +86,10 @@ export function summarize(e) {
     const cpu = typeof d.cpu_percent === 'number' ? `CPU ${d.cpu_percent.toFixed(0)} %` : null;
     const mem = typeof d.memory_percent === 'number' ? `memory ${d.memory_percent.toFixed(0)} %` : null;
     return [d.hostname, [cpu, mem].filter(Boolean).join(', ')].filter(Boolean).join(': ');
+  }
+  if (/^(StatusPage|Incident|Maintenance)/.test(e.type)) {
+    const line = [d.slug, d.title, d.status, d.message].filter((v) => typeof v === 'string' && v).join(' · ');
+    return line.length > 140 ? `${line.slice(0, 139)}…` : line;
   }
   const picked = TELLING.filter((k) => typeof d[k] === 'string' && d[k]).map((k) => (k === 'name' || k === 'hostname' || k === 'username' ? d[k] : `${k}: ${d[k]}`));
   const parts = picked.length > 0
