@@ -305,6 +305,122 @@ fn live_answers(api: &Api, doc: &Value, dir: &Path) -> Vec<Value> {
         200,
     );
 
+    // Status pages, incidents, maintenance, the public status and badges.
+    let pages = "/api/v1/status-pages";
+    let page_body = json!({"slug": "acme", "title": "Acme", "description": "Shop",
+        "groups": [{"name": "Jobs", "monitors": [id]}]});
+    a.admin("POST", pages, pages, Some(&page_body), 201);
+    a.admin("POST", pages, pages, Some(&page_body), 409);
+    let page_t = "/api/v1/status-pages/{slug}";
+    a.admin("GET", pages, pages, None, 200);
+    a.admin("GET", page_t, "/api/v1/status-pages/acme", None, 200);
+    a.admin("GET", page_t, "/api/v1/status-pages/nope", None, 404);
+    a.admin(
+        "PATCH",
+        page_t,
+        "/api/v1/status-pages/acme",
+        Some(&json!({"show_errors": true})),
+        200,
+    );
+    let incidents_t = "/api/v1/status-pages/{slug}/incidents";
+    let incidents = "/api/v1/status-pages/acme/incidents";
+    a.admin(
+        "POST",
+        incidents_t,
+        incidents,
+        Some(&json!({"title": "x", "status": "nope"})),
+        422,
+    );
+    let incident = id_of(&a.admin(
+        "POST",
+        incidents_t,
+        incidents,
+        Some(&json!({"title": "Slow", "message": "Looking"})),
+        201,
+    ));
+    let updates_t = "/api/v1/status-pages/{slug}/incidents/{id}/updates";
+    let updates = format!("{incidents}/{incident}/updates");
+    a.admin(
+        "POST",
+        updates_t,
+        &updates,
+        Some(&json!({"status": "resolved", "message": "Fixed"})),
+        201,
+    );
+    a.admin(
+        "POST",
+        updates_t,
+        &updates,
+        Some(&json!({"status": "monitoring", "message": "Again"})),
+        409,
+    );
+    let maintenance_t = "/api/v1/status-pages/{slug}/maintenance";
+    let window = json!({"title": "DB", "starts_at": "2040-01-01T00:00:00Z", "ends_at": "2040-01-01T01:00:00Z"});
+    a.admin(
+        "POST",
+        maintenance_t,
+        "/api/v1/status-pages/acme/maintenance",
+        Some(&window),
+        201,
+    );
+    let public_t = "/api/v1/status/{slug}";
+    a.send("GET", public_t, "/api/v1/status/acme", None, &[], None, 200);
+    a.send("GET", public_t, "/api/v1/status/nope", None, &[], None, 404);
+    a.send(
+        "GET",
+        "/status/{slug}",
+        "/status/acme",
+        None,
+        &[],
+        None,
+        200,
+    );
+    a.send(
+        "GET",
+        "/api/badge/{id}/status",
+        &format!("/api/badge/{id}/status?label=Job"),
+        None,
+        &[],
+        None,
+        200,
+    );
+    a.send(
+        "GET",
+        "/api/badge/{id}/uptime/{duration}",
+        &format!("/api/badge/{id}/uptime/7d"),
+        None,
+        &[],
+        None,
+        200,
+    );
+    a.send(
+        "GET",
+        "/api/badge/{id}/uptime/{duration}",
+        &format!("/api/badge/{id}/uptime/never"),
+        None,
+        &[],
+        None,
+        400,
+    );
+    a.send(
+        "GET",
+        "/api/badge/{id}/ping",
+        &format!("/api/badge/{id}/ping"),
+        None,
+        &[],
+        None,
+        200,
+    );
+    a.send(
+        "GET",
+        "/api/badge/{id}/status",
+        "/api/badge/nope/status",
+        None,
+        &[],
+        None,
+        404,
+    );
+
     // Channels, rules, an alert and silences.
     let channels = "/api/v1/channels";
     let hook = json!({"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret"});
