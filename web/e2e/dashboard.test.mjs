@@ -121,7 +121,7 @@ describe('the dashboard', () => {
     await page.close();
   });
 
-  test('a public status page opens without signing in and shows a monitor go down live', async () => {
+  test('a public status page opens without signing in and shows a monitor go down and an incident live', async () => {
     const monitor = await createMonitor({ name: 'public-shop', kind: 'http', url: `${target.url}?token=e2e-secret` });
     const made = await server.api('POST', '/status-pages', {
       slug: 'e2e-public', title: 'Shop status', groups: [{ name: 'Shop', monitors: [monitor.id] }],
@@ -146,6 +146,20 @@ describe('the dashboard', () => {
     assert.ok(!(await page.content()).includes('e2e-secret'), 'the monitored URL is not shown');
     target.setStatus(200);
     await row.getByTestId('status-monitor-status').filter({ hasText: 'up' }).waitFor({ timeout: LIVE_MS });
+
+    // An incident posted in Settings appears on the open public page, live.
+    const admin = await adminPage();
+    await admin.goto(`${server.url}/#/settings/status-pages`);
+    const entry = admin.getByTestId('settings-row').filter({ hasText: 'Shop status' });
+    await entry.getByRole('button', { name: /Post incident/ }).click();
+    await admin.getByLabel('Title').fill('Checkout is slow');
+    await admin.getByLabel('Message').fill('We are looking into it');
+    await admin.getByRole('button', { name: 'Save' }).click();
+    await admin.getByText('Posted the incident.').waitFor();
+    await page.getByTestId('incident').filter({ hasText: 'Checkout is slow' }).waitFor({ timeout: LIVE_MS });
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'still no reload');
+    assert.deepEqual(admin.errors, []);
+    await admin.close();
     assert.deepEqual(errors, []);
     await page.close();
     await server.api('DELETE', `/monitors/${monitor.id}`);
