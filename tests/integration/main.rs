@@ -19,6 +19,7 @@ mod monitor_state;
 mod monitors;
 mod notify;
 mod openapi;
+mod ping;
 mod postgres;
 mod rollups;
 mod shared_log;
