@@ -15,6 +15,7 @@ mod golden;
 mod helpers;
 mod hosts;
 mod invariants;
+mod metrics;
 mod monitor_state;
 mod monitors;
 mod notify;
