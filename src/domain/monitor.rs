@@ -957,6 +957,58 @@ mod tests {
     }
 
     #[test]
+    fn create_of_a_ping_monitor_fills_the_ping_defaults_and_update_changes_what_was_sent() {
+        let events = created(json!({"name": "gw", "kind": "ping", "host": "10.0.0.1"}));
+        let [Event::MonitorCreated(c)] = events.as_slice() else {
+            panic!("one MonitorCreated, got {events:?}");
+        };
+        assert_eq!(c.config.ping, Some(default_ping_settings()));
+        let state = given(&events);
+        let update = MonitorCommand::Update {
+            input: input(json!({"count": 10, "max_loss_percent": 20})),
+            expected: None,
+        };
+        let updated = decide(state.as_ref(), update).expect("updated");
+        let [Event::MonitorUpdated(u)] = updated.as_slice() else {
+            panic!("one MonitorUpdated, got {updated:?}");
+        };
+        let ping = u.config.ping.as_ref().expect("ping settings");
+        assert_eq!(
+            (ping.count, ping.packet_timeout_ms, ping.max_loss_percent),
+            (10, DEFAULT_PACKET_TIMEOUT_MS, Some(20))
+        );
+    }
+
+    #[test]
+    fn ping_settings_out_of_range_or_on_another_kind_are_refused_naming_the_field() {
+        let ping = |extra: Value| {
+            let mut body = json!({"name": "gw", "kind": "ping", "host": "::1"});
+            if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+                b.extend(e.clone());
+            }
+            decide(None, create(body))
+        };
+        assert_eq!(invalid_field(ping(json!({"count": 0}))), "count");
+        assert_eq!(invalid_field(ping(json!({"count": 11}))), "count");
+        assert_eq!(invalid_field(ping(json!({"count": 1000}))), "count");
+        assert_eq!(invalid_field(ping(json!({"host": ""}))), "host");
+        assert_eq!(invalid_field(ping(json!({"host": "a b"}))), "host");
+        assert_eq!(
+            invalid_field(ping(json!({"packet_timeout_ms": 0}))),
+            "packet_timeout_ms"
+        );
+        assert_eq!(
+            invalid_field(ping(json!({"max_loss_percent": 101}))),
+            "max_loss_percent"
+        );
+        let http_with_count = decide(
+            None,
+            create(json!({"name": "w", "kind": "http", "url": "http://example.com/", "count": 3})),
+        );
+        assert_eq!(invalid_field(http_with_count), "count");
+    }
+
+    #[test]
     fn create_of_a_push_monitor_keeps_the_token_it_was_given() {
         let events = push();
         let [Event::MonitorCreated(c)] = events.as_slice() else {

@@ -121,7 +121,9 @@ function Actions({ monitor, onDone }) {
 
 /** A ping's replies, loss and round trips, as ping(8) sums them up. */
 function PingStats({ ping: p }) {
-  const rtt = p.rtt_avg_ms == null ? '' : ` · rtt ${ms(p.rtt_min_ms)} / ${ms(p.rtt_avg_ms)} / ${ms(p.rtt_max_ms)} (min/avg/max)`;
+  // Round trips on a LAN are fractions of a millisecond: ping(8)'s three decimals under 1 ms.
+  const rt = (v) => (v < 1 ? `${v.toFixed(3)} ms` : ms(v));
+  const rtt = p.rtt_avg_ms == null ? '' : ` · rtt ${rt(p.rtt_min_ms)} / ${rt(p.rtt_avg_ms)} / ${rt(p.rtt_max_ms)} (min/avg/max)`;
   return <span>{p.received} of {p.sent} replied · {Math.round(p.loss_percent)} % loss{rtt}</span>;
 }
 
