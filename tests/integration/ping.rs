@@ -48,6 +48,20 @@ async fn check(config: &MonitorConfig) -> CheckOutcome {
     Checker::new().expect("a checker").check(config).await
 }
 
+/// Whether this process may not ping at all (neither socket is allowed): then the loopback
+/// tests print a notice and skip, as the disk tests do where they cannot mount. The tests
+/// run as root, which may always ping.
+fn may_not_ping(outcome: &CheckOutcome) -> bool {
+    let refused = outcome
+        .error
+        .as_deref()
+        .is_some_and(|e| e.starts_with("not permitted to send ICMP"));
+    if refused {
+        eprintln!("notice: this process may not ping ({outcome:?}); skipping the loopback ping");
+    }
+    refused
+}
+
 /// Every reply of a loopback ping came, with round trips in order and a latency that is their mean.
 fn assert_all_replied(outcome: &CheckOutcome, count: u32) {
     assert!(outcome.ok, "a loopback ping is up: {outcome:?}");
@@ -73,6 +87,9 @@ fn assert_all_replied(outcome: &CheckOutcome, count: u32) {
 fn a_ping_of_loopback_gets_every_reply_with_its_round_trips() {
     runtime().block_on(async {
         let outcome = check(&ping_config("127.0.0.1", 3, 2_000)).await;
+        if may_not_ping(&outcome) {
+            return;
+        }
         assert_all_replied(&outcome, 3);
         let outcome = check(&ping_config("localhost", 1, 2_000)).await;
         assert_all_replied(&outcome, 1);
@@ -83,6 +100,9 @@ fn a_ping_of_loopback_gets_every_reply_with_its_round_trips() {
 fn a_ping_of_ipv6_loopback_gets_every_reply() {
     runtime().block_on(async {
         let outcome = check(&ping_config("[::1]", 2, 2_000)).await;
+        if may_not_ping(&outcome) {
+            return;
+        }
         assert_all_replied(&outcome, 2);
     });
 }
@@ -121,6 +141,11 @@ fn in_namespace(mode: &str, range: &str, as_root: bool) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    if !out.status.success() && printed.contains("unshare failed") {
+        // Making a network namespace needs root (CAP_SYS_ADMIN), as the tests run.
+        eprintln!("notice: cannot make a network namespace, skipping the {mode} child: {printed}");
+        return;
+    }
     assert!(out.status.success(), "the {mode} child failed:\n{printed}");
     assert!(
         printed.contains("1 passed"),
