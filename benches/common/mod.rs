@@ -15,6 +15,7 @@ pub fn check(n: u64) -> NewEvent {
             status_code: Some(200),
             error: None,
             cert_expires_at: None,
+            ping: None,
         }),
         Actor::system(),
     )

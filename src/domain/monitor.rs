@@ -13,7 +13,8 @@ use super::{expect_version, not_null, DomainError};
 use crate::domain::expect as checks;
 use crate::events::{
     Event, Expectations, HeartbeatReceived, JsonPathExpectation, MonitorChecked, MonitorConfig,
-    MonitorCreated, MonitorKind, MonitorRef, MonitorUpdated, MonitorWentDown, RecordedEvent,
+    MonitorCreated, MonitorKind, MonitorRef, MonitorUpdated, MonitorWentDown, PingSettings,
+    PingStats, RecordedEvent,
 };
 
 /// Where a monitor is in its lifecycle.
@@ -57,6 +58,9 @@ pub struct LastCheck {
     pub status_code: Option<u16>,
     /// Why it failed.
     pub error: Option<String>,
+    /// Echo requests and replies, for a ping check (left out of JSON when none, as before ping checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<PingStats>,
 }
 
 /// Everything a monitor's actor needs to decide, folded from its stream.
@@ -177,6 +181,7 @@ impl MonitorState {
                     latency_ms: c.latency_ms,
                     status_code: c.status_code,
                     error: c.error.clone(),
+                    ping: c.ping.clone(),
                 });
             }
             Event::HeartbeatReceived(h) => {
@@ -188,6 +193,7 @@ impl MonitorState {
                     latency_ms: h.ping_ms.unwrap_or(0.0),
                     status_code: None,
                     error: (!h.up).then(|| h.msg.clone().unwrap_or_else(|| "down".to_owned())),
+                    ping: None,
                 });
             }
             Event::MonitorWentUp(_) | Event::MonitorRecovered(_) => self.enter(Status::Up, at),
@@ -240,6 +246,27 @@ impl MonitorState {
 
 /// A new monitor's timeout when the client sends none (and the interval allows it).
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+
+/// Echo requests a ping monitor sends per check unless told otherwise.
+pub const DEFAULT_PING_COUNT: u8 = 3;
+
+/// The most echo requests a ping monitor may send per check.
+pub const MAX_PING_COUNT: u8 = 10;
+
+/// How long each echo request waits for its reply unless told otherwise (Uptime Kuma's 2 s).
+pub const DEFAULT_PACKET_TIMEOUT_MS: u32 = 2_000;
+
+/// The longest a ping monitor's echo request may wait for its reply.
+pub const MAX_PACKET_TIMEOUT_MS: u32 = 60_000;
+
+/// The settings a new ping monitor gets for what the client left out.
+pub fn default_ping_settings() -> PingSettings {
+    PingSettings {
+        count: DEFAULT_PING_COUNT,
+        packet_timeout_ms: DEFAULT_PACKET_TIMEOUT_MS,
+        max_loss_percent: None,
+    }
+}
 
 /// Deserializes a field that was sent, `null` included, as `Some`: with `#[serde(default)]`
 /// an `Option<Option<T>>` then tells "absent" (keep) from `null` (clear) in a PATCH.
@@ -297,6 +324,12 @@ pub struct MonitorInput {
     tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
     paused: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    count: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
+    packet_timeout_ms: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    max_loss_percent: Option<Option<u32>>,
 }
 
 /// The `expect` object as a client sends it.
@@ -399,6 +432,7 @@ pub fn defaults(kind: MonitorKind) -> MonitorConfig {
         cert_expiry_days: Some(14),
         grace_s: 0,
         tags: Vec::new(),
+        ping: (kind == MonitorKind::Ping).then(default_ping_settings),
     }
 }
 
@@ -409,9 +443,10 @@ pub fn parse_kind(kind: &str) -> Result<MonitorKind, DomainError> {
         "tcp" => Ok(MonitorKind::Tcp),
         "dns" => Ok(MonitorKind::Dns),
         "push" => Ok(MonitorKind::Push),
+        "ping" => Ok(MonitorKind::Ping),
         other => Err(DomainError::invalid(
             "kind",
-            format!("unknown kind {other:?}: use http, tcp, dns or push"),
+            format!("unknown kind {other:?}: use http, tcp, dns, ping or push"),
         )),
     }
 }
@@ -481,6 +516,12 @@ impl MonitorInput {
         if let Some(v) = input.tags {
             c.tags = v;
         }
+        merge_ping(
+            &mut c,
+            input.count,
+            input.packet_timeout_ms,
+            input.max_loss_percent,
+        )?;
         if let Some(e) = input.expect {
             if let Some(v) = e.status {
                 c.expect.status = v;
@@ -511,6 +552,47 @@ impl MonitorInput {
         validate(&c)?;
         Ok(c)
     }
+}
+
+/// Applies the ping settings sent; they are refused for a monitor of another kind.
+fn merge_ping(
+    c: &mut MonitorConfig,
+    count: Option<u32>,
+    packet_timeout_ms: Option<u32>,
+    max_loss_percent: Option<Option<u32>>,
+) -> Result<(), DomainError> {
+    if c.kind != MonitorKind::Ping {
+        let sent = [
+            ("count", count.is_some()),
+            ("packet_timeout_ms", packet_timeout_ms.is_some()),
+            ("max_loss_percent", max_loss_percent.is_some()),
+        ];
+        return match sent.iter().find(|(_, sent)| *sent) {
+            Some((field, _)) => Err(DomainError::invalid(*field, "is only for ping monitors")),
+            None => Ok(()),
+        };
+    }
+    let ping = c.ping.get_or_insert_with(default_ping_settings);
+    if let Some(v) = count {
+        ping.count = u8::try_from(v)
+            .ok()
+            .filter(|n| (1..=MAX_PING_COUNT).contains(n))
+            .ok_or_else(|| {
+                DomainError::invalid("count", format!("must be 1 to {MAX_PING_COUNT} packets"))
+            })?;
+    }
+    if let Some(v) = packet_timeout_ms {
+        ping.packet_timeout_ms = v;
+    }
+    if let Some(v) = max_loss_percent {
+        ping.max_loss_percent = match v {
+            None => None,
+            Some(p) => Some(u8::try_from(p).ok().filter(|p| *p <= 100).ok_or_else(|| {
+                DomainError::invalid("max_loss_percent", "must be 0 to 100 percent")
+            })?),
+        };
+    }
+    Ok(())
 }
 
 /// Checks every field of a monitor's settings, naming the first bad one.
@@ -608,6 +690,30 @@ pub fn validate(c: &MonitorConfig) -> Result<(), DomainError> {
                 checks::parse_resolver(r).map_err(|e| DomainError::invalid("resolver", e))?;
             }
         }
+        MonitorKind::Ping => {
+            host_field(c)?;
+            let ping = c.ping.as_ref().ok_or_else(|| {
+                DomainError::invalid("count", "a ping monitor needs its ping settings")
+            })?;
+            if !(1..=MAX_PING_COUNT).contains(&ping.count) {
+                return Err(DomainError::invalid(
+                    "count",
+                    format!("must be 1 to {MAX_PING_COUNT} packets"),
+                ));
+            }
+            if ping.packet_timeout_ms == 0 || ping.packet_timeout_ms > MAX_PACKET_TIMEOUT_MS {
+                return Err(DomainError::invalid(
+                    "packet_timeout_ms",
+                    format!("must be 1 to {MAX_PACKET_TIMEOUT_MS} ms"),
+                ));
+            }
+            if ping.max_loss_percent.is_some_and(|p| p > 100) {
+                return Err(DomainError::invalid(
+                    "max_loss_percent",
+                    "must be 0 to 100 percent",
+                ));
+            }
+        }
         MonitorKind::Push => {}
     }
     Ok(())
@@ -660,7 +766,7 @@ pub fn decide(
                 return Err(DomainError::Conflict("the monitor exists already".into()));
             }
             let kind = parse_kind(input.kind.as_deref().ok_or_else(|| {
-                DomainError::invalid("kind", "is required: http, tcp, dns or push")
+                DomainError::invalid("kind", "is required: http, tcp, dns, ping or push")
             })?)?;
             if input.name.is_none() {
                 return Err(DomainError::invalid("name", "is required"));
@@ -833,6 +939,7 @@ mod tests {
             status_code: None,
             error: (!ok).then(|| "refused".to_owned()),
             cert_expires_at: None,
+            ping: None,
         })
     }
 
@@ -847,6 +954,58 @@ mod tests {
         assert_eq!(c.config.timeout_ms, DEFAULT_TIMEOUT_MS);
         assert_eq!(c.push_token, None);
         assert!(!c.paused);
+    }
+
+    #[test]
+    fn create_of_a_ping_monitor_fills_the_ping_defaults_and_update_changes_what_was_sent() {
+        let events = created(json!({"name": "gw", "kind": "ping", "host": "10.0.0.1"}));
+        let [Event::MonitorCreated(c)] = events.as_slice() else {
+            panic!("one MonitorCreated, got {events:?}");
+        };
+        assert_eq!(c.config.ping, Some(default_ping_settings()));
+        let state = given(&events);
+        let update = MonitorCommand::Update {
+            input: input(json!({"count": 10, "max_loss_percent": 20})),
+            expected: None,
+        };
+        let updated = decide(state.as_ref(), update).expect("updated");
+        let [Event::MonitorUpdated(u)] = updated.as_slice() else {
+            panic!("one MonitorUpdated, got {updated:?}");
+        };
+        let ping = u.config.ping.as_ref().expect("ping settings");
+        assert_eq!(
+            (ping.count, ping.packet_timeout_ms, ping.max_loss_percent),
+            (10, DEFAULT_PACKET_TIMEOUT_MS, Some(20))
+        );
+    }
+
+    #[test]
+    fn ping_settings_out_of_range_or_on_another_kind_are_refused_naming_the_field() {
+        let ping = |extra: Value| {
+            let mut body = json!({"name": "gw", "kind": "ping", "host": "::1"});
+            if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+                b.extend(e.clone());
+            }
+            decide(None, create(body))
+        };
+        assert_eq!(invalid_field(ping(json!({"count": 0}))), "count");
+        assert_eq!(invalid_field(ping(json!({"count": 11}))), "count");
+        assert_eq!(invalid_field(ping(json!({"count": 1000}))), "count");
+        assert_eq!(invalid_field(ping(json!({"host": ""}))), "host");
+        assert_eq!(invalid_field(ping(json!({"host": "a b"}))), "host");
+        assert_eq!(
+            invalid_field(ping(json!({"packet_timeout_ms": 0}))),
+            "packet_timeout_ms"
+        );
+        assert_eq!(
+            invalid_field(ping(json!({"max_loss_percent": 101}))),
+            "max_loss_percent"
+        );
+        let http_with_count = decide(
+            None,
+            create(json!({"name": "w", "kind": "http", "url": "http://example.com/", "count": 3})),
+        );
+        assert_eq!(invalid_field(http_with_count), "count");
     }
 
     #[test]

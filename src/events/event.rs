@@ -161,6 +161,65 @@ pub struct MonitorChecked {
     pub error: Option<String>,
     /// When the TLS certificate expires, for HTTPS checks.
     pub cert_expires_at: Option<DateTime<Utc>>,
+    /// Echo requests sent and replies received, for ping checks (schema 2).
+    #[serde(default)]
+    pub ping: Option<PingStats>,
+}
+
+/// What a ping check's echo requests found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PingStats {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Echo replies received in time.
+    pub received: u32,
+    /// The fastest round trip, in milliseconds; `None` without replies.
+    pub rtt_min_ms: Option<f64>,
+    /// The mean round trip, in milliseconds; `None` without replies.
+    pub rtt_avg_ms: Option<f64>,
+    /// The slowest round trip, in milliseconds; `None` without replies.
+    pub rtt_max_ms: Option<f64>,
+}
+
+impl PingStats {
+    /// The share of requests that got no reply, 0 to 100 (100 when none was sent).
+    pub fn loss_percent(&self) -> f64 {
+        if self.sent == 0 {
+            return 100.0;
+        }
+        f64::from(self.sent.saturating_sub(self.received)) * 100.0 / f64::from(self.sent)
+    }
+}
+
+/// Schema 1 of [`MonitorChecked`], before ping checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorCheckedV1 {
+    /// The monitor.
+    pub monitor_id: Uuid,
+    /// Whether every expectation held.
+    pub ok: bool,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: f64,
+    /// The HTTP status code, for HTTP checks that got an answer.
+    pub status_code: Option<u16>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// When the TLS certificate expires, for HTTPS checks.
+    pub cert_expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<MonitorCheckedV1> for MonitorChecked {
+    fn from(v1: MonitorCheckedV1) -> MonitorChecked {
+        MonitorChecked {
+            monitor_id: v1.monitor_id,
+            ok: v1.ok,
+            latency_ms: v1.latency_ms,
+            status_code: v1.status_code,
+            error: v1.error,
+            cert_expires_at: v1.cert_expires_at,
+            ping: None,
+        }
+    }
 }
 
 /// A push monitor received a heartbeat (an observation: expires with retention).
@@ -323,6 +382,8 @@ pub enum MonitorKind {
     Dns,
     /// Heartbeats pushed to the server.
     Push,
+    /// ICMP echo requests (ping).
+    Ping,
 }
 
 impl MonitorKind {
@@ -333,6 +394,7 @@ impl MonitorKind {
             MonitorKind::Tcp => "tcp",
             MonitorKind::Dns => "dns",
             MonitorKind::Push => "push",
+            MonitorKind::Ping => "ping",
         }
     }
 }
@@ -406,6 +468,93 @@ pub struct MonitorConfig {
     pub grace_s: u32,
     /// Labels for filtering.
     pub tags: Vec<String>,
+    /// Packet count, per-packet timeout and loss threshold, for `ping` (schema 2).
+    #[serde(default)]
+    pub ping: Option<PingSettings>,
+}
+
+/// How a `ping` monitor pings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PingSettings {
+    /// Echo requests per check, 1 to 10.
+    pub count: u8,
+    /// How long each request waits for its reply, in milliseconds.
+    pub packet_timeout_ms: u32,
+    /// The most loss, in percent, that still counts as up; `None`: up while any reply came.
+    pub max_loss_percent: Option<u8>,
+}
+
+/// Schema 1 of [`MonitorConfig`] (in `MonitorCreated` and `MonitorUpdated` v1), before ping monitors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorConfigV1 {
+    /// A name for people.
+    pub name: String,
+    /// What it checks.
+    pub kind: MonitorKind,
+    /// The URL, for `http`.
+    pub url: Option<String>,
+    /// The host, for `tcp` and `dns`.
+    pub host: Option<String>,
+    /// The port, for `tcp`.
+    pub port: Option<u16>,
+    /// The record type, for `dns` (`A`, `AAAA`, `CNAME`, `MX`, `TXT`, `NS`).
+    pub record_type: Option<String>,
+    /// The DNS server to ask (`ip` or `ip:port`), for `dns`; the system's when unset.
+    pub resolver: Option<String>,
+    /// Seconds between checks (for `push`: the longest gap between heartbeats).
+    pub interval_s: u32,
+    /// How long one check may take, in milliseconds.
+    pub timeout_ms: u32,
+    /// Consecutive failures before the monitor is down.
+    pub retries: u32,
+    /// Consecutive successes before a down monitor is up again.
+    pub recover_after: u32,
+    /// The HTTP method.
+    pub method: String,
+    /// HTTP request headers.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The HTTP request body.
+    pub body: Option<String>,
+    /// Whether to follow HTTP redirects.
+    pub follow_redirects: bool,
+    /// Whether to accept any TLS certificate (self-signed, expired, wrong name).
+    pub ignore_tls_errors: bool,
+    /// What the answer must satisfy.
+    pub expect: Expectations,
+    /// Warn this many days before the TLS certificate expires.
+    pub cert_expiry_days: Option<u32>,
+    /// Extra seconds a push monitor waits for a late heartbeat.
+    pub grace_s: u32,
+    /// Labels for filtering.
+    pub tags: Vec<String>,
+}
+
+impl From<MonitorConfigV1> for MonitorConfig {
+    fn from(v1: MonitorConfigV1) -> MonitorConfig {
+        MonitorConfig {
+            name: v1.name,
+            kind: v1.kind,
+            url: v1.url,
+            host: v1.host,
+            port: v1.port,
+            record_type: v1.record_type,
+            resolver: v1.resolver,
+            interval_s: v1.interval_s,
+            timeout_ms: v1.timeout_ms,
+            retries: v1.retries,
+            recover_after: v1.recover_after,
+            method: v1.method,
+            headers: v1.headers,
+            body: v1.body,
+            follow_redirects: v1.follow_redirects,
+            ignore_tls_errors: v1.ignore_tls_errors,
+            expect: v1.expect,
+            cert_expiry_days: v1.cert_expiry_days,
+            grace_s: v1.grace_s,
+            tags: v1.tags,
+            ping: None,
+        }
+    }
 }
 
 /// A monitor was created.
@@ -428,6 +577,48 @@ pub struct MonitorUpdated {
     pub monitor_id: Uuid,
     /// Its settings now, whole.
     pub config: MonitorConfig,
+}
+
+/// Schema 1 of [`MonitorCreated`], before ping monitors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorCreatedV1 {
+    /// The monitor.
+    pub monitor_id: Uuid,
+    /// Its settings.
+    pub config: MonitorConfigV1,
+    /// Whether it starts paused.
+    pub paused: bool,
+    /// The secret in a push monitor's heartbeat URL.
+    pub push_token: Option<String>,
+}
+
+impl From<MonitorCreatedV1> for MonitorCreated {
+    fn from(v1: MonitorCreatedV1) -> MonitorCreated {
+        MonitorCreated {
+            monitor_id: v1.monitor_id,
+            config: v1.config.into(),
+            paused: v1.paused,
+            push_token: v1.push_token,
+        }
+    }
+}
+
+/// Schema 1 of [`MonitorUpdated`], before ping monitors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorUpdatedV1 {
+    /// The monitor.
+    pub monitor_id: Uuid,
+    /// Its settings now, whole.
+    pub config: MonitorConfigV1,
+}
+
+impl From<MonitorUpdatedV1> for MonitorUpdated {
+    fn from(v1: MonitorUpdatedV1) -> MonitorUpdated {
+        MonitorUpdated {
+            monitor_id: v1.monitor_id,
+            config: v1.config.into(),
+        }
+    }
 }
 
 /// A monitor was paused, resumed or deleted: only its id changes hands.
@@ -559,11 +750,11 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("RetentionApplied", 1),
     ("TokenCreated", 2),
     ("TokenRevoked", 1),
-    ("MonitorChecked", 1),
+    ("MonitorChecked", 2),
     ("HeartbeatReceived", 1),
     ("HostMetricsReported", 2),
-    ("MonitorCreated", 1),
-    ("MonitorUpdated", 1),
+    ("MonitorCreated", 2),
+    ("MonitorUpdated", 2),
     ("MonitorPaused", 1),
     ("MonitorResumed", 1),
     ("MonitorDeleted", 1),
@@ -746,14 +937,21 @@ impl Event {
             ("TokenCreated", 1) => Event::TokenCreated(d::<TokenCreatedV1>(payload)?.into()),
             ("TokenCreated", 2) => Event::TokenCreated(d(payload)?),
             ("TokenRevoked", 1) => Event::TokenRevoked(d(payload)?),
-            ("MonitorChecked", 1) => Event::MonitorChecked(d(payload)?),
+            ("MonitorChecked", 1) => Event::MonitorChecked(d::<MonitorCheckedV1>(payload)?.into()),
+            ("MonitorChecked", 2) => Event::MonitorChecked(d(payload)?),
             ("HeartbeatReceived", 1) => Event::HeartbeatReceived(d(payload)?),
             ("HostMetricsReported", 1) => {
                 Event::HostMetricsReported(Box::new(d::<HostMetricsReportedV1>(payload)?.into()))
             }
             ("HostMetricsReported", 2) => Event::HostMetricsReported(d(payload)?),
-            ("MonitorCreated", 1) => Event::MonitorCreated(d(payload)?),
-            ("MonitorUpdated", 1) => Event::MonitorUpdated(d(payload)?),
+            ("MonitorCreated", 1) => {
+                Event::MonitorCreated(Box::new(d::<MonitorCreatedV1>(payload)?.into()))
+            }
+            ("MonitorCreated", 2) => Event::MonitorCreated(d(payload)?),
+            ("MonitorUpdated", 1) => {
+                Event::MonitorUpdated(Box::new(d::<MonitorUpdatedV1>(payload)?.into()))
+            }
+            ("MonitorUpdated", 2) => Event::MonitorUpdated(d(payload)?),
             ("MonitorPaused", 1) => Event::MonitorPaused(d(payload)?),
             ("MonitorResumed", 1) => Event::MonitorResumed(d(payload)?),
             ("MonitorDeleted", 1) => Event::MonitorDeleted(d(payload)?),

@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod connection;
+pub mod exposition;
 pub mod forward;
 mod hosts;
 mod monitors;

@@ -261,6 +261,7 @@ fn newest_checks(
                 Event::MonitorChecked(c) => json!({
                     "position": e.position.0, "at": e.timestamp, "ok": c.ok, "latency_ms": c.latency_ms,
                     "status_code": c.status_code, "error": c.error, "cert_expires_at": c.cert_expires_at,
+                    "ping": c.ping.as_ref().map(super::views::PingStatsView::from),
                 }),
                 Event::HeartbeatReceived(h) => json!({
                     "position": e.position.0, "at": e.timestamp, "ok": h.up, "latency_ms": h.ping_ms,

@@ -1275,7 +1275,25 @@ fn monitor_settings() -> Vec<(&'static str, Value)> {
             "host",
             text(1, 253)
                 .or_null()
-                .doc("What a tcp or dns monitor checks: a host name or address."),
+                .doc("What a tcp, dns or ping monitor checks: a host name or address."),
+        ),
+        (
+            "count",
+            int(1, 10)
+                .doc("Echo requests a ping monitor sends per check, 200 ms apart.")
+                .with("default", json!(3)),
+        ),
+        (
+            "packet_timeout_ms",
+            int(1, 60_000)
+                .doc("How long each of a ping monitor's echo requests waits for its reply.")
+                .with("default", json!(2000)),
+        ),
+        (
+            "max_loss_percent",
+            int(0, 100).or_null().doc(
+                "The most packet loss a ping monitor counts as up; null: up while any reply came.",
+            ),
         ),
         (
             "port",
@@ -1504,8 +1522,8 @@ fn schemas() -> Value {
         ], &[]).doc("What a check expects to count as up.")),
         ("MonitorCreate", {
             let mut props = monitor_settings();
-            let kind = one_of(&["http", "tcp", "dns", "push"]).doc(
-                "http needs `url`; tcp `host` and `port`; dns `host` and `record_type`; push no target.",
+            let kind = one_of(&["http", "tcp", "dns", "push", "ping"]).doc(
+                "http needs `url`; tcp `host` and `port`; dns `host` and `record_type`; ping `host`; push no target.",
             );
             props.insert(1, ("kind", kind));
             props.push(("paused", boolean().doc("Create it paused.")));
@@ -1516,6 +1534,11 @@ fn schemas() -> Value {
             ("position", count()), ("at", time()), ("ok", boolean()),
             ("latency_ms", number().or_null()), ("status_code", count().or_null()),
             ("error", string().or_null()), ("cert_expires_at", time().or_null()),
+            ("ping", object(vec![
+                ("sent", count()), ("received", count()), ("loss_percent", number()),
+                ("rtt_min_ms", number().or_null()), ("rtt_avg_ms", number().or_null()),
+                ("rtt_max_ms", number().or_null()),
+            ], &["sent", "received", "loss_percent"]).or_null().doc("Echo requests and replies, for a ping check.")),
             ("heartbeat", boolean().doc("A push monitor's heartbeat rather than a check.")),
             ("msg", string().or_null()),
         ], &["position", "at", "ok"])))], &["checks"])),

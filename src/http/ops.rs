@@ -67,6 +67,15 @@ pub async fn metrics(
     TextEncoder::new()
         .encode(&families, &mut body)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut read_models = String::with_capacity(64 * 1024);
+    super::exposition::write_read_models(
+        &mut read_models,
+        &state.monitors.read(),
+        &state.hosts.read(),
+        &state.alerting.read(),
+        state.clock.now(),
+    );
+    body.extend_from_slice(read_models.as_bytes());
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))

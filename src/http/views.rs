@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::domain::host::{HostState, HostStatus};
 use crate::domain::monitor::{LastCheck, MonitorState, Status};
-use crate::events::{HostMetricsReported, MonitorKind, Severity, SubjectKind};
+use crate::events::{HostMetricsReported, MonitorKind, PingStats, Severity, SubjectKind};
 use crate::projections::{
     uptime_figures, AlertCard, AlertStatus, Bucket, Counts, Dashboard, HealthCard, HostCard,
     HostFigures, MonitorCard, Rollups, Uptime,
@@ -30,12 +30,26 @@ fn one_of(values: &[&str]) -> Schema {
     json_schema!({"type": "string", "enum": values})
 }
 
+/// A card's ping stats as the dashboard read model writes them (no derived loss).
+fn card_ping(_: &mut SchemaGenerator) -> Schema {
+    let ms = json!({"type": ["number", "null"]});
+    json_schema!({
+        "type": "object",
+        "properties": {
+            "sent": {"type": "integer", "minimum": 0},
+            "received": {"type": "integer", "minimum": 0},
+            "rtt_min_ms": ms, "rtt_avg_ms": ms, "rtt_max_ms": ms,
+        },
+        "required": ["sent", "received"],
+    })
+}
+
 fn monitor_status(_: &mut SchemaGenerator) -> Schema {
     one_of(&["pending", "up", "down", "paused"])
 }
 
 fn monitor_kind(_: &mut SchemaGenerator) -> Schema {
-    one_of(&["http", "tcp", "dns", "push"])
+    one_of(&["http", "tcp", "dns", "push", "ping"])
 }
 
 fn host_status(_: &mut SchemaGenerator) -> Schema {
@@ -100,6 +114,40 @@ pub struct LastCheckView {
     pub position: u64,
     /// The HTTP status code, if any.
     pub status_code: Option<u16>,
+    /// Echo requests and replies, for a ping check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping: Option<PingStatsView>,
+}
+
+/// What a ping check's echo requests found.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(rename = "PingStats")]
+pub struct PingStatsView {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Echo replies received in time.
+    pub received: u32,
+    /// The share of requests without a reply, 0 to 100.
+    pub loss_percent: f64,
+    /// The fastest round trip, in milliseconds; null without replies.
+    pub rtt_min_ms: Option<f64>,
+    /// The mean round trip, in milliseconds; null without replies.
+    pub rtt_avg_ms: Option<f64>,
+    /// The slowest round trip, in milliseconds; null without replies.
+    pub rtt_max_ms: Option<f64>,
+}
+
+impl From<&PingStats> for PingStatsView {
+    fn from(p: &PingStats) -> PingStatsView {
+        PingStatsView {
+            sent: p.sent,
+            received: p.received,
+            loss_percent: p.loss_percent(),
+            rtt_min_ms: p.rtt_min_ms,
+            rtt_avg_ms: p.rtt_avg_ms,
+            rtt_max_ms: p.rtt_max_ms,
+        }
+    }
 }
 
 impl From<&LastCheck> for LastCheckView {
@@ -111,6 +159,7 @@ impl From<&LastCheck> for LastCheckView {
             ok: l.ok,
             position: l.position,
             status_code: l.status_code,
+            ping: l.ping.as_ref().map(PingStatsView::from),
         }
     }
 }
@@ -153,6 +202,8 @@ pub struct MonitorView {
     pub cert_expires_at: Option<DateTime<Utc>>,
     /// Days before a certificate's expiry that count as failing.
     pub cert_expiry_days: Option<u32>,
+    /// Echo requests a ping monitor sends per check.
+    pub count: Option<u8>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// Why it is down, when it is.
@@ -178,10 +229,14 @@ pub struct MonitorView {
     pub kind: MonitorKind,
     /// Its last check or heartbeat.
     pub last_check: Option<LastCheckView>,
+    /// The most packet loss, in percent, a ping monitor counts as up; null: up while any reply came.
+    pub max_loss_percent: Option<u8>,
     /// The method an http monitor uses.
     pub method: String,
     /// What the monitor is called.
     pub name: String,
+    /// How long each of a ping monitor's echo requests waits for its reply, in milliseconds.
+    pub packet_timeout_ms: Option<u32>,
     /// Whether it is paused.
     pub paused: bool,
     /// A tcp monitor's port.
@@ -233,6 +288,7 @@ impl MonitorView {
             body: c.body.clone(),
             cert_expires_at: state.cert_expires_at,
             cert_expiry_days: c.cert_expiry_days,
+            count: c.ping.as_ref().map(|p| p.count),
             created_at: state.created_at,
             down_reason: state.down_reason.clone(),
             expect: ExpectationsView {
@@ -256,8 +312,10 @@ impl MonitorView {
             interval_s: c.interval_s,
             kind: c.kind,
             last_check: state.last_check.as_ref().map(LastCheckView::from),
+            max_loss_percent: c.ping.as_ref().and_then(|p| p.max_loss_percent),
             method: c.method.clone(),
             name: c.name.clone(),
+            packet_timeout_ms: c.ping.as_ref().map(|p| p.packet_timeout_ms),
             paused: state.status == Status::Paused,
             port: c.port,
             push_token: state.push_token.clone(),
@@ -716,6 +774,10 @@ pub struct CardCheckView {
     pub status_code: Option<u16>,
     /// Why it failed.
     pub error: Option<String>,
+    /// Echo requests and replies, for a ping check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "card_ping")]
+    pub ping: Option<PingStats>,
 }
 
 /// Checks in one hour or day.
@@ -803,6 +865,7 @@ impl From<&MonitorCard> for MonitorCardView {
                 latency_ms: l.latency_ms,
                 status_code: l.status_code,
                 error: l.error.clone(),
+                ping: l.ping.clone(),
             }),
             cert_expires_at: c.cert_expires_at,
             // The card keeps the figures `uptime_figures` gave as of its last refresh.

@@ -313,6 +313,7 @@ impl MonitorCard {
                 cert_expiry_days: None,
                 grace_s: 0,
                 tags: std::mem::take(&mut self.tags),
+                ping: None,
             },
             push_token: None,
             status: self.status,
@@ -650,6 +651,7 @@ pub(crate) mod tests {
                 cert_expiry_days: None,
                 grace_s: 0,
                 tags: vec!["prod".to_owned()],
+                ping: None,
             },
             paused: false,
             push_token: None,
@@ -698,6 +700,7 @@ pub(crate) mod tests {
                 status_code: Some(200),
                 error: None,
                 cert_expires_at: None,
+                ping: None,
             }),
             1 => Event::MonitorChecked(MonitorChecked {
                 monitor_id,
@@ -706,6 +709,7 @@ pub(crate) mod tests {
                 status_code: None,
                 error: Some("refused".to_owned()),
                 cert_expires_at: None,
+                ping: None,
             }),
             2 => Event::MonitorWentDown(MonitorWentDown {
                 monitor_id,

@@ -22,7 +22,9 @@ pub use dashboard::{
     HealthCard, HostCard, HostCounts, HostFigures, MonitorCard, MonitorCounts, Uptime,
 };
 pub use hosts::{host_of, Hosts};
-pub use monitors::{monitor_of, Bucket, MonitorView, Monitors, Rollups};
+pub use monitors::{
+    monitor_of, Bucket, CheckTally, MonitorView, Monitors, Rollups, DURATION_BUCKETS_S,
+};
 pub use rollups::{
     fold_buckets, rebuild as rebuild_rollups, BucketMap, HostRollups, Level, MetricBucket, Point,
     Series, UnknownLevel, DISK_PERCENT_PREFIX, HOST_METRICS,

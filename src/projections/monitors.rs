@@ -123,6 +123,47 @@ fn bucket_width(window: Duration) -> i64 {
     }
 }
 
+/// Upper bounds, in seconds, of the check duration histogram `/metrics` shows per monitor.
+pub const DURATION_BUCKETS_S: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Every check and heartbeat of a monitor the log still holds, counted for `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckTally {
+    /// Checks and heartbeats that passed.
+    pub ok: u64,
+    /// Checks and heartbeats that failed.
+    pub failed: u64,
+    /// Checks (not heartbeats) at or under each of [`DURATION_BUCKETS_S`], not cumulated.
+    pub duration_buckets: Vec<u64>,
+    /// Checks (not heartbeats) timed.
+    pub duration_count: u64,
+    /// Their durations added up, in seconds.
+    pub duration_sum_s: f64,
+}
+
+impl CheckTally {
+    /// Counts a check or heartbeat; `duration_ms` only for checks.
+    pub fn record(&mut self, ok: bool, duration_ms: Option<f64>) {
+        if ok {
+            self.ok += 1;
+        } else {
+            self.failed += 1;
+        }
+        let Some(ms) = duration_ms else { return };
+        let seconds = ms / 1000.0;
+        if self.duration_buckets.len() != DURATION_BUCKETS_S.len() {
+            self.duration_buckets = vec![0; DURATION_BUCKETS_S.len()];
+        }
+        if let Some(i) = DURATION_BUCKETS_S.iter().position(|&le| seconds <= le) {
+            self.duration_buckets[i] += 1;
+        }
+        self.duration_count += 1;
+        self.duration_sum_s += seconds;
+    }
+}
+
 /// One monitor as the read side sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MonitorView {
@@ -130,6 +171,9 @@ pub struct MonitorView {
     pub state: MonitorState,
     /// Its check rollups.
     pub rollups: Rollups,
+    /// Its checks counted since the log's oldest retained one.
+    #[serde(default)]
+    pub tally: CheckTally,
 }
 
 /// Every monitor that was created and not deleted.
@@ -160,7 +204,8 @@ pub fn monitor_of(event: &Event) -> Option<Uuid> {
 
 impl Projection for Monitors {
     const NAME: &'static str = "monitors";
-    const VERSION: u32 = 1;
+    // 2: check tallies and ping stats; an older checkpoint is rebuilt so the tallies count every check.
+    const VERSION: u32 = 2;
     const SAVE_EVERY_S: u64 = 30;
 
     fn apply(&mut self, event: &RecordedEvent) {
@@ -176,6 +221,7 @@ impl Projection for Monitors {
                 MonitorView {
                     state,
                     rollups: Rollups::default(),
+                    tally: CheckTally::default(),
                 },
             );
             return;
@@ -185,10 +231,16 @@ impl Projection for Monitors {
         };
         view.state.apply(event);
         match &event.event {
-            Event::MonitorChecked(c) => view.rollups.record(event.timestamp, c.ok, c.latency_ms),
+            Event::MonitorChecked(c) => {
+                view.rollups.record(event.timestamp, c.ok, c.latency_ms);
+                // A push monitor's missed heartbeat is a check that took no time.
+                let timed = view.state.config.kind != crate::events::MonitorKind::Push;
+                view.tally.record(c.ok, timed.then_some(c.latency_ms));
+            }
             Event::HeartbeatReceived(h) => {
                 view.rollups
-                    .record(event.timestamp, h.up, h.ping_ms.unwrap_or(0.0))
+                    .record(event.timestamp, h.up, h.ping_ms.unwrap_or(0.0));
+                view.tally.record(h.up, None);
             }
             Event::MonitorDeleted(_) => {
                 if let Some(token) = &view.state.push_token {

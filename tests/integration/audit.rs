@@ -489,7 +489,7 @@ fn the_log_pages_and_filters_refuses_bad_numbers_and_viewers_and_verifies_intact
 }
 
 /// `promtool check metrics` over `text`: (exit code, everything it printed).
-fn promtool(text: &str) -> (i32, String) {
+pub(super) fn promtool(text: &str) -> (i32, String) {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -513,7 +513,7 @@ fn promtool(text: &str) -> (i32, String) {
 }
 
 /// The sample lines of `name` whose labels include every one of `labels`.
-fn samples<'a>(text: &'a str, name: &str, labels: &[&str]) -> Vec<&'a str> {
+pub(super) fn samples<'a>(text: &'a str, name: &str, labels: &[&str]) -> Vec<&'a str> {
     text.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
         .filter(|l| labels.iter().all(|label| l.contains(label)))

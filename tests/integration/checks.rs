@@ -39,6 +39,7 @@ fn config(kind: MonitorKind) -> MonitorConfig {
         cert_expiry_days: None,
         grace_s: 0,
         tags: Vec::new(),
+        ping: None,
     }
 }
 

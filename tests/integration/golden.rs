@@ -51,6 +51,50 @@ fn sample_monitor_config() -> MonitorConfig {
         cert_expiry_days: Some(14),
         grace_s: 10,
         tags: vec!["prod".into()],
+        ping: Some(PingSettings {
+            count: 3,
+            packet_timeout_ms: 2000,
+            max_loss_percent: Some(50),
+        }),
+    }
+}
+
+/// The same configuration as schema 1 wrote it (before ping settings).
+fn sample_monitor_config_v1() -> MonitorConfigV1 {
+    let c = sample_monitor_config();
+    MonitorConfigV1 {
+        name: c.name,
+        kind: c.kind,
+        url: c.url,
+        host: c.host,
+        port: c.port,
+        record_type: c.record_type,
+        resolver: c.resolver,
+        interval_s: c.interval_s,
+        timeout_ms: c.timeout_ms,
+        retries: c.retries,
+        recover_after: c.recover_after,
+        method: c.method,
+        headers: c.headers,
+        body: c.body,
+        follow_redirects: c.follow_redirects,
+        ignore_tls_errors: c.ignore_tls_errors,
+        expect: c.expect,
+        cert_expiry_days: c.cert_expiry_days,
+        grace_s: c.grace_s,
+        tags: c.tags,
+    }
+}
+
+/// A check as schema 1 of `MonitorChecked` wrote it (before ping stats).
+fn sample_checked_v1() -> MonitorCheckedV1 {
+    MonitorCheckedV1 {
+        monitor_id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+        ok: false,
+        latency_ms: 123.5,
+        status_code: Some(503),
+        error: Some("status 503 not in 200-299".into()),
+        cert_expires_at: Some(at("2026-12-01T12:00:00Z")),
     }
 }
 
@@ -92,6 +136,13 @@ fn sample(type_name: &str) -> Event {
             status_code: Some(503),
             error: Some("status 503 not in 200-299".into()),
             cert_expires_at: Some(at("2026-12-01T12:00:00Z")),
+            ping: Some(PingStats {
+                sent: 3,
+                received: 2,
+                rtt_min_ms: Some(0.5),
+                rtt_avg_ms: Some(0.75),
+                rtt_max_ms: Some(1.0),
+            }),
         }),
         "HeartbeatReceived" => Event::HeartbeatReceived(HeartbeatReceived {
             monitor_id: id,
@@ -365,6 +416,32 @@ fn old_sample(type_name: &str, schema: u16) -> Option<(Vec<u8>, Event)> {
                 Event::HostMetricsReported(Box::new(v1.into())),
             ))
         }
+        ("MonitorChecked", 1) => {
+            let v1 = sample_checked_v1();
+            Some((encode_payload(&v1), Event::MonitorChecked(v1.into())))
+        }
+        ("MonitorCreated", 1) => {
+            let v1 = MonitorCreatedV1 {
+                monitor_id: id,
+                config: sample_monitor_config_v1(),
+                paused: false,
+                push_token: Some("pt_abc".into()),
+            };
+            Some((
+                encode_payload(&v1),
+                Event::MonitorCreated(Box::new(v1.into())),
+            ))
+        }
+        ("MonitorUpdated", 1) => {
+            let v1 = MonitorUpdatedV1 {
+                monitor_id: id,
+                config: sample_monitor_config_v1(),
+            };
+            Some((
+                encode_payload(&v1),
+                Event::MonitorUpdated(Box::new(v1.into())),
+            ))
+        }
         _ => None,
     }
 }
@@ -418,8 +495,9 @@ fn a_stored_record_keeps_its_envelope_format() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let store = crate::helpers::open_store(dir.path());
+    // The golden record was written with schema 1 of `MonitorChecked`: it decodes to its upcast.
     let new = NewEvent {
-        event: sample("MonitorChecked"),
+        event: Event::MonitorChecked(sample_checked_v1().into()),
         actor: Actor("token:00000000-0000-0000-0000-000000000001".into()),
         correlation_id: Uuid::from_u128(7),
         causation: Some(Position(3)),

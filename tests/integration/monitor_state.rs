@@ -29,6 +29,7 @@ fn config(retries: u32, recover_after: u32) -> MonitorConfig {
         cert_expiry_days: None,
         grace_s: 0,
         tags: vec![],
+        ping: None,
     }
 }
 
@@ -65,6 +66,7 @@ impl Fold {
             status_code: Some(if ok { 200 } else { 503 }),
             error: (!ok).then(|| "status 503".to_owned()),
             cert_expires_at: None,
+            ping: None,
         }));
         let t = self.state.transition();
         if let Some(t) = &t {

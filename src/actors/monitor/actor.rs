@@ -155,6 +155,7 @@ impl MonitorActor {
                 status_code: None,
                 error: Some("no heartbeat".to_owned()),
                 cert_expires_at: None,
+                ping: None,
             };
             ctx.notify(CheckDone {
                 generation: self.generation,
@@ -203,6 +204,7 @@ impl MonitorActor {
                     status_code: None,
                     error: Some(format!("timed out after {} ms", config.timeout_ms)),
                     cert_expires_at: None,
+                    ping: None,
                 },
             }
         };
@@ -352,6 +354,7 @@ impl Handler<CheckDone> for MonitorActor {
                     status_code: None,
                     error: Some(why),
                     cert_expires_at: None,
+                    ping: None,
                 },
                 true,
             ),
@@ -363,6 +366,7 @@ impl Handler<CheckDone> for MonitorActor {
             status_code: outcome.status_code,
             error: outcome.error,
             cert_expires_at: outcome.cert_expires_at,
+            ping: outcome.ping,
         };
         self.record(ctx, checked, panicked);
     }

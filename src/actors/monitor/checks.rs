@@ -1,4 +1,4 @@
-//! Running one check of an `http`, `tcp` or `dns` monitor.
+//! Running one check of an `http`, `tcp`, `dns` or `ping` monitor (ping itself is in [`super::ping`]).
 //!
 //! A check turns a [`MonitorConfig`] into a [`CheckOutcome`] and never fails otherwise:
 //! bad settings, network errors and timeouts all become an outcome that is not ok, with a
@@ -26,7 +26,7 @@ use crate::domain::expect::{
     compile_regex, parse_json_path, parse_json_value, parse_record_type, parse_resolver,
     parse_status_range, DnsRecordType,
 };
-use crate::events::{Expectations, MonitorConfig, MonitorKind};
+use crate::events::{Expectations, MonitorConfig, MonitorKind, PingStats};
 
 /// The most of an HTTP body a check reads; expectations see only this much.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -53,6 +53,8 @@ pub struct CheckOutcome {
     pub error: Option<String>,
     /// When the server's TLS certificate expires, for HTTPS checks that completed a handshake.
     pub cert_expires_at: Option<DateTime<Utc>>,
+    /// Echo requests and replies, for ping checks.
+    pub ping: Option<PingStats>,
 }
 
 /// Why a [`Checker`] could not be built.
@@ -183,6 +185,7 @@ fn build_resolver(
 struct Probe {
     status_code: Option<u16>,
     cert_expires_at: Option<DateTime<Utc>>,
+    ping: Option<PingStats>,
     failure: Option<String>,
 }
 
@@ -220,11 +223,25 @@ impl Checker {
             MonitorKind::Dns => tokio::time::timeout_at(deadline, self.dns(config))
                 .await
                 .unwrap_or_else(|_| timed_out()),
+            // Ping stops at the deadline itself, counting what is outstanding as lost.
+            MonitorKind::Ping => {
+                let (ping, failure) = super::ping::check(config, deadline).await;
+                Probe {
+                    ping,
+                    failure,
+                    ..Probe::default()
+                }
+            }
             MonitorKind::Push => {
                 Probe::failed("push monitors are not checked: they receive heartbeats")
             }
         };
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // A ping's latency is its mean round trip, as ping(8) and Uptime Kuma report it.
+        let latency_ms = probe
+            .ping
+            .as_ref()
+            .and_then(|p| p.rtt_avg_ms)
+            .unwrap_or_else(|| started.elapsed().as_secs_f64() * 1000.0);
         let failure = probe.failure.or_else(|| {
             config
                 .expect
@@ -238,6 +255,7 @@ impl Checker {
             status_code: probe.status_code,
             error: failure,
             cert_expires_at: probe.cert_expires_at,
+            ping: probe.ping,
         }
     }
 
@@ -263,6 +281,7 @@ impl Checker {
         let answered = |failure: Option<String>| Probe {
             status_code: Some(status),
             cert_expires_at,
+            ping: None,
             failure,
         };
         let body = match tokio::time::timeout_at(deadline, read_body(&mut response)).await {

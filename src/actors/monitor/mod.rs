@@ -4,6 +4,7 @@
 
 mod actor;
 pub mod checks;
+pub mod ping;
 mod registry;
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};

@@ -119,12 +119,21 @@ function Actions({ monitor, onDone }) {
   );
 }
 
+/** A ping's replies, loss and round trips, as ping(8) sums them up. */
+function PingStats({ ping: p }) {
+  // Round trips on a LAN are fractions of a millisecond: ping(8)'s three decimals under 1 ms.
+  const rt = (v) => (v < 1 ? `${v.toFixed(3)} ms` : ms(v));
+  const rtt = p.rtt_avg_ms == null ? '' : ` · rtt ${rt(p.rtt_min_ms)} / ${rt(p.rtt_avg_ms)} / ${rt(p.rtt_max_ms)} (min/avg/max)`;
+  return <span>{p.received} of {p.sent} replied · {Math.round(p.loss_percent)} % loss{rtt}</span>;
+}
+
 /** What a monitor checks, in a few words: the URL, host and port, name and record, or the push URL. */
 function Target({ monitor: m }) {
   if (m.kind === 'http') return <span><span class="muted">{m.method || 'GET'}</span> <code>{m.url}</code></span>;
   if (m.kind === 'tcp') return <code>{m.host}:{m.port}</code>;
   if (m.kind === 'dns') return <span><code>{m.host}</code> <span class="muted">{m.record_type || 'A'} record{m.resolver ? ` via ${m.resolver}` : ''}</span></span>;
   if (m.kind === 'push') return m.push_url ? <span>heartbeats to <code>{m.push_url}</code></span> : <span>heartbeats</span>;
+  if (m.kind === 'ping') return <span><code>{m.host}</code> <span class="muted">{m.count ?? 3} packets</span></span>;
   return <span class="muted">—</span>;
 }
 
@@ -158,6 +167,7 @@ function Facts({ monitor: m }) {
         <div><dt>Uptime 30 d</dt><dd class="mon-num" data-testid="uptime-30d">{percent(m.uptime?.['30d'], true, 2)}</dd></div>
         <div><dt>Mean latency 24 h</dt><dd class="mon-num" data-testid="avg-latency">{ms(m.avg_latency_ms_24h)}</dd></div>
         {https && <div class="mon-wide"><dt>Certificate</dt><dd><Cert monitor={m} /></dd></div>}
+        {m.last_check?.ping && <div class="mon-wide"><dt>Last ping</dt><dd class="mon-num" data-testid="last-ping"><PingStats ping={m.last_check.ping} /></dd></div>}
         {m.tags?.length > 0 && <div><dt>Tags</dt><dd>{m.tags.join(', ')}</dd></div>}
       </dl>
     </section>

@@ -1,5 +1,5 @@
 // Settings › Monitors: the list with live status, and the create / edit form that adapts to
-// the kind (http, tcp, dns, push). `#/settings/monitors?edit=<id>` opens one's edit form.
+// the kind (http, tcp, dns, ping, push). `#/settings/monitors?edit=<id>` opens one's edit form.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { memo } from 'preact/compat';
@@ -14,7 +14,7 @@ import {
   bind, diff, failed, num, prune, send, splitList, text, useList, useLiveReload,
 } from './parts.jsx';
 
-const KINDS = ['http', 'tcp', 'dns', 'push'];
+const KINDS = ['http', 'tcp', 'dns', 'ping', 'push'];
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS'];
 /** Events that change what the list shows beyond the status. */
@@ -28,6 +28,7 @@ const KIND_FIELDS = {
     'expect.body_regex', 'expect.json_path', 'expect.json_path.path', 'expect.json_path.equals', 'expect.max_latency_ms', 'cert_expiry_days'],
   tcp: ['host', 'port'],
   dns: ['host', 'record_type', 'resolver', 'expect.contains'],
+  ping: ['host', 'count', 'packet_timeout_ms', 'max_loss_percent'],
   push: ['grace_s'],
 };
 
@@ -38,6 +39,7 @@ const DEFAULTS = {
   'expect.status': '', 'expect.body_contains': '', 'expect.body_regex': '', 'expect.json_path.path': '',
   'expect.json_path.equals': '', 'expect.max_latency_ms': '', cert_expiry_days: '14',
   host: '', port: '', record_type: 'A', resolver: '', 'expect.contains': '', grace_s: '0',
+  count: '3', packet_timeout_ms: '2000', max_loss_percent: '',
 };
 
 /** The Monitors tab: list, create, edit (from `params.edit`), delete. */
@@ -141,6 +143,7 @@ function target(m) {
   if (m.kind === 'http') return <span class="mono">{m.method && m.method !== 'GET' ? `${m.method} ` : ''}{m.url}</span>;
   if (m.kind === 'tcp') return <span class="mono">{m.host}:{m.port}</span>;
   if (m.kind === 'dns') return <span class="mono">{m.host} {m.record_type}{m.resolver ? ` @${m.resolver}` : ''}</span>;
+  if (m.kind === 'ping') return <span class="mono">{m.host}</span>;
   return <span class="muted">heartbeats to its push URL</span>;
 }
 
@@ -214,6 +217,7 @@ function MonitorForm({ monitor, notice, onSaved, onCancel, onConflict }) {
       {kind === 'http' && <HttpFields form={form} />}
       {kind === 'tcp' && <TcpFields form={form} />}
       {kind === 'dns' && <DnsFields form={form} />}
+      {kind === 'ping' && <PingFields form={form} />}
       {kind === 'push' && <PushFields form={form} monitor={monitor} />}
       <fieldset>
         <legend>Schedule</legend>
@@ -293,6 +297,21 @@ function DnsFields({ form }) {
   );
 }
 
+/** A ping monitor's host, packet count, per-packet timeout and loss threshold. */
+function PingFields({ form }) {
+  return (
+    <fieldset>
+      <legend>Ping</legend>
+      <div class="form-grid">
+        <Field label="Host" {...bind(form, 'host')} required placeholder="router.lan or 192.0.2.1" hint="A host name, IPv4 or IPv6 address" />
+        <Field label="Packets" type="number" step="any" {...bind(form, 'count')} hint="Echo requests per check, 1 to 10" />
+        <Field label="Packet timeout (ms)" type="number" step="any" {...bind(form, 'packet_timeout_ms')} hint="How long each request waits for its reply" />
+        <Field label="Max loss (%)" type="number" step="any" {...bind(form, 'max_loss_percent')} hint="Down above this loss; empty: down only when every packet is lost" />
+      </div>
+    </fieldset>
+  );
+}
+
 /** A push monitor's grace period and, once created, its URL. */
 function PushFields({ form, monitor }) {
   return (
@@ -321,7 +340,9 @@ function valuesOf(m) {
     'expect.json_path.path': e.json_path ? e.json_path.path : '', 'expect.json_path.equals': e.json_path ? JSON.stringify(e.json_path.equals) : '',
     'expect.max_latency_ms': s(e.max_latency_ms), cert_expiry_days: s(m.cert_expiry_days),
     host: s(m.host), port: s(m.port), record_type: m.record_type || 'A', resolver: s(m.resolver), 'expect.contains': s(e.contains),
-    grace_s: s(m.grace_s),
+    grace_s: s(m.grace_s), count: m.count == null ? DEFAULTS.count : s(m.count),
+    packet_timeout_ms: m.packet_timeout_ms == null ? DEFAULTS.packet_timeout_ms : s(m.packet_timeout_ms),
+    max_loss_percent: s(m.max_loss_percent),
   };
 }
 
@@ -346,6 +367,7 @@ const KIND_BODY = {
   }),
   tcp: (v) => ({ host: text(v.host), port: num(v.port) }),
   dns: (v) => ({ host: text(v.host), record_type: text(v.record_type), resolver: text(v.resolver), expect: { contains: text(v['expect.contains']) } }),
+  ping: (v) => ({ host: text(v.host), count: num(v.count), packet_timeout_ms: num(v.packet_timeout_ms), max_loss_percent: num(v.max_loss_percent) }),
   push: (v) => ({ grace_s: num(v.grace_s) }),
 };
 
