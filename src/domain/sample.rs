@@ -2,10 +2,12 @@
 //! produce, its validation, and its turning into `HostMetricsReported` with per-second
 //! rates derived from the counters.
 
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::events::{core_count, DiskUsage, HostMetricsReported};
+use crate::events::{
+    core_count, DiskUsage, FilesystemDetails, HostMetricsReported, SampleDetails,
+};
 
 /// How far ahead of the server's clock a sample's timestamp may be.
 pub const MAX_CLOCK_SKEW_S: i64 = 300;
@@ -17,8 +19,12 @@ pub struct PushBody {
     /// The host's name; required by `POST /api/metrics`, checked against the path otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
-    /// When the sample was taken; the server's clock when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When the sample was taken; the server's clock when absent. A time without an offset
+    /// (`2025-11-06T10:00:00`, as Python's `datetime.isoformat()` writes it) is UTC.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "utc_or_naive"
+    )]
     pub timestamp: Option<DateTime<Utc>>,
     /// Seconds between the agent's samples, so the server knows when the host is late.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,6 +44,34 @@ pub struct PushBody {
     /// Network and disk I/O counters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub io: Option<IoBody>,
+}
+
+/// Reads an RFC 3339 time, or one without an offset taken as UTC.
+fn utc_or_naive<'de, D: Deserializer<'de>>(de: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(de)? else {
+        return Ok(None);
+    };
+    parse_utc_or_naive(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Parses an RFC 3339 time, or a time without an offset (`T` or a space between date and
+/// time, optional fractions) as UTC.
+pub fn parse_utc_or_naive(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a time: use RFC 3339 (2026-11-06T10:00:00Z) or a UTC time \
+                 without an offset (2026-11-06T10:00:00)"
+            )
+        })
 }
 
 /// The `cpu` part of a push.
@@ -75,14 +109,23 @@ pub struct DiskBody {
 }
 
 /// One filesystem of a push.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartitionBody {
+    /// The device, such as `/dev/sda1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// Where it is mounted.
     pub mountpoint: String,
+    /// The filesystem type, such as `ext4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fstype: Option<String>,
     /// Size in bytes.
     pub total: u64,
     /// Used bytes.
     pub used: u64,
+    /// Bytes free to unprivileged users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free: Option<u64>,
     /// Used share, 0 to 100; `used / total` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<f64>,
@@ -106,6 +149,18 @@ pub struct NetworkBody {
     pub bytes_sent: Option<u64>,
     /// Bytes received since boot.
     pub bytes_recv: Option<u64>,
+    /// Packets sent since boot.
+    pub packets_sent: Option<u64>,
+    /// Packets received since boot.
+    pub packets_recv: Option<u64>,
+    /// Errors while receiving, since boot.
+    pub errin: Option<u64>,
+    /// Errors while sending, since boot.
+    pub errout: Option<u64>,
+    /// Incoming packets dropped, since boot.
+    pub dropin: Option<u64>,
+    /// Outgoing packets dropped, since boot.
+    pub dropout: Option<u64>,
 }
 
 /// Disk I/O counters of a push.
@@ -116,6 +171,14 @@ pub struct DiskIoBody {
     pub read_bytes: Option<u64>,
     /// Bytes written since boot.
     pub write_bytes: Option<u64>,
+    /// Reads since boot.
+    pub read_count: Option<u64>,
+    /// Writes since boot.
+    pub write_count: Option<u64>,
+    /// Milliseconds spent reading, since boot.
+    pub read_time: Option<u64>,
+    /// Milliseconds spent writing, since boot.
+    pub write_time: Option<u64>,
 }
 
 /// A push that parsed but holds a value that cannot be: the field and why.
@@ -242,6 +305,20 @@ impl PushBody {
                     ));
                 }
                 percent(&format!("disk.partitions[{i}].percent"), p.percent)?;
+                if p.free.is_some_and(|free| free > p.total) {
+                    return Err(invalid(
+                        format!("disk.partitions[{i}].free"),
+                        format!("{} bytes free of {}", p.free.unwrap_or_default(), p.total),
+                    ));
+                }
+                for (name, text) in [("device", &p.device), ("fstype", &p.fstype)] {
+                    if text.as_ref().is_some_and(|t| t.len() > 1024) {
+                        return Err(invalid(
+                            format!("disk.partitions[{i}].{name}"),
+                            "more than 1024 characters",
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -259,6 +336,46 @@ impl PushBody {
         ]
     }
 
+    /// The facts beyond usage and byte counters: filesystems' devices, types and free space,
+    /// packet, error and drop counters, disk operation counts and times.
+    pub fn details(&self) -> SampleDetails {
+        let net = self.io.as_ref().and_then(|io| io.network.clone()).unwrap_or_default();
+        let disk = self.io.as_ref().and_then(|io| io.disk_io.clone()).unwrap_or_default();
+        let filesystems = self
+            .disk
+            .iter()
+            .flat_map(|d| &d.partitions)
+            .map(|p| FilesystemDetails {
+                mountpoint: p.mountpoint.clone(),
+                device: p.device.clone(),
+                fstype: p.fstype.clone(),
+                free: p.free,
+            })
+            .collect::<Vec<_>>();
+        let told = |f: &FilesystemDetails| f.device.is_some() || f.fstype.is_some() || f.free.is_some();
+        SampleDetails {
+            filesystems: if filesystems.iter().any(told) {
+                filesystems
+            } else {
+                Vec::new()
+            },
+            network: [
+                net.packets_sent,
+                net.packets_recv,
+                net.errin,
+                net.errout,
+                net.dropin,
+                net.dropout,
+            ],
+            disk_io: [
+                disk.read_count,
+                disk.write_count,
+                disk.read_time,
+                disk.write_time,
+            ],
+        }
+    }
+
     /// The event for this sample: `previous` (the host's last sample) gives the rates.
     pub fn into_event(
         self,
@@ -267,6 +384,7 @@ impl PushBody {
         previous: Option<&HostMetricsReported>,
     ) -> HostMetricsReported {
         let counters = self.counters();
+        let details = self.details();
         let rates = rates(counters, sampled_at, previous);
         let cpu = self.cpu.unwrap_or_default();
         let mem = self.memory.unwrap_or_default();
@@ -307,6 +425,7 @@ impl PushBody {
             disks,
             counters,
             rates,
+            details,
         }
     }
 }
@@ -394,7 +513,7 @@ mod tests {
             io: Some(IoBody {
                 network: Some(NetworkBody {
                     bytes_sent: Some(sent),
-                    bytes_recv: None,
+                    ..NetworkBody::default()
                 }),
                 disk_io: None,
             }),
