@@ -5,9 +5,7 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::events::{
-    core_count, DiskUsage, FilesystemDetails, HostMetricsReported, SampleDetails,
-};
+use crate::events::{core_count, DiskUsage, FilesystemDetails, HostMetricsReported, SampleDetails};
 
 /// How far ahead of the server's clock a sample's timestamp may be.
 pub const MAX_CLOCK_SKEW_S: i64 = 300;
@@ -339,8 +337,16 @@ impl PushBody {
     /// The facts beyond usage and byte counters: filesystems' devices, types and free space,
     /// packet, error and drop counters, disk operation counts and times.
     pub fn details(&self) -> SampleDetails {
-        let net = self.io.as_ref().and_then(|io| io.network.clone()).unwrap_or_default();
-        let disk = self.io.as_ref().and_then(|io| io.disk_io.clone()).unwrap_or_default();
+        let net = self
+            .io
+            .as_ref()
+            .and_then(|io| io.network.clone())
+            .unwrap_or_default();
+        let disk = self
+            .io
+            .as_ref()
+            .and_then(|io| io.disk_io.clone())
+            .unwrap_or_default();
         let filesystems = self
             .disk
             .iter()
@@ -352,7 +358,8 @@ impl PushBody {
                 free: p.free,
             })
             .collect::<Vec<_>>();
-        let told = |f: &FilesystemDetails| f.device.is_some() || f.fstype.is_some() || f.free.is_some();
+        let told =
+            |f: &FilesystemDetails| f.device.is_some() || f.fstype.is_some() || f.free.is_some();
         SampleDetails {
             filesystems: if filesystems.iter().any(told) {
                 filesystems

@@ -58,7 +58,8 @@ pub async fn push(
     record_push(&state, &who, name, body).await
 }
 
-/// `POST /api/metrics`: the same push, the hostname inside the body.
+/// `POST /api/metrics`: the same push, the hostname inside the body, answered as the
+/// server monitor whose agents send it answers: `{"status":"success","hostname"}`.
 pub async fn push_compat(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -67,7 +68,13 @@ pub async fn push_compat(
     let who = auth::require(&req, &state, Role::Agent)?;
     let body: PushBody = from_json(body.into_inner())?;
     let name = pushed_hostname(None, &body)?;
-    record_push(&state, &who, name, body).await
+    let sample = Sample {
+        body,
+        now: state.clock.now(),
+    };
+    let applied = state.host_registry.push(&name, sample, by(&who)).await?;
+    Ok(answered(StatusCode::OK, &applied.answer)
+        .json(json!({"status": "success", "hostname": applied.state.hostname})))
 }
 
 /// `POST /api/v1/hosts`: a host whose node_exporter the server scrapes.
