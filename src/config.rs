@@ -113,6 +113,9 @@ pub struct Settings {
 pub struct CompatSettings {
     /// Serve the server monitor's reads (`/api/servers...`) without a token, as it did.
     pub public_reads: bool,
+    /// Take `POST /api/metrics` pushes that carry no credential at all (that agent sends
+    /// none), recorded as by `anonymous`; a credential that is sent is still checked.
+    pub anonymous_push: bool,
 }
 
 /// `[cluster]`: how nodes sharing a log find each other and share the work.

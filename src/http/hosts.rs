@@ -13,7 +13,7 @@ use super::{answered, auth, AppState, Problem};
 use crate::actors::host::HostApplied;
 use crate::domain::host::{hostname, pushed_hostname, HostStatus, Sample, ScrapedHostInput};
 use crate::domain::sample::PushBody;
-use crate::events::Role;
+use crate::events::{Actor, Role};
 use crate::projections::TokenEntry;
 
 fn applied_response(status: StatusCode, applied: &HostApplied) -> HttpResponse {
@@ -65,14 +65,20 @@ pub async fn push_compat(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Problem> {
-    let who = auth::require(&req, &state, Role::Agent)?;
+    let credentialed =
+        req.headers().contains_key(header::AUTHORIZATION) || auth::session_cookie(&req).is_some();
+    let actor = if state.settings.compat.anonymous_push && !credentialed {
+        Actor("anonymous".to_owned())
+    } else {
+        by(&auth::require(&req, &state, Role::Agent)?)
+    };
     let body: PushBody = from_json(body.into_inner())?;
     let name = pushed_hostname(None, &body)?;
     let sample = Sample {
         body,
         now: state.clock.now(),
     };
-    let applied = state.host_registry.push(&name, sample, by(&who)).await?;
+    let applied = state.host_registry.push(&name, sample, actor).await?;
     Ok(answered(StatusCode::OK, &applied.answer)
         .json(json!({"status": "success", "hostname": applied.state.hostname})))
 }

@@ -730,7 +730,8 @@ fn operations() -> Vec<Op> {
         op("pushHostMetricsByBody", "post", "/api/metrics", "hosts", "Push an agent's sample, the hostname in the body")
             .role(Agent)
             .detail("The same as `POST /api/v1/hosts/{hostname}/metrics`, for agents that already speak this shape \
-                     (the server monitor's agent), answered in that server's shape.")
+                     (the server monitor's agent), answered in that server's shape. With `compat.anonymous_push = true`, \
+                     a push with no credential at all is taken too.")
             .body("NamedPushBody")
             .answers(200, "Recorded.", "PushAccepted")
             .command(),

@@ -312,6 +312,11 @@ fn bad_seed_input_gets_a_clear_4xx_and_changes_nothing() {
         "pushes need a token: {}",
         anonymous.body
     );
+    let bad = api.seed_push(
+        "wf_not-a-token",
+        seed_body("web-1", &now, 1.0, 3).to_string().as_bytes(),
+    );
+    assert_eq!(bad.status, 401, "a bad token is refused: {}", bad.body);
     assert_eq!(
         samples(dir.path()).len(),
         before,
@@ -356,6 +361,46 @@ fn bad_seed_input_gets_a_clear_4xx_and_changes_nothing() {
         assert!(reply.json()["error"].is_string(), "{path}");
     }
     assert_eq!(samples(dir.path()).len(), before, "reads change nothing");
+}
+
+#[test]
+fn with_anonymous_push_the_agent_pushes_without_a_token_and_a_bad_token_is_still_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path(), ADMIN_TOKEN, |s| s.compat.anonymous_push = true);
+    let api = Api::at(&server.base);
+    let at = naive(Utc::now() - TimeDelta::seconds(5));
+    let body = seed_body("web-1", &at, 12.5, 1).to_string().into_bytes();
+    let reply = api
+        .send(
+            "POST",
+            "/api/metrics",
+            None,
+            &[],
+            Some(("application/json", body.clone())),
+        )
+        .expect(200, "a push without a token");
+    assert_eq!(
+        reply.json(),
+        json!({"status": "success", "hostname": "web-1"})
+    );
+    let bad = api.seed_push("wf_not-a-token", &body);
+    assert_eq!(
+        bad.status, 401,
+        "a credential sent is checked: {}",
+        bad.body
+    );
+    let recorded = samples(dir.path());
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["actor"], "anonymous");
+    // The native push route still needs a token.
+    let native = api.send(
+        "POST",
+        "/api/v1/hosts/web-1/metrics",
+        None,
+        &[],
+        Some(("application/json", body)),
+    );
+    assert_eq!(native.status, 401, "{}", native.body);
 }
 
 /// Pushes a hot sample for `web-1` and a rule that fires on it; the firing alert's id.
