@@ -552,6 +552,60 @@ mod tests {
     }
 
     #[test]
+    fn times_without_an_offset_are_utc_and_others_are_refused() {
+        assert_eq!(
+            parse_utc_or_naive("2025-11-06T10:00:00"),
+            Ok(at("2025-11-06T10:00:00Z"))
+        );
+        assert_eq!(
+            parse_utc_or_naive("2025-11-06 10:00:00.250000"),
+            Ok(at("2025-11-06T10:00:00.25Z"))
+        );
+        assert_eq!(
+            parse_utc_or_naive("2025-11-06T12:00:00+02:00"),
+            Ok(at("2025-11-06T10:00:00Z"))
+        );
+        for bad in ["yesterday", "2025-11-06", "2025-13-06T10:00:00", ""] {
+            assert!(parse_utc_or_naive(bad).is_err(), "{bad:?} accepted");
+        }
+        let body: PushBody =
+            serde_json::from_str(r#"{"timestamp":"2025-11-06T10:00:00"}"#).expect("parses");
+        assert_eq!(body.timestamp, Some(at("2025-11-06T10:00:00Z")));
+        assert!(serde_json::from_str::<PushBody>(r#"{"timestamp":5}"#).is_err());
+    }
+
+    #[test]
+    fn psutil_facts_beyond_usage_are_kept_in_the_event() {
+        let body: PushBody = serde_json::from_str(
+            r#"{"disk":{"partitions":[{"device":"/dev/sda1","mountpoint":"/","fstype":"ext4",
+                "total":10,"used":4,"free":5,"percent":40}]},
+                "io":{"network":{"packets_sent":1,"errin":2,"dropout":3},
+                      "disk_io":{"read_count":4,"write_time":5}}}"#,
+        )
+        .expect("parses");
+        let event = body.into_event("h".into(), at("2026-01-01T00:00:00Z"), None);
+        let fs = &event.details.filesystems[0];
+        assert_eq!(
+            (fs.device.as_deref(), fs.fstype.as_deref(), fs.free),
+            (Some("/dev/sda1"), Some("ext4"), Some(5))
+        );
+        assert_eq!(
+            event.details.network,
+            [Some(1), None, Some(2), None, None, Some(3)]
+        );
+        assert_eq!(event.details.disk_io, [Some(4), None, None, Some(5)]);
+        let bare: PushBody = serde_json::from_str(
+            r#"{"disk":{"partitions":[{"mountpoint":"/","total":1,"used":1}]}}"#,
+        )
+        .expect("parses");
+        let event = bare.into_event("h".into(), at("2026-01-01T00:00:00Z"), None);
+        assert!(
+            event.details.filesystems.is_empty(),
+            "nothing kept where the agent said nothing"
+        );
+    }
+
+    #[test]
     fn hostnames_must_be_dns_names() {
         assert!(validate_hostname("web-1.example.com").is_ok());
         for bad in ["", "-web", "web-", "we b", "a..b", "web_1", &"x".repeat(64)] {
