@@ -448,6 +448,7 @@ pub fn real_partitions(mounts: impl IntoIterator<Item = Mount>) -> Vec<Partition
                 mountpoint: m.mountpoint,
                 total: m.total,
                 used,
+                ..PartitionBody::default()
             }
         })
         .collect()
@@ -470,6 +471,7 @@ pub fn network_totals<'a>(
     seen.then_some(NetworkBody {
         bytes_sent: Some(sent),
         bytes_recv: Some(received),
+        ..NetworkBody::default()
     })
 }
 
@@ -506,6 +508,7 @@ pub fn disk_io_from_diskstats(diskstats: &str, devices: &HashSet<String>) -> Dis
     DiskIoBody {
         read_bytes: Some(read),
         write_bytes: Some(written),
+        ..DiskIoBody::default()
     }
 }
 
@@ -1127,7 +1130,8 @@ mod tests {
             totals,
             Some(NetworkBody {
                 bytes_sent: Some(11),
-                bytes_recv: Some(22)
+                bytes_recv: Some(22),
+                ..NetworkBody::default()
             })
         );
         assert_eq!(network_totals([("lo", 5, 5)]), None);

@@ -29,6 +29,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "websocket",
     "web_dir",
     "cluster",
+    "compat",
 ];
 
 /// A setting that is missing, malformed or out of range.
@@ -102,6 +103,19 @@ pub struct Settings {
     pub web_dir: Option<PathBuf>,
     /// Several nodes on one shared log (with `store.url`).
     pub cluster: ClusterSettings,
+    /// The routes of the systems watchfire replaces.
+    pub compat: CompatSettings,
+}
+
+/// `[compat]`: the routes of the systems watchfire replaces (README, "Coming from ...").
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompatSettings {
+    /// Serve the server monitor's reads (`/api/servers...`) without a token, as it did.
+    pub public_reads: bool,
+    /// Take `POST /api/metrics` pushes that carry no credential at all (that agent sends
+    /// none), recorded as by `anonymous`; a credential that is sent is still checked.
+    pub anonymous_push: bool,
 }
 
 /// `[cluster]`: how nodes sharing a log find each other and share the work.
@@ -142,6 +156,7 @@ impl Default for Settings {
             websocket: WebsocketSettings::default(),
             web_dir: None,
             cluster: ClusterSettings::default(),
+            compat: CompatSettings::default(),
         }
     }
 }

@@ -2,10 +2,10 @@
 //! produce, its validation, and its turning into `HostMetricsReported` with per-second
 //! rates derived from the counters.
 
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::events::{core_count, DiskUsage, HostMetricsReported};
+use crate::events::{core_count, DiskUsage, FilesystemDetails, HostMetricsReported, SampleDetails};
 
 /// How far ahead of the server's clock a sample's timestamp may be.
 pub const MAX_CLOCK_SKEW_S: i64 = 300;
@@ -17,8 +17,12 @@ pub struct PushBody {
     /// The host's name; required by `POST /api/metrics`, checked against the path otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
-    /// When the sample was taken; the server's clock when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When the sample was taken; the server's clock when absent. A time without an offset
+    /// (`2025-11-06T10:00:00`, as Python's `datetime.isoformat()` writes it) is UTC.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "utc_or_naive"
+    )]
     pub timestamp: Option<DateTime<Utc>>,
     /// Seconds between the agent's samples, so the server knows when the host is late.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,6 +42,34 @@ pub struct PushBody {
     /// Network and disk I/O counters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub io: Option<IoBody>,
+}
+
+/// Reads an RFC 3339 time, or one without an offset taken as UTC.
+fn utc_or_naive<'de, D: Deserializer<'de>>(de: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(de)? else {
+        return Ok(None);
+    };
+    parse_utc_or_naive(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Parses an RFC 3339 time, or a time without an offset (`T` or a space between date and
+/// time, optional fractions) as UTC.
+pub fn parse_utc_or_naive(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a time: use RFC 3339 (2026-11-06T10:00:00Z) or a UTC time \
+                 without an offset (2026-11-06T10:00:00)"
+            )
+        })
 }
 
 /// The `cpu` part of a push.
@@ -75,14 +107,23 @@ pub struct DiskBody {
 }
 
 /// One filesystem of a push.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartitionBody {
+    /// The device, such as `/dev/sda1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// Where it is mounted.
     pub mountpoint: String,
+    /// The filesystem type, such as `ext4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fstype: Option<String>,
     /// Size in bytes.
     pub total: u64,
     /// Used bytes.
     pub used: u64,
+    /// Bytes free to unprivileged users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free: Option<u64>,
     /// Used share, 0 to 100; `used / total` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<f64>,
@@ -106,6 +147,18 @@ pub struct NetworkBody {
     pub bytes_sent: Option<u64>,
     /// Bytes received since boot.
     pub bytes_recv: Option<u64>,
+    /// Packets sent since boot.
+    pub packets_sent: Option<u64>,
+    /// Packets received since boot.
+    pub packets_recv: Option<u64>,
+    /// Errors while receiving, since boot.
+    pub errin: Option<u64>,
+    /// Errors while sending, since boot.
+    pub errout: Option<u64>,
+    /// Incoming packets dropped, since boot.
+    pub dropin: Option<u64>,
+    /// Outgoing packets dropped, since boot.
+    pub dropout: Option<u64>,
 }
 
 /// Disk I/O counters of a push.
@@ -116,6 +169,14 @@ pub struct DiskIoBody {
     pub read_bytes: Option<u64>,
     /// Bytes written since boot.
     pub write_bytes: Option<u64>,
+    /// Reads since boot.
+    pub read_count: Option<u64>,
+    /// Writes since boot.
+    pub write_count: Option<u64>,
+    /// Milliseconds spent reading, since boot.
+    pub read_time: Option<u64>,
+    /// Milliseconds spent writing, since boot.
+    pub write_time: Option<u64>,
 }
 
 /// A push that parsed but holds a value that cannot be: the field and why.
@@ -242,6 +303,20 @@ impl PushBody {
                     ));
                 }
                 percent(&format!("disk.partitions[{i}].percent"), p.percent)?;
+                if p.free.is_some_and(|free| free > p.total) {
+                    return Err(invalid(
+                        format!("disk.partitions[{i}].free"),
+                        format!("{} bytes free of {}", p.free.unwrap_or_default(), p.total),
+                    ));
+                }
+                for (name, text) in [("device", &p.device), ("fstype", &p.fstype)] {
+                    if text.as_ref().is_some_and(|t| t.len() > 1024) {
+                        return Err(invalid(
+                            format!("disk.partitions[{i}].{name}"),
+                            "more than 1024 characters",
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -259,6 +334,55 @@ impl PushBody {
         ]
     }
 
+    /// The facts beyond usage and byte counters: filesystems' devices, types and free space,
+    /// packet, error and drop counters, disk operation counts and times.
+    pub fn details(&self) -> SampleDetails {
+        let net = self
+            .io
+            .as_ref()
+            .and_then(|io| io.network.clone())
+            .unwrap_or_default();
+        let disk = self
+            .io
+            .as_ref()
+            .and_then(|io| io.disk_io.clone())
+            .unwrap_or_default();
+        let filesystems = self
+            .disk
+            .iter()
+            .flat_map(|d| &d.partitions)
+            .map(|p| FilesystemDetails {
+                mountpoint: p.mountpoint.clone(),
+                device: p.device.clone(),
+                fstype: p.fstype.clone(),
+                free: p.free,
+            })
+            .collect::<Vec<_>>();
+        let told =
+            |f: &FilesystemDetails| f.device.is_some() || f.fstype.is_some() || f.free.is_some();
+        SampleDetails {
+            filesystems: if filesystems.iter().any(told) {
+                filesystems
+            } else {
+                Vec::new()
+            },
+            network: [
+                net.packets_sent,
+                net.packets_recv,
+                net.errin,
+                net.errout,
+                net.dropin,
+                net.dropout,
+            ],
+            disk_io: [
+                disk.read_count,
+                disk.write_count,
+                disk.read_time,
+                disk.write_time,
+            ],
+        }
+    }
+
     /// The event for this sample: `previous` (the host's last sample) gives the rates.
     pub fn into_event(
         self,
@@ -267,6 +391,7 @@ impl PushBody {
         previous: Option<&HostMetricsReported>,
     ) -> HostMetricsReported {
         let counters = self.counters();
+        let details = self.details();
         let rates = rates(counters, sampled_at, previous);
         let cpu = self.cpu.unwrap_or_default();
         let mem = self.memory.unwrap_or_default();
@@ -307,6 +432,7 @@ impl PushBody {
             disks,
             counters,
             rates,
+            details,
         }
     }
 }
@@ -394,7 +520,7 @@ mod tests {
             io: Some(IoBody {
                 network: Some(NetworkBody {
                     bytes_sent: Some(sent),
-                    bytes_recv: None,
+                    ..NetworkBody::default()
                 }),
                 disk_io: None,
             }),
@@ -423,6 +549,60 @@ mod tests {
             Some(&first),
         );
         assert_eq!(r, [None; 4]);
+    }
+
+    #[test]
+    fn times_without_an_offset_are_utc_and_others_are_refused() {
+        assert_eq!(
+            parse_utc_or_naive("2025-11-06T10:00:00"),
+            Ok(at("2025-11-06T10:00:00Z"))
+        );
+        assert_eq!(
+            parse_utc_or_naive("2025-11-06 10:00:00.250000"),
+            Ok(at("2025-11-06T10:00:00.25Z"))
+        );
+        assert_eq!(
+            parse_utc_or_naive("2025-11-06T12:00:00+02:00"),
+            Ok(at("2025-11-06T10:00:00Z"))
+        );
+        for bad in ["yesterday", "2025-11-06", "2025-13-06T10:00:00", ""] {
+            assert!(parse_utc_or_naive(bad).is_err(), "{bad:?} accepted");
+        }
+        let body: PushBody =
+            serde_json::from_str(r#"{"timestamp":"2025-11-06T10:00:00"}"#).expect("parses");
+        assert_eq!(body.timestamp, Some(at("2025-11-06T10:00:00Z")));
+        assert!(serde_json::from_str::<PushBody>(r#"{"timestamp":5}"#).is_err());
+    }
+
+    #[test]
+    fn psutil_facts_beyond_usage_are_kept_in_the_event() {
+        let body: PushBody = serde_json::from_str(
+            r#"{"disk":{"partitions":[{"device":"/dev/sda1","mountpoint":"/","fstype":"ext4",
+                "total":10,"used":4,"free":5,"percent":40}]},
+                "io":{"network":{"packets_sent":1,"errin":2,"dropout":3},
+                      "disk_io":{"read_count":4,"write_time":5}}}"#,
+        )
+        .expect("parses");
+        let event = body.into_event("h".into(), at("2026-01-01T00:00:00Z"), None);
+        let fs = &event.details.filesystems[0];
+        assert_eq!(
+            (fs.device.as_deref(), fs.fstype.as_deref(), fs.free),
+            (Some("/dev/sda1"), Some("ext4"), Some(5))
+        );
+        assert_eq!(
+            event.details.network,
+            [Some(1), None, Some(2), None, None, Some(3)]
+        );
+        assert_eq!(event.details.disk_io, [Some(4), None, None, Some(5)]);
+        let bare: PushBody = serde_json::from_str(
+            r#"{"disk":{"partitions":[{"mountpoint":"/","total":1,"used":1}]}}"#,
+        )
+        .expect("parses");
+        let event = bare.into_event("h".into(), at("2026-01-01T00:00:00Z"), None);
+        assert!(
+            event.details.filesystems.is_empty(),
+            "nothing kept where the agent said nothing"
+        );
     }
 
     #[test]

@@ -275,6 +275,85 @@ pub struct HostMetricsReported {
     pub counters: [Option<u64>; 4],
     /// Rates derived from the counters, bytes/s: network tx, rx, disk read, write.
     pub rates: [Option<f64>; 4],
+    /// What agents that read psutil say beyond the figures above (schema 3).
+    #[serde(default)]
+    pub details: SampleDetails,
+}
+
+/// The facts of a sample beyond usage and byte counters: filesystem types and free space,
+/// packet, error and drop counters, disk operation counts and times (schema 3 of
+/// [`HostMetricsReported`]; empty when upcast from older ones).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SampleDetails {
+    /// Per filesystem, in the order of `disks`: its device, type and free bytes.
+    pub filesystems: Vec<FilesystemDetails>,
+    /// Network counters since boot: packets sent, packets received, errors in, errors out,
+    /// drops in, drops out.
+    pub network: [Option<u64>; 6],
+    /// Disk counters since boot: reads, writes, milliseconds reading, milliseconds writing.
+    pub disk_io: [Option<u64>; 4],
+}
+
+/// The device, type and free space of one mounted filesystem.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilesystemDetails {
+    /// Where it is mounted (the `mountpoint` of its [`DiskUsage`]).
+    pub mountpoint: String,
+    /// The device it lives on, such as `/dev/sda1`.
+    pub device: Option<String>,
+    /// Its filesystem type, such as `ext4`.
+    pub fstype: Option<String>,
+    /// Bytes free to unprivileged users (may be less than `total - used`).
+    pub free: Option<u64>,
+}
+
+/// Schema 2 of [`HostMetricsReported`], before it kept [`SampleDetails`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostMetricsReportedV2 {
+    /// The host.
+    pub hostname: String,
+    /// When the sample was taken, by the host's clock.
+    pub sampled_at: DateTime<Utc>,
+    /// CPU busy share over all cores, 0 to 100.
+    pub cpu_percent: Option<f64>,
+    /// CPU busy share per core.
+    pub cpu_percent_per_core: Vec<f64>,
+    /// Logical CPUs, as the host said (or as many as `cpu_percent_per_core` has).
+    pub cpu_count: Option<u32>,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load_average: Option<[f64; 3]>,
+    /// Memory size in bytes.
+    pub memory_total: Option<u64>,
+    /// Used memory in bytes.
+    pub memory_used: Option<u64>,
+    /// Used memory share, 0 to 100.
+    pub memory_percent: Option<f64>,
+    /// Every real filesystem.
+    pub disks: Vec<DiskUsage>,
+    /// Network and disk counters as read (bytes since boot): sent, received, read, written.
+    pub counters: [Option<u64>; 4],
+    /// Rates derived from the counters, bytes/s: network tx, rx, disk read, write.
+    pub rates: [Option<f64>; 4],
+}
+
+impl From<HostMetricsReportedV2> for HostMetricsReported {
+    fn from(v2: HostMetricsReportedV2) -> HostMetricsReported {
+        HostMetricsReported {
+            hostname: v2.hostname,
+            sampled_at: v2.sampled_at,
+            cpu_percent: v2.cpu_percent,
+            cpu_percent_per_core: v2.cpu_percent_per_core,
+            cpu_count: v2.cpu_count,
+            load_average: v2.load_average,
+            memory_total: v2.memory_total,
+            memory_used: v2.memory_used,
+            memory_percent: v2.memory_percent,
+            disks: v2.disks,
+            counters: v2.counters,
+            rates: v2.rates,
+            details: SampleDetails::default(),
+        }
+    }
 }
 
 /// How many cores per-core figures stand for; `None` without any.
@@ -324,6 +403,7 @@ impl From<HostMetricsReportedV1> for HostMetricsReported {
             disks: v1.disks,
             counters: v1.counters,
             rates: v1.rates,
+            details: SampleDetails::default(),
         }
     }
 }
@@ -752,7 +832,7 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("TokenRevoked", 1),
     ("MonitorChecked", 2),
     ("HeartbeatReceived", 1),
-    ("HostMetricsReported", 2),
+    ("HostMetricsReported", 3),
     ("MonitorCreated", 2),
     ("MonitorUpdated", 2),
     ("MonitorPaused", 1),
@@ -943,7 +1023,10 @@ impl Event {
             ("HostMetricsReported", 1) => {
                 Event::HostMetricsReported(Box::new(d::<HostMetricsReportedV1>(payload)?.into()))
             }
-            ("HostMetricsReported", 2) => Event::HostMetricsReported(d(payload)?),
+            ("HostMetricsReported", 2) => {
+                Event::HostMetricsReported(Box::new(d::<HostMetricsReportedV2>(payload)?.into()))
+            }
+            ("HostMetricsReported", 3) => Event::HostMetricsReported(d(payload)?),
             ("MonitorCreated", 1) => {
                 Event::MonitorCreated(Box::new(d::<MonitorCreatedV1>(payload)?.into()))
             }

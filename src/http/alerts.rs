@@ -385,7 +385,11 @@ pub async fn ack_alert(
         })?;
     Ok(HttpResponse::Ok()
         .insert_header(("Watchfire-Position", position.0.to_string()))
-        .json(json!({"id": id, "state": status.as_str()})))
+        .json(json!({
+            "id": id,
+            "state": status.as_str(),
+            "acknowledged": status == AlertStatus::Acknowledged,
+        })))
 }
 
 // ---- silences ----

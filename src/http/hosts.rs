@@ -13,7 +13,7 @@ use super::{answered, auth, AppState, Problem};
 use crate::actors::host::HostApplied;
 use crate::domain::host::{hostname, pushed_hostname, HostStatus, Sample, ScrapedHostInput};
 use crate::domain::sample::PushBody;
-use crate::events::Role;
+use crate::events::{Actor, Role};
 use crate::projections::TokenEntry;
 
 fn applied_response(status: StatusCode, applied: &HostApplied) -> HttpResponse {
@@ -58,16 +58,29 @@ pub async fn push(
     record_push(&state, &who, name, body).await
 }
 
-/// `POST /api/metrics`: the same push, the hostname inside the body.
+/// `POST /api/metrics`: the same push, the hostname inside the body, answered as the
+/// server monitor whose agents send it answers: `{"status":"success","hostname"}`.
 pub async fn push_compat(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Problem> {
-    let who = auth::require(&req, &state, Role::Agent)?;
+    let credentialed =
+        req.headers().contains_key(header::AUTHORIZATION) || auth::session_cookie(&req).is_some();
+    let actor = if state.settings.compat.anonymous_push && !credentialed {
+        Actor("anonymous".to_owned())
+    } else {
+        by(&auth::require(&req, &state, Role::Agent)?)
+    };
     let body: PushBody = from_json(body.into_inner())?;
     let name = pushed_hostname(None, &body)?;
-    record_push(&state, &who, name, body).await
+    let sample = Sample {
+        body,
+        now: state.clock.now(),
+    };
+    let applied = state.host_registry.push(&name, sample, actor).await?;
+    Ok(answered(StatusCode::OK, &applied.answer)
+        .json(json!({"status": "success", "hostname": applied.state.hostname})))
 }
 
 /// `POST /api/v1/hosts`: a host whose node_exporter the server scrapes.

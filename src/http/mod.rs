@@ -4,6 +4,7 @@
 mod alerts;
 mod audit;
 mod auth;
+mod compat;
 mod connection;
 pub mod exposition;
 pub mod forward;
@@ -89,6 +90,7 @@ pub struct AppState {
 /// Adds every route to an actix-web app.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        std::sync::LazyLock::force(&ws::seed004::STARTED);
         cfg.app_data(state)
             .app_data(
                 web::JsonConfig::default()
@@ -127,7 +129,11 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                     .route("/alert-rules/{id}", web::get().to(alerts::get_rule))
                     .route("/alert-rules/{id}", web::patch().to(alerts::patch_rule))
                     .route("/alert-rules/{id}", web::delete().to(alerts::delete_rule))
+                    .route("/metrics/current", web::get().to(compat::metrics_current))
+                    .route("/metrics/history", web::get().to(compat::metrics_history))
                     .route("/alerts", web::get().to(alerts::list_alerts))
+                    .route("/alerts/active", web::get().to(compat::alerts_active))
+                    .route("/alerts/history", web::get().to(compat::alerts_history))
                     .route("/alerts/{id}", web::get().to(alerts::get_alert))
                     .route("/alerts/{id}/ack", web::post().to(alerts::ack_alert))
                     .route("/silences", web::post().to(alerts::create_silence))
@@ -196,6 +202,24 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .route(
                 "/api/badge/{id}/ping/{duration}",
                 web::get().to(status_pages::badge_ping),
+            )
+            .route("/api/health", web::get().to(compat::health))
+            .route("/api/servers", web::get().to(compat::servers))
+            .route(
+                "/api/servers/{hostname}/latest",
+                web::get().to(compat::latest),
+            )
+            .route(
+                "/api/servers/{hostname}/history",
+                web::get().to(compat::history),
+            )
+            .route(
+                "/api/servers/{hostname}/disks",
+                web::get().to(compat::disks),
+            )
+            .route(
+                "/api/servers/{hostname}/network",
+                web::get().to(compat::network),
             )
             .route("/api/push/{token}", web::get().to(monitors::push))
             .route("/api/push/{token}", web::post().to(monitors::push))

@@ -157,6 +157,7 @@ fn tags() -> Value {
         {"name": "users", "description": "Logging in and out, users and API tokens."},
         {"name": "status", "description": "Public status pages, their incidents and maintenance, and badges."},
         {"name": "operations", "description": "Health, readiness, metrics, this document, the WebSocket."},
+        {"name": "compat", "description": "The routes and shapes of the systems watchfire replaces, for their agents, dashboards and scripts."},
     ])
 }
 
@@ -175,6 +176,8 @@ enum Access {
     Session,
     /// Viewer, unless the server runs with `metrics.public = true`.
     MetricsViewer,
+    /// Viewer, unless the server runs with `compat.public_reads = true`.
+    CompatViewer,
     /// A bearer token or session cookie on the upgrade, or the first message.
     WebSocket,
 }
@@ -188,7 +191,9 @@ impl Access {
             Access::Public | Access::PushToken => json!([]),
             Access::Role(_) => json!([bearer, cookie]),
             Access::Session => json!([cookie]),
-            Access::MetricsViewer | Access::WebSocket => json!([bearer, cookie, {}]),
+            Access::MetricsViewer | Access::CompatViewer | Access::WebSocket => {
+                json!([bearer, cookie, {}])
+            }
         }
     }
 
@@ -199,7 +204,7 @@ impl Access {
             Access::PushToken => "push-token",
             Access::Role(role) => role.as_str(),
             Access::Session => "session",
-            Access::MetricsViewer | Access::WebSocket => "viewer",
+            Access::MetricsViewer | Access::CompatViewer | Access::WebSocket => "viewer",
         }
     }
 
@@ -217,6 +222,10 @@ impl Access {
             Access::Session => "The session cookie of `POST /api/v1/login`.".to_owned(),
             Access::MetricsViewer => {
                 "Role: viewer or higher, or none when the server runs with `metrics.public = true`."
+                    .to_owned()
+            }
+            Access::CompatViewer => {
+                "Role: viewer or higher, or none when the server runs with `compat.public_reads = true`."
                     .to_owned()
             }
             Access::WebSocket => {
@@ -237,7 +246,7 @@ impl Access {
     fn ranks(self) -> bool {
         match self {
             Access::Role(role) => role > Role::Agent,
-            Access::MetricsViewer => true,
+            Access::MetricsViewer | Access::CompatViewer => true,
             _ => false,
         }
     }
@@ -791,10 +800,70 @@ fn operations() -> Vec<Op> {
             .answers(200, "The series.", "HostSeries"),
         op("pushHostMetricsByBody", "post", "/api/metrics", "hosts", "Push an agent's sample, the hostname in the body")
             .role(Agent)
-            .detail("The same as `POST /api/v1/hosts/{hostname}/metrics`, for agents that already speak this shape.")
+            .detail("The same as `POST /api/v1/hosts/{hostname}/metrics`, for agents that already speak this shape \
+                     (the server monitor's agent), answered in that server's shape. With `compat.anonymous_push = true`, \
+                     a push with no credential at all is taken too.")
             .body("NamedPushBody")
-            .answers(200, "Recorded.", "Host")
+            .answers(200, "Recorded.", "PushAccepted")
             .command(),
+        // ---- compat ----
+        op("compatHealth", "get", "/api/health", "compat", "Liveness, as the server monitor answered it")
+            .access(Access::Public)
+            .answers(200, "The process answers.", "CompatHealth"),
+        op("compatServers", "get", "/api/servers", "compat", "Every host with its headline figures")
+            .access(Access::CompatViewer)
+            .reads()
+            .answers(200, "The hosts, by name.", "CompatServerList"),
+        op("compatServerLatest", "get", "/api/servers/{hostname}/latest", "compat", "A host's latest sample, as its agent pushed it")
+            .access(Access::CompatViewer)
+            .detail("404 (with `error`) for an unknown host or one without a sample yet.")
+            .reads()
+            .answers(200, "The sample.", "CompatSample")
+            .errors(&[404]),
+        op("compatServerHistory", "get", "/api/servers/{hostname}/history", "compat", "A host's recent samples, oldest first")
+            .access(Access::CompatViewer)
+            .query("hours", json!({"type": "number", "exclusiveMinimum": 0, "maximum": 2160, "default": 1}), "How far back.")
+            .query("limit", int(1, 1000).with("default", json!(100)), "At most this many (the newest).")
+            .reads()
+            .answers(200, "The samples.", "CompatHistory")
+            .errors(&[400, 404]),
+        op("compatServerDisks", "get", "/api/servers/{hostname}/disks", "compat", "A host's filesystems in its latest sample")
+            .access(Access::CompatViewer)
+            .reads()
+            .answers(200, "The partitions.", "CompatDisks")
+            .errors(&[404]),
+        op("compatServerNetwork", "get", "/api/servers/{hostname}/network", "compat", "A host's network and disk I/O counters in its latest sample")
+            .access(Access::CompatViewer)
+            .reads()
+            .answers(200, "The counters and rates.", "CompatNetwork")
+            .errors(&[404]),
+        op("compatMetricsCurrent", "get", "/api/v1/metrics/current", "compat", "Every host's latest figures as metric points")
+            .role(Viewer)
+            .query("host", text(1, 253), "Only this host.")
+            .query("type", string(), "Only this metric, named as series are.")
+            .reads()
+            .answers(200, "The points.", "CompatMetrics")
+            .errors(&[400, 404]),
+        op("compatMetricsHistory", "get", "/api/v1/metrics/history", "compat", "One metric's rollups per host, oldest first")
+            .role(Viewer)
+            .required_query("type", series_metric(), "The metric.")
+            .query("host", text(1, 253), "Only this host (else every host, at most 100).")
+            .query("since", since(), "The start; an hour before `until` when absent.")
+            .query("until", until(), "The end; now when absent.")
+            .reads()
+            .answers(200, "The points: each bucket's average.", "CompatMetricsHistory")
+            .errors(&[400, 404]),
+        op("compatAlertsActive", "get", "/api/v1/alerts/active", "compat", "Alerts not yet resolved, newest first")
+            .role(Viewer)
+            .reads()
+            .answers(200, "The alerts.", "CompatAlertList"),
+        op("compatAlertsHistory", "get", "/api/v1/alerts/history", "compat", "Every alert, newest first")
+            .role(Viewer)
+            .query("since", since(), "Only alerts opened from this time on (RFC 3339).")
+            .query("limit", int(1, 1000).with("default", json!(100)), "At most this many alerts.")
+            .reads()
+            .answers(200, "The alerts.", "CompatAlertList")
+            .errors(&[400]),
         // ---- alerts ----
         op("createAlertRule", "post", "/api/v1/alert-rules", "alerts", "Create an alert rule")
             .role(Operator)
@@ -1380,7 +1449,7 @@ fn push_body_properties() -> Vec<(&'static str, Value)> {
     let bytes = || count();
     vec![
         ("hostname", text(1, 253).doc("The host's name; required by `POST /api/metrics`, checked against the path otherwise.")),
-        ("timestamp", time().doc("When the sample was taken; the server's clock when absent. At most 300 s ahead of it.")),
+        ("timestamp", json!({"type": "string"}).doc("When the sample was taken (RFC 3339, or without an offset: UTC); the server's clock when absent. At most 300 s ahead of it.")),
         ("interval_s", int(1, u32::MAX).doc("Seconds between the agent's samples, so the server knows when the host is late.")),
         ("tags", array(text(1, 64)).doc("Labels for alert rules and silences.")),
         ("cpu", object(vec![
@@ -1403,17 +1472,156 @@ fn push_body_properties() -> Vec<(&'static str, Value)> {
         ("disk", object(vec![(
             "partitions",
             array(object(vec![
+                ("device", json!({"type": "string", "maxLength": 1024})),
                 ("mountpoint", text(1, 1024)),
+                ("fstype", json!({"type": "string", "maxLength": 1024})),
                 ("total", bytes()),
                 ("used", bytes().doc("At most `total`.")),
+                ("free", bytes().doc("At most `total`.")),
                 ("percent", percent().doc("`used / total` when absent.")),
             ], &["mountpoint", "total", "used"])).with("maxItems", json!(1024)),
         )], &[])),
         ("io", object(vec![
-            ("network", object(vec![("bytes_sent", bytes()), ("bytes_recv", bytes())], &[]).doc("Bytes since boot.")),
-            ("disk_io", object(vec![("read_bytes", bytes()), ("write_bytes", bytes())], &[]).doc("Bytes since boot.")),
+            ("network", object(
+                ["bytes_sent", "bytes_recv", "packets_sent", "packets_recv", "errin", "errout", "dropin", "dropout"]
+                    .into_iter().map(|n| (n, bytes())).collect(),
+                &[],
+            ).doc("Counters since boot, as psutil names them.")),
+            ("disk_io", object(
+                ["read_count", "write_count", "read_bytes", "write_bytes", "read_time", "write_time"]
+                    .into_iter().map(|n| (n, bytes())).collect(),
+                &[],
+            ).doc("Counters since boot, as psutil names them (times in milliseconds).")),
         ], &[])),
     ]
+}
+
+/// A sample as the server monitor's agent pushes it and its dashboard reads it back.
+fn compat_sample() -> Value {
+    let n = || number().or_null();
+    closed(
+        vec![
+            ("hostname", string()),
+            ("timestamp", time()),
+            (
+                "cpu",
+                closed(
+                    vec![
+                        ("cpu_percent_total", n()),
+                        ("cpu_percent_per_core", array(number())),
+                        ("cpu_count_logical", count().or_null()),
+                        ("load_average", array(number()).or_null()),
+                    ],
+                    &[
+                        "cpu_percent_total",
+                        "cpu_percent_per_core",
+                        "cpu_count_logical",
+                        "load_average",
+                    ],
+                ),
+            ),
+            (
+                "memory",
+                closed(
+                    vec![
+                        ("memory_total", count().or_null()),
+                        ("memory_used", count().or_null()),
+                        ("memory_percent", n()),
+                    ],
+                    &["memory_total", "memory_used", "memory_percent"],
+                ),
+            ),
+            (
+                "disk",
+                closed(
+                    vec![("partitions", array(compat_partition()))],
+                    &["partitions"],
+                ),
+            ),
+            (
+                "io",
+                closed(
+                    vec![("network", compat_network()), ("disk_io", compat_disk_io())],
+                    &["network", "disk_io"],
+                ),
+            ),
+        ],
+        &["hostname", "timestamp", "cpu", "memory", "disk", "io"],
+    )
+}
+
+/// One filesystem as the server monitor shows it.
+fn compat_partition() -> Value {
+    closed(
+        vec![
+            ("device", string().or_null()),
+            ("mountpoint", string()),
+            ("fstype", string().or_null()),
+            ("total", count()),
+            ("used", count()),
+            (
+                "free",
+                count().doc("As the agent said, else `total - used`."),
+            ),
+            ("percent", number()),
+        ],
+        &[
+            "device",
+            "mountpoint",
+            "fstype",
+            "total",
+            "used",
+            "free",
+            "percent",
+        ],
+    )
+}
+
+/// Network counters since boot, as psutil names them.
+fn compat_network() -> Value {
+    let names = [
+        "bytes_sent",
+        "bytes_recv",
+        "packets_sent",
+        "packets_recv",
+        "errin",
+        "errout",
+        "dropin",
+        "dropout",
+    ];
+    closed(
+        names.iter().map(|n| (*n, count().or_null())).collect(),
+        &names,
+    )
+}
+
+/// Disk I/O counters since boot, as psutil names them (times in milliseconds).
+fn compat_disk_io() -> Value {
+    let names = [
+        "read_count",
+        "write_count",
+        "read_bytes",
+        "write_bytes",
+        "read_time",
+        "write_time",
+    ];
+    closed(
+        names.iter().map(|n| (*n, count().or_null())).collect(),
+        &names,
+    )
+}
+
+/// A metric point of the Terminusa API.
+fn compat_point() -> Value {
+    closed(
+        vec![
+            ("timestamp", time()),
+            ("type", string()),
+            ("value", number()),
+            ("tags", closed(vec![("host", string())], &["host"])),
+        ],
+        &["timestamp", "type", "value", "tags"],
+    )
 }
 
 /// The fields of an alert condition.
@@ -1494,6 +1702,7 @@ fn schemas() -> Value {
             ("status", int(100, 599).doc("The HTTP status.")),
             ("detail", string().doc("What went wrong this time; for a 422, the field first.")),
             ("field", string().doc("For a 422, the request body's field at fault, such as `expect.status[1]`.")),
+            ("error", string().doc("On the `compat` routes: `detail` again, where the seed systems' clients read it.")),
         ], &["type", "title", "status", "detail"]).doc("An RFC 9457 problem: every error answer.")),
         ("Health", object(vec![("status", json!({"const": "ok"}))], &["status"])),
         ("Readiness", object(vec![
@@ -1555,6 +1764,61 @@ fn schemas() -> Value {
         // hosts
         ("PushBody", object(push_body_properties(), &[]).doc("An agent's sample; every part optional, unknown fields ignored.")),
         ("NamedPushBody", object(push_body_properties(), &["hostname"]).doc("An agent's sample with its hostname.")),
+        ("PushAccepted", closed(vec![
+            ("status", json!({"const": "success"})),
+            ("hostname", string().doc("The host, lower-case.")),
+        ], &["status", "hostname"])),
+        // compat
+        ("CompatHealth", closed(vec![("status", json!({"const": "healthy"})), ("timestamp", time())], &["status", "timestamp"])),
+        ("CompatServerList", closed(vec![
+            ("count", count()),
+            ("servers", array(closed(vec![
+                ("hostname", string()),
+                ("status", one_of(&["online", "offline", "pending"])),
+                ("last_seen", time().or_null()),
+                ("last_update", time().or_null().doc("When the latest sample was taken.")),
+                ("cpu_percent", number().or_null()),
+                ("memory_percent", number().or_null()),
+                ("disk_percent", number().or_null().doc("The fullest filesystem's.")),
+            ], &["hostname", "status", "last_seen", "last_update", "cpu_percent", "memory_percent", "disk_percent"]))),
+        ], &["count", "servers"])),
+        ("CompatSample", compat_sample()),
+        ("CompatHistory", closed(vec![
+            ("hostname", string()), ("hours", number()), ("count", count()),
+            ("metrics", array(compat_sample())),
+        ], &["hostname", "hours", "count", "metrics"])),
+        ("CompatDisks", closed(vec![
+            ("hostname", string()), ("timestamp", time()), ("partitions", array(compat_partition())),
+        ], &["hostname", "timestamp", "partitions"])),
+        ("CompatNetwork", closed(vec![
+            ("hostname", string()), ("timestamp", time()),
+            ("network", compat_network()), ("disk_io", compat_disk_io()),
+            ("rates", closed(vec![
+                ("bytes_sent_per_s", number().or_null()), ("bytes_recv_per_s", number().or_null()),
+                ("read_bytes_per_s", number().or_null()), ("write_bytes_per_s", number().or_null()),
+            ], &["bytes_sent_per_s", "bytes_recv_per_s", "read_bytes_per_s", "write_bytes_per_s"])),
+        ], &["hostname", "timestamp", "network", "disk_io", "rates"])),
+        ("CompatMetrics", closed(vec![
+            ("timestamp", time()), ("metrics", array(compat_point())),
+        ], &["timestamp", "metrics"])),
+        ("CompatMetricsHistory", closed(vec![
+            ("type", string()), ("since", time()), ("until", time()), ("metrics", array(compat_point())),
+        ], &["type", "since", "until", "metrics"])),
+        ("CompatAlertList", closed(vec![
+            ("count", count()),
+            ("alerts", array(closed(vec![
+                ("id", uuid()),
+                ("severity", one_of(&["critical", "warning", "info"])),
+                ("message", string().doc("The rule's name and the latest cause.")),
+                ("created_at", time()),
+                ("status", one_of(&["pending", "firing", "acknowledged", "resolved"])),
+                ("acknowledged", boolean()),
+                ("acknowledged_at", time().or_null()),
+                ("resolved_at", time().or_null()),
+                ("rule", string()),
+                ("subject", string()),
+            ], &["id", "severity", "message", "created_at", "status", "acknowledged", "acknowledged_at", "resolved_at", "rule", "subject"]))),
+        ], &["count", "alerts"])),
         ("ScrapedHostCreate", closed(vec![
             ("hostname", text(1, 253)),
             ("scrape_url", uri().doc("A node_exporter `/metrics` URL.")),
@@ -1596,7 +1860,8 @@ fn schemas() -> Value {
         ("AckInput", closed(vec![("comment", json!({"type": "string", "maxLength": 2000}))], &[])),
         ("AckResult", object(vec![
             ("id", uuid()), ("state", one_of(&["pending", "firing", "acknowledged", "resolved"])),
-        ], &["id", "state"])),
+            ("acknowledged", boolean().doc("Whether the alert is acknowledged now (the Terminusa API's field).")),
+        ], &["id", "state", "acknowledged"])),
         ("SilenceCreate", closed(vec![
             ("matchers", json!({
                 "type": "object", "minProperties": 1,

@@ -27,6 +27,7 @@
 
 mod hub;
 mod protocol;
+pub mod seed004;
 mod session;
 mod topics;
 
@@ -41,7 +42,7 @@ pub use hub::Hub;
 pub use protocol::MAX_MESSAGE_BYTES;
 
 use super::{auth, AppState};
-use session::{Identity, WsSession};
+use session::{Dialect, Identity, WsSession};
 
 /// The credential a request carries: its bearer token, else its session cookie.
 fn credential(req: &HttpRequest) -> Option<String> {
@@ -71,6 +72,25 @@ fn identify(req: &HttpRequest, state: &AppState) -> Result<Option<Identity>, sup
     }
 }
 
+/// The protocol `?protocol=` asks for: watchfire's own (the default) or `seed004`.
+fn dialect(req: &HttpRequest) -> Result<Dialect, super::Problem> {
+    #[derive(serde::Deserialize)]
+    struct Q {
+        protocol: Option<String>,
+    }
+    let q = web::Query::<Q>::from_query(req.query_string()).map_err(|e| {
+        super::Problem::new(actix_web::http::StatusCode::BAD_REQUEST, e.to_string())
+    })?;
+    match q.protocol.as_deref() {
+        None | Some("watchfire") => Ok(Dialect::Native),
+        Some(seed004::NAME) => Ok(Dialect::Seed004),
+        Some(other) => Err(super::Problem::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            format!("unknown protocol {other:?}: use watchfire (the default) or seed004"),
+        )),
+    }
+}
+
 /// `GET /ws`: upgrades to a WebSocket session.
 #[tracing::instrument(skip_all)]
 pub async fn connect(
@@ -78,8 +98,9 @@ pub async fn connect(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let dialect = dialect(&req)?;
     let identity = identify(&req, &state)?;
-    let session = WsSession::new(state, identity);
+    let session = WsSession::new(state, identity, dialect);
     ws::WsResponseBuilder::new(session, &req, payload)
         .frame_size(MAX_MESSAGE_BYTES)
         .start()

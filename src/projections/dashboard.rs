@@ -589,7 +589,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::events::{
         AlertChanged, AlertOpened, DiskUsage, HostRef, HostRegistered, MonitorChecked,
-        MonitorCreated, MonitorRef, MonitorWentDown,
+        MonitorCreated, MonitorRef, MonitorWentDown, SampleDetails,
     };
     use crate::projections::{Hosts, Monitors};
     use proptest::prelude::*;
@@ -685,6 +685,7 @@ pub(crate) mod tests {
             ],
             counters: [None; 4],
             rates: [Some(1.0), Some(2.0), None, None],
+            details: SampleDetails::default(),
         }))
     }
 

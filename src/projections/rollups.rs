@@ -1010,7 +1010,7 @@ async fn follow(shared: Arc<Shared>, store: EventStore, mut commands: mpsc::Rece
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{DiskUsage, HostRef};
+    use crate::events::{DiskUsage, HostRef, SampleDetails};
     use proptest::prelude::*;
 
     const HOSTS: [&str; 4] = ["a", "b", "b-1", "b.c"];
@@ -1049,6 +1049,7 @@ mod tests {
                 .collect(),
             counters: [None; 4],
             rates: [values[3], values[4], values[5], values[6]],
+            details: SampleDetails::default(),
         }))
     }
 

@@ -154,6 +154,17 @@ const ROUTE_ACCESS: &[RouteCase] = &[
     case("GET", "/api/v1/audit/state", "/api/v1/audit/state", "", AtLeast(Viewer)),
     case("GET", "/api/v1/audit/verify", "/api/v1/audit/verify", "", AtLeast(Viewer)),
     case("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", "", Public),
+    // the seed systems' routes (`[compat] public_reads` is off here)
+    case("GET", "/api/health", "/api/health", "", Public),
+    case("GET", "/api/servers", "/api/servers", "", AtLeast(Viewer)),
+    case("GET", "/api/servers/{hostname}/latest", "/api/servers/{host}/latest", "", AtLeast(Viewer)),
+    case("GET", "/api/servers/{hostname}/history", "/api/servers/{host}/history", "", AtLeast(Viewer)),
+    case("GET", "/api/servers/{hostname}/disks", "/api/servers/{host}/disks", "", AtLeast(Viewer)),
+    case("GET", "/api/servers/{hostname}/network", "/api/servers/{host}/network", "", AtLeast(Viewer)),
+    case("GET", "/api/v1/metrics/current", "/api/v1/metrics/current", "", AtLeast(Viewer)),
+    case("GET", "/api/v1/metrics/history", "/api/v1/metrics/history?type=cpu_percent", "", AtLeast(Viewer)),
+    case("GET", "/api/v1/alerts/active", "/api/v1/alerts/active", "", AtLeast(Viewer)),
+    case("GET", "/api/v1/alerts/history", "/api/v1/alerts/history", "", AtLeast(Viewer)),
 ];
 
 /// Routes of `configure` the matrix cannot test with plain requests.

@@ -168,6 +168,16 @@ fn sample(type_name: &str) -> Event {
             }],
             counters: [Some(1), Some(2), Some(3), None],
             rates: [Some(10.0), None, Some(0.5), Some(0.0)],
+            details: SampleDetails {
+                filesystems: vec![FilesystemDetails {
+                    mountpoint: "/".into(),
+                    device: Some("/dev/sda1".into()),
+                    fstype: Some("ext4".into()),
+                    free: Some(45),
+                }],
+                network: [Some(10), Some(20), Some(0), Some(1), None, Some(2)],
+                disk_io: [Some(5), Some(6), Some(70), None],
+            },
         })),
         "HostRegistered" => Event::HostRegistered(HostRegistered {
             hostname: "web-1".into(),
@@ -440,6 +450,31 @@ fn old_sample(type_name: &str, schema: u16) -> Option<(Vec<u8>, Event)> {
             Some((
                 encode_payload(&v1),
                 Event::MonitorUpdated(Box::new(v1.into())),
+            ))
+        }
+        ("HostMetricsReported", 2) => {
+            let v2 = HostMetricsReportedV2 {
+                hostname: "web-1".into(),
+                sampled_at: at("2026-11-06T10:00:00Z"),
+                cpu_percent: Some(45.2),
+                cpu_percent_per_core: vec![40.0, 50.0],
+                cpu_count: Some(2),
+                load_average: Some([1.5, 1.2, 1.0]),
+                memory_total: Some(8_589_934_592),
+                memory_used: Some(4_294_967_296),
+                memory_percent: Some(50.0),
+                disks: vec![DiskUsage {
+                    mountpoint: "/".into(),
+                    total: 100,
+                    used: 50,
+                    percent: 50.0,
+                }],
+                counters: [Some(1), Some(2), Some(3), None],
+                rates: [Some(10.0), None, Some(0.5), Some(0.0)],
+            };
+            Some((
+                encode_payload(&v2),
+                Event::HostMetricsReported(Box::new(v2.into())),
             ))
         }
         _ => None,

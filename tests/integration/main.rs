@@ -9,6 +9,7 @@ mod backends;
 mod checks;
 mod cli;
 mod cluster;
+mod compat;
 mod crash;
 mod edge;
 mod golden;

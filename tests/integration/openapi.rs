@@ -506,6 +506,61 @@ fn live_answers(api: &Api, doc: &Value, dir: &Path) -> Vec<Value> {
         Some(&sample),
         200,
     );
+    // The seed systems' routes (tag compat).
+    a.send("GET", "/api/health", "/api/health", None, &[], None, 200);
+    a.admin("GET", "/api/servers", "/api/servers", None, 200);
+    for part in ["latest", "history", "disks", "network"] {
+        let template = format!("/api/servers/{{hostname}}/{part}");
+        a.admin(
+            "GET",
+            &template,
+            &format!("/api/servers/web-1/{part}"),
+            None,
+            200,
+        );
+    }
+    let unknown_server = "/api/servers/nowhere/latest";
+    a.admin(
+        "GET",
+        "/api/servers/{hostname}/latest",
+        unknown_server,
+        None,
+        404,
+    );
+    let bad_hours = "/api/servers/web-1/history?hours=-1";
+    a.admin(
+        "GET",
+        "/api/servers/{hostname}/history",
+        bad_hours,
+        None,
+        400,
+    );
+    a.admin(
+        "GET",
+        "/api/v1/metrics/current",
+        "/api/v1/metrics/current",
+        None,
+        200,
+    );
+    let history = "/api/v1/metrics/history?type=cpu_percent&host=web-1";
+    a.admin("GET", "/api/v1/metrics/history", history, None, 200);
+    a.admin(
+        "GET",
+        "/api/v1/metrics/history",
+        "/api/v1/metrics/history",
+        None,
+        400,
+    );
+    a.admin(
+        "GET",
+        "/api/v1/alerts/active",
+        "/api/v1/alerts/active",
+        None,
+        200,
+    );
+    let alert_history = "/api/v1/alerts/history?limit=5";
+    a.admin("GET", "/api/v1/alerts/history", alert_history, None, 200);
+
     let hosts = "/api/v1/hosts";
     let scraped =
         json!({"hostname": "db-1", "scrape_url": "http://127.0.0.1:9/metrics", "interval_s": 60});

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, Utc};
 use watchfire::events::{
     Actor, DiskUsage, Event, EventStore, ExpectedVersion, HostMetricsReported, HostRef, NewEvent,
-    Position, StreamId,
+    Position, SampleDetails, StreamId,
 };
 use watchfire::projections::{
     fold_buckets, rebuild_rollups, BucketMap, HostRollups, Level, Series,
@@ -81,6 +81,7 @@ fn sample(host: &str, at: DateTime<Utc>, i: u32) -> HostMetricsReported {
             Some(value(7, i)),
             Some(value(8, i)),
         ],
+        details: SampleDetails::default(),
     }
 }
 

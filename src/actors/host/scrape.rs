@@ -336,6 +336,7 @@ impl Readings {
                 total: size,
                 used,
                 percent,
+                ..PartitionBody::default()
             };
             match by_mountpoint.get(mountpoint.as_str()) {
                 Some(kept) if kept.total >= size => {}
@@ -353,11 +354,13 @@ impl Readings {
         let network = (self.net_sent.is_some() || self.net_recv.is_some()).then_some(NetworkBody {
             bytes_sent: self.net_sent,
             bytes_recv: self.net_recv,
+            ..NetworkBody::default()
         });
         let disk_io =
             (self.disk_read.is_some() || self.disk_written.is_some()).then_some(DiskIoBody {
                 read_bytes: self.disk_read,
                 write_bytes: self.disk_written,
+                ..DiskIoBody::default()
             });
         (network.is_some() || disk_io.is_some()).then_some(IoBody { network, disk_io })
     }
@@ -714,6 +717,7 @@ node_filesystem_avail_bytes{device="/dev/sde1",fstype="ext4",mountpoint="/a \"qu
             total,
             used,
             percent: Some(percent),
+            ..PartitionBody::default()
         };
         assert_eq!(
             partitions,
@@ -781,7 +785,8 @@ node_filesystem_avail_bytes{device="/dev/sde1",fstype="ext4",mountpoint="/a \"qu
             io.disk_io,
             Some(DiskIoBody {
                 read_bytes: Some(110),
-                write_bytes: None
+                write_bytes: None,
+                ..DiskIoBody::default()
             })
         );
     }

@@ -233,6 +233,9 @@ pub enum WsError {
     /// `type` names no message.
     #[error("unknown message type {0:?}: use auth, subscribe, unsubscribe or ack")]
     UnknownType(String),
+    /// `type` names no message of the `seed004` protocol.
+    #[error("unknown message type {0:?}: this protocol (seed004) takes auth and ack")]
+    UnknownSeedType(String),
     /// A topic that does not exist.
     #[error("unknown topic {0:?}: use dashboard, alerts, events, monitor:<id> or host:<hostname>")]
     UnknownTopic(String),

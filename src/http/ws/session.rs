@@ -22,6 +22,7 @@ use super::protocol::{
     acked_frame, error_frame, ClientMessage, Topic, WsError, MAX_MESSAGE_BYTES,
     MAX_TOPICS_PER_SESSION,
 };
+use super::seed004;
 use super::topics::{affected, snapshot, Rendering};
 use crate::events::{Position, Role};
 use crate::http::auth;
@@ -63,6 +64,26 @@ impl Drop for SessionCount {
     }
 }
 
+/// Which protocol a session speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// watchfire's own: topics, snapshots and updates.
+    Native,
+    /// The pipeline monitoring dashboard's (`?protocol=seed004`): named messages.
+    Seed004,
+}
+
+/// What a `seed004` session sent last, so it sends only what changed.
+#[derive(Default)]
+struct SeedSent {
+    /// The `dashboard` read model's position behind the last `metrics_update`.
+    position: Option<u64>,
+    /// The last `alerts_update`'s data.
+    alerts: Option<String>,
+    /// The last `health_check_complete`'s data, and when it was sent.
+    health: Option<(String, Instant)>,
+}
+
 /// A fragmented message being put together.
 struct Fragments {
     text: bool,
@@ -84,6 +105,8 @@ pub struct WsSession {
     last_heard: Instant,
     fragments: Option<Fragments>,
     bad_frames: u32,
+    dialect: Dialect,
+    seed_sent: Option<SeedSent>,
     _count: SessionCount,
 }
 
@@ -91,7 +114,11 @@ type Snapshot = (u64, Topic, ByteString);
 
 impl WsSession {
     /// A session for a connection, authenticated already or not.
-    pub fn new(state: web::Data<AppState>, identity: Option<Identity>) -> WsSession {
+    pub fn new(
+        state: web::Data<AppState>,
+        identity: Option<Identity>,
+        dialect: Dialect,
+    ) -> WsSession {
         WsSession {
             hub: state.ws_hub.clone(),
             _count: SessionCount::open(&state.ws_metrics.sessions),
@@ -104,6 +131,66 @@ impl WsSession {
             last_heard: Instant::now(),
             fragments: None,
             bad_frames: 0,
+            dialect,
+            seed_sent: None,
+        }
+    }
+
+    /// Once a `seed004` session is authenticated: its messages now, then whatever changes,
+    /// looked at once a second (at most one of each a second, however busy the log).
+    fn start_seed_feed(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.dialect != Dialect::Seed004 || self.seed_sent.is_some() || self.identity.is_none() {
+            return;
+        }
+        self.seed_sent = Some(SeedSent::default());
+        self.seed_tick(ctx);
+        ctx.run_interval(Duration::from_secs(1), |act, ctx| act.seed_tick(ctx));
+    }
+
+    fn seed_tick(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.identity.is_none() {
+            return;
+        }
+        let every = Duration::from_secs(self.state.settings.health.check_interval_s.max(1));
+        let now = self.state.clock.now();
+        let position = self.state.dashboard.applied_position().0;
+        let (frames, alerts, health) = {
+            let d = self.state.dashboard.read();
+            let Some(sent) = self.seed_sent.as_ref() else {
+                return;
+            };
+            let mut frames = Vec::new();
+            if sent.position != Some(position) {
+                frames.push(seed004::frame("metrics_update", now, seed004::metrics(&d)));
+                frames.push(seed004::frame("status_update", now, seed004::status(&d)));
+            }
+            let alerts = seed004::alerts(&d).to_string();
+            if sent.alerts.as_deref() != Some(alerts.as_str()) {
+                frames.push(seed004::frame("alerts_update", now, seed004::alerts(&d)));
+            }
+            let health = seed004::health(&d).to_string();
+            let due = sent
+                .health
+                .as_ref()
+                .is_none_or(|(text, at)| *text != health || at.elapsed() >= every);
+            if due {
+                frames.push(seed004::frame(
+                    "health_check_complete",
+                    now,
+                    seed004::health(&d),
+                ));
+            }
+            (frames, alerts, due.then_some(health))
+        };
+        if let Some(sent) = self.seed_sent.as_mut() {
+            sent.position = Some(position);
+            sent.alerts = Some(alerts);
+            if let Some(health) = health {
+                sent.health = Some((health, Instant::now()));
+            }
+        }
+        for frame in frames {
+            ctx.text(frame);
         }
     }
 
@@ -155,13 +242,19 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        let message = match ClientMessage::parse(text) {
+        let parsed = match self.dialect {
+            Dialect::Native => ClientMessage::parse(text),
+            Dialect::Seed004 => seed004::parse(text),
+        };
+        let message = match parsed {
             Ok(m) => m,
             Err(e) => return self.reject(e, ctx),
         };
         let result = match message {
-            ClientMessage::Auth { token } => self.authenticate(token),
-            // Without a token, a session may follow public status pages and nothing else.
+            ClientMessage::Auth { token } => self.authenticate(token).map(|()| {
+                self.start_seed_feed(ctx);
+            }),
+                        // Without a token, a session may follow public status pages and nothing else.
             ClientMessage::Subscribe { topics, since } if self.identity.is_none() => {
                 if topics.iter().all(|t| t.min_role().is_none()) {
                     self.subscribe(topics, since, ctx)
@@ -328,6 +421,9 @@ impl WsSession {
             acked
                 .into_actor(self)
                 .map(move |result, act, ctx| match result {
+                    Ok(position) if act.dialect == Dialect::Seed004 => {
+                        ctx.text(seed004::acked(alert_id, position.0, act.state.clock.now()))
+                    }
                     Ok(position) => ctx.text(acked_frame(alert_id, position.0)),
                     Err(source) => act.reject(
                         WsError::Ack {
@@ -594,6 +690,7 @@ impl Actor for WsSession {
                 ctx.stop();
             }
         });
+        self.start_seed_feed(ctx);
         if self.identity.is_none() {
             ctx.run_later(AUTH_DEADLINE, |act, ctx| {
                 // A session following only public status pages needs no token.
