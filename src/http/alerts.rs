@@ -521,40 +521,11 @@ fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
     if value.get("kind").is_none() {
         return Err(invalid(
             "kind",
-            "is required: email, webhook, slack or discord",
+            "is required: email, webhook, slack, discord, teams, telegram, ntfy, gotify, pagerduty, pushover or sms",
         ));
     }
     let kind: ChannelKind = from_json(value)?;
-    Ok(match kind {
-        ChannelKind::Email { to } => ChannelConfig {
-            name,
-            kind: ChannelType::Email,
-            to,
-            url: None,
-            secret: None,
-        },
-        ChannelKind::Webhook { url, secret } => ChannelConfig {
-            name,
-            kind: ChannelType::Webhook,
-            to: Vec::new(),
-            url: Some(url),
-            secret,
-        },
-        ChannelKind::Slack { webhook_url } => ChannelConfig {
-            name,
-            kind: ChannelType::Slack,
-            to: Vec::new(),
-            url: Some(webhook_url),
-            secret: None,
-        },
-        ChannelKind::Discord { webhook_url } => ChannelConfig {
-            name,
-            kind: ChannelType::Discord,
-            to: Vec::new(),
-            url: Some(webhook_url),
-            secret: None,
-        },
-    })
+    Ok(crate::actors::alert::notifier::channel_config(name, kind))
 }
 
 /// Whether a channel's addresses and URLs are ones its delivery can use.
@@ -597,7 +568,37 @@ fn channel_fields(kind: ChannelType) -> &'static [&'static str] {
     match kind {
         ChannelType::Email => &["to"],
         ChannelType::Webhook => &["url", "secret"],
-        ChannelType::Slack | ChannelType::Discord => &["webhook_url"],
+        ChannelType::Slack | ChannelType::Discord | ChannelType::Teams => &["webhook_url"],
+        ChannelType::Telegram => &[
+            "bot_token",
+            "chat_id",
+            "message_thread_id",
+            "parse_mode",
+            "disable_notification",
+            "api_url",
+        ],
+        ChannelType::Ntfy => &[
+            "server_url",
+            "topic",
+            "priority",
+            "tags",
+            "token",
+            "username",
+            "password",
+        ],
+        ChannelType::Gotify => &["server_url", "app_token", "priority"],
+        ChannelType::PagerDuty => &["routing_key", "events_url", "source"],
+        ChannelType::Pushover => &[
+            "token", "user", "device", "sound", "priority", "retry", "expire", "api_url",
+        ],
+        ChannelType::Sms => &[
+            "account_sid",
+            "auth_token",
+            "from",
+            "messaging_service_sid",
+            "to",
+            "api_url",
+        ],
     }
 }
 
