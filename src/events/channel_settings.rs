@@ -1,7 +1,9 @@
 //! The settings of the notification channels that need more than a URL: Telegram, ntfy,
 //! Gotify, PagerDuty, Pushover and SMS. They travel inside [`ChannelConfig`] (schema 2 of
 //! `ChannelCreated` and `ChannelUpdated`), so every field is always encoded: no serde
-//! `skip`, `flatten` or `tag` here, and new variants and kinds go at the end.
+//! `skip`, `flatten` or `tag` here, and new variants and kinds go at the end. A required
+//! text missing from a client's JSON reads as empty (`default`), so the domain's check
+//! refuses it naming the field.
 //!
 //! [`ChannelConfig`]: super::ChannelConfig
 
@@ -43,8 +45,10 @@ impl std::fmt::Debug for ChannelSettings {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelegramSettings {
     /// The token BotFather gave (`123456:ABC…`); a secret.
+    #[serde(default)]
     pub bot_token: String,
     /// The chat: a number (negative for groups) or `@channelname`.
+    #[serde(default)]
     pub chat_id: String,
     /// The forum topic to post in.
     #[serde(default)]
@@ -67,6 +71,7 @@ pub struct NtfySettings {
     #[serde(default)]
     pub server_url: Option<String>,
     /// The topic to publish to.
+    #[serde(default)]
     pub topic: String,
     /// 1 (min) to 5 (max); by severity when absent.
     #[serde(default)]
@@ -89,8 +94,10 @@ pub struct NtfySettings {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GotifySettings {
     /// The Gotify server.
+    #[serde(default)]
     pub server_url: String,
     /// The application's token; a secret.
+    #[serde(default)]
     pub app_token: String,
     /// 0 to 10; by severity when absent.
     #[serde(default)]
@@ -101,6 +108,7 @@ pub struct GotifySettings {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PagerDutySettings {
     /// The integration's 32-character routing key; a secret.
+    #[serde(default)]
     pub routing_key: String,
     /// The Events API's base URL; `https://events.pagerduty.com` when absent.
     #[serde(default)]
@@ -114,8 +122,10 @@ pub struct PagerDutySettings {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushoverSettings {
     /// The application's API token; a secret.
+    #[serde(default)]
     pub token: String,
     /// The user or group key; a secret.
+    #[serde(default)]
     pub user: String,
     /// Only these devices (comma-separated names).
     #[serde(default)]
@@ -142,8 +152,10 @@ pub struct PushoverSettings {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsSettings {
     /// The account SID, `AC` and 32 hex digits.
+    #[serde(default)]
     pub account_sid: String,
     /// The account's auth token; a secret.
+    #[serde(default)]
     pub auth_token: String,
     /// The sending number (E.164), unless `messaging_service_sid` is set.
     #[serde(default)]
@@ -152,6 +164,7 @@ pub struct SmsSettings {
     #[serde(default)]
     pub messaging_service_sid: Option<String>,
     /// The number to text (E.164, such as `+15558675310`).
+    #[serde(default)]
     pub to: String,
     /// The API's base URL; `https://api.twilio.com` when absent.
     #[serde(default)]

@@ -524,8 +524,36 @@ fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
             "is required: email, webhook, slack, discord, teams, telegram, ntfy, gotify, pagerduty, pushover or sms",
         ));
     }
-    let kind: ChannelKind = from_json(value)?;
+    let kind = match value.get("kind").and_then(Value::as_str) {
+        Some(kind @ ("telegram" | "ntfy" | "gotify" | "pagerduty" | "pushover" | "sms")) => {
+            let kind = kind.to_owned();
+            settings_kind(&kind, value)?
+        }
+        _ => from_json::<ChannelKind>(value)?,
+    };
     Ok(crate::actors::alert::notifier::channel_config(name, kind))
+}
+
+/// A kind that has settings, read field by field so a type error names its field; a
+/// Telegram chat id may be sent as a number, as Telegram shows it.
+fn settings_kind(kind: &str, mut value: Value) -> Result<ChannelKind, Problem> {
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("kind");
+        if kind == "telegram" {
+            if let Some(Value::Number(chat)) = obj.get("chat_id") {
+                let chat = chat.to_string();
+                obj.insert("chat_id".into(), Value::String(chat));
+            }
+        }
+    }
+    Ok(match kind {
+        "telegram" => ChannelKind::Telegram(from_json(value)?),
+        "ntfy" => ChannelKind::Ntfy(from_json(value)?),
+        "gotify" => ChannelKind::Gotify(from_json(value)?),
+        "pagerduty" => ChannelKind::PagerDuty(from_json(value)?),
+        "pushover" => ChannelKind::Pushover(from_json(value)?),
+        _ => ChannelKind::Sms(from_json(value)?),
+    })
 }
 
 /// Whether a channel's addresses and URLs are ones its delivery can use.

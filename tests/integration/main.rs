@@ -18,6 +18,7 @@ mod invariants;
 mod monitor_state;
 mod monitors;
 mod notify;
+mod notify_providers;
 mod openapi;
 mod postgres;
 mod rollups;
