@@ -170,7 +170,7 @@ export function ChannelsTab({ canEdit, isAdmin }) {
 function destination(c) {
   if (c.kind === 'email') return (c.to || []).join(', ');
   if (c.kind === 'telegram') return <span class="mono">chat {c.chat_id}{c.message_thread_id ? ` · topic ${c.message_thread_id}` : ''}</span>;
-  if (c.kind === 'ntfy') return <span class="mono">{c.server_url || 'https://ntfy.sh/…'} {c.topic}</span>;
+  if (c.kind === 'ntfy') return <span class="mono">topic {c.topic} · {c.server_url || 'ntfy.sh'}</span>;
   if (c.kind === 'gotify') return <span class="mono">{c.server_url}</span>;
   if (c.kind === 'pagerduty') return <span class="mono">{c.events_url || 'events.pagerduty.com'}{c.source ? ` · ${c.source}` : ''}</span>;
   if (c.kind === 'pushover') return <span class="mono">{c.device || 'all devices'}{c.priority != null ? ` · priority ${c.priority}` : ''}</span>;
