@@ -441,7 +441,10 @@ impl AlertActor {
             })
             .copied()
             .collect();
-        (!channels.is_empty()).then(|| NotificationRequested {
+        if channels.is_empty() {
+            return None;
+        }
+        Some(NotificationRequested {
             alert_id: self.id,
             channels,
             reason: NotifyReason::Acknowledged,
