@@ -20,6 +20,13 @@ pub fn kind_name(kind: ChannelType) -> &'static str {
         ChannelType::Webhook => "webhook",
         ChannelType::Slack => "slack",
         ChannelType::Discord => "discord",
+        ChannelType::Telegram => "telegram",
+        ChannelType::Ntfy => "ntfy",
+        ChannelType::Gotify => "gotify",
+        ChannelType::PagerDuty => "pagerduty",
+        ChannelType::Teams => "teams",
+        ChannelType::Pushover => "pushover",
+        ChannelType::Sms => "sms",
     }
 }
 
@@ -142,6 +149,7 @@ mod tests {
             to: Vec::new(),
             url: Some(url.to_owned()),
             secret: None,
+            settings: None,
         }
     }
 

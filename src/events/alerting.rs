@@ -1,6 +1,7 @@
 //! Event payloads of alerting: rules, channels, silences, alerts and their notifications.
 //! Like every payload, plain structs and unit enums: no serde tags, so bincode keeps them.
 
+use super::channel_settings::ChannelSettings;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -114,6 +115,20 @@ pub enum ChannelType {
     Slack,
     /// A Discord webhook.
     Discord,
+    /// A Telegram bot.
+    Telegram,
+    /// An ntfy topic.
+    Ntfy,
+    /// A Gotify application.
+    Gotify,
+    /// A PagerDuty service (Events API v2).
+    PagerDuty,
+    /// A Microsoft Teams workflow webhook.
+    Teams,
+    /// A Pushover application.
+    Pushover,
+    /// Text messages through Twilio's API.
+    Sms,
 }
 
 /// A notification channel's settings.
@@ -129,6 +144,9 @@ pub struct ChannelConfig {
     pub url: Option<String>,
     /// The webhook's signing secret.
     pub secret: Option<String>,
+    /// What the kinds that need more than a URL need (Telegram, ntfy, Gotify, PagerDuty,
+    /// Pushover, SMS).
+    pub settings: Option<ChannelSettings>,
 }
 
 /// A channel was created.
@@ -138,6 +156,47 @@ pub struct ChannelCreated {
     pub channel_id: Uuid,
     /// Its settings.
     pub config: ChannelConfig,
+}
+
+/// Schema 1 of [`ChannelConfig`], before the kinds that need more than a URL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelConfigV1 {
+    /// Its name.
+    pub name: String,
+    /// Where it delivers.
+    pub kind: ChannelType,
+    /// Email recipients.
+    pub to: Vec<String>,
+    /// The webhook URL (webhook, slack, discord).
+    pub url: Option<String>,
+    /// The webhook's signing secret.
+    pub secret: Option<String>,
+}
+
+/// Schema 1 of [`ChannelCreated`] (and of `ChannelUpdated`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelCreatedV1 {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// Its settings.
+    pub config: ChannelConfigV1,
+}
+
+impl From<ChannelCreatedV1> for ChannelCreated {
+    fn from(v1: ChannelCreatedV1) -> ChannelCreated {
+        let c = v1.config;
+        ChannelCreated {
+            channel_id: v1.channel_id,
+            config: ChannelConfig {
+                name: c.name,
+                kind: c.kind,
+                to: c.to,
+                url: c.url,
+                secret: c.secret,
+                settings: None,
+            },
+        }
+    }
 }
 
 /// A silence: alerts matching it notify nobody between `starts_at` and `ends_at`.
@@ -216,6 +275,8 @@ pub enum NotifyReason {
     Repeat,
     /// It resolved.
     Resolved,
+    /// Someone acknowledged it (only channels that follow acknowledgements are asked).
+    Acknowledged,
 }
 
 /// An alert asks its rule's channels to notify; each channel answers with sent or failed.

@@ -849,7 +849,7 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("AlertRuleCreated", 1),
     ("AlertRuleUpdated", 1),
     ("AlertRuleDeleted", 1),
-    ("ChannelCreated", 1),
+    ("ChannelCreated", 2),
     ("ChannelDeleted", 1),
     ("SilenceCreated", 1),
     ("SilenceDeleted", 1),
@@ -864,7 +864,7 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("UserDeleted", 1),
     ("SessionOpened", 1),
     ("SessionClosed", 1),
-    ("ChannelUpdated", 1),
+    ("ChannelUpdated", 2),
     ("UserUpdated", 1),
     ("StatusPageCreated", 1),
     ("StatusPageUpdated", 1),
@@ -1049,7 +1049,8 @@ impl Event {
             ("AlertRuleCreated", 1) => Event::AlertRuleCreated(d(payload)?),
             ("AlertRuleUpdated", 1) => Event::AlertRuleUpdated(d(payload)?),
             ("AlertRuleDeleted", 1) => Event::AlertRuleDeleted(d(payload)?),
-            ("ChannelCreated", 1) => Event::ChannelCreated(d(payload)?),
+            ("ChannelCreated", 1) => Event::ChannelCreated(d::<ChannelCreatedV1>(payload)?.into()),
+            ("ChannelCreated", 2) => Event::ChannelCreated(d(payload)?),
             ("ChannelDeleted", 1) => Event::ChannelDeleted(d(payload)?),
             ("SilenceCreated", 1) => Event::SilenceCreated(d(payload)?),
             ("SilenceDeleted", 1) => Event::SilenceDeleted(d(payload)?),
@@ -1064,7 +1065,8 @@ impl Event {
             ("UserDeleted", 1) => Event::UserDeleted(d(payload)?),
             ("SessionOpened", 1) => Event::SessionOpened(d(payload)?),
             ("SessionClosed", 1) => Event::SessionClosed(d(payload)?),
-            ("ChannelUpdated", 1) => Event::ChannelUpdated(d(payload)?),
+            ("ChannelUpdated", 1) => Event::ChannelUpdated(d::<ChannelCreatedV1>(payload)?.into()),
+            ("ChannelUpdated", 2) => Event::ChannelUpdated(d(payload)?),
             ("UserUpdated", 1) => Event::UserUpdated(d(payload)?),
             ("StatusPageCreated", 1) => Event::StatusPageCreated(d(payload)?),
             ("StatusPageUpdated", 1) => Event::StatusPageUpdated(d(payload)?),
@@ -1106,6 +1108,7 @@ fn redacted_channel(c: &ChannelCreated) -> ChannelCreated {
     let mut c = c.clone();
     c.config.secret = c.config.secret.map(|_| "<redacted>".to_owned());
     c.config.url = c.config.url.map(|u| redact_url(&u));
+    c.config.settings = c.config.settings.map(|s| s.redacted(redact_url));
     c
 }
 

@@ -4,6 +4,7 @@
 
 mod alerting;
 mod chain;
+mod channel_settings;
 mod codec;
 mod datadir;
 mod event;
@@ -21,6 +22,7 @@ pub use alerting::*;
 pub use chain::{
     Chain, ChainHash, ChainLink, ChainState, ChainVerifier, VerifyProblem, VerifyReport,
 };
+pub use channel_settings::*;
 pub use codec::{
     block_entries, decode_record, BlockBuilder, BlockEntries, CodecError, BLOCK_FORMAT,
     RECORD_FORMAT,

@@ -525,39 +525,38 @@ fn channel_config(mut value: Value) -> Result<ChannelConfig, Problem> {
     if value.get("kind").is_none() {
         return Err(invalid(
             "kind",
-            "is required: email, webhook, slack or discord",
+            "is required: email, webhook, slack, discord, teams, telegram, ntfy, gotify, pagerduty, pushover or sms",
         ));
     }
-    let kind: ChannelKind = from_json(value)?;
+    let kind = match value.get("kind").and_then(Value::as_str) {
+        Some(kind @ ("telegram" | "ntfy" | "gotify" | "pagerduty" | "pushover" | "sms")) => {
+            let kind = kind.to_owned();
+            settings_kind(&kind, value)?
+        }
+        _ => from_json::<ChannelKind>(value)?,
+    };
+    Ok(crate::actors::alert::notifier::channel_config(name, kind))
+}
+
+/// A kind that has settings, read field by field so a type error names its field; a
+/// Telegram chat id may be sent as a number, as Telegram shows it.
+fn settings_kind(kind: &str, mut value: Value) -> Result<ChannelKind, Problem> {
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("kind");
+        if kind == "telegram" {
+            if let Some(Value::Number(chat)) = obj.get("chat_id") {
+                let chat = chat.to_string();
+                obj.insert("chat_id".into(), Value::String(chat));
+            }
+        }
+    }
     Ok(match kind {
-        ChannelKind::Email { to } => ChannelConfig {
-            name,
-            kind: ChannelType::Email,
-            to,
-            url: None,
-            secret: None,
-        },
-        ChannelKind::Webhook { url, secret } => ChannelConfig {
-            name,
-            kind: ChannelType::Webhook,
-            to: Vec::new(),
-            url: Some(url),
-            secret,
-        },
-        ChannelKind::Slack { webhook_url } => ChannelConfig {
-            name,
-            kind: ChannelType::Slack,
-            to: Vec::new(),
-            url: Some(webhook_url),
-            secret: None,
-        },
-        ChannelKind::Discord { webhook_url } => ChannelConfig {
-            name,
-            kind: ChannelType::Discord,
-            to: Vec::new(),
-            url: Some(webhook_url),
-            secret: None,
-        },
+        "telegram" => ChannelKind::Telegram(from_json(value)?),
+        "ntfy" => ChannelKind::Ntfy(from_json(value)?),
+        "gotify" => ChannelKind::Gotify(from_json(value)?),
+        "pagerduty" => ChannelKind::PagerDuty(from_json(value)?),
+        "pushover" => ChannelKind::Pushover(from_json(value)?),
+        _ => ChannelKind::Sms(from_json(value)?),
     })
 }
 
@@ -601,7 +600,37 @@ fn channel_fields(kind: ChannelType) -> &'static [&'static str] {
     match kind {
         ChannelType::Email => &["to"],
         ChannelType::Webhook => &["url", "secret"],
-        ChannelType::Slack | ChannelType::Discord => &["webhook_url"],
+        ChannelType::Slack | ChannelType::Discord | ChannelType::Teams => &["webhook_url"],
+        ChannelType::Telegram => &[
+            "bot_token",
+            "chat_id",
+            "message_thread_id",
+            "parse_mode",
+            "disable_notification",
+            "api_url",
+        ],
+        ChannelType::Ntfy => &[
+            "server_url",
+            "topic",
+            "priority",
+            "tags",
+            "token",
+            "username",
+            "password",
+        ],
+        ChannelType::Gotify => &["server_url", "app_token", "priority"],
+        ChannelType::PagerDuty => &["routing_key", "events_url", "source"],
+        ChannelType::Pushover => &[
+            "token", "user", "device", "sound", "priority", "retry", "expire", "api_url",
+        ],
+        ChannelType::Sms => &[
+            "account_sid",
+            "auth_token",
+            "from",
+            "messaging_service_sid",
+            "to",
+            "api_url",
+        ],
     }
 }
 

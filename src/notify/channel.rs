@@ -6,6 +6,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::text::{redact_url, web_url};
+use crate::events::{
+    GotifySettings, NtfySettings, PagerDutySettings, PushoverSettings, SmsSettings,
+    TelegramSettings,
+};
 
 /// Most recipients one email channel may have.
 pub const MAX_RECIPIENTS: usize = 50;
@@ -43,6 +47,23 @@ pub enum ChannelKind {
         /// The webhook URL Discord gave.
         webhook_url: String,
     },
+    /// A Telegram bot's message to one chat.
+    Telegram(TelegramSettings),
+    /// A message published to an ntfy topic.
+    Ntfy(NtfySettings),
+    /// A message to a Gotify application.
+    Gotify(GotifySettings),
+    /// PagerDuty Events API v2: trigger, acknowledge and resolve follow the alert.
+    PagerDuty(PagerDutySettings),
+    /// A Microsoft Teams workflow webhook (its URL is the credential), sent an Adaptive Card.
+    Teams {
+        /// The workflow's HTTP POST URL.
+        webhook_url: String,
+    },
+    /// A Pushover message.
+    Pushover(PushoverSettings),
+    /// A text message through Twilio's Messages API.
+    Sms(SmsSettings),
 }
 
 /// A channel as it may be shown (API answers, logs): no secret, URLs cut to their host.
@@ -71,16 +92,114 @@ pub enum RedactedChannel {
         /// Scheme, host and port, then `/…`.
         webhook_url: String,
     },
+    /// A Telegram chat; the bot token hidden.
+    Telegram {
+        /// The chat.
+        chat_id: String,
+        /// The forum topic, if any.
+        message_thread_id: Option<i64>,
+        /// `HTML`, `MarkdownV2`, or none for plain text.
+        parse_mode: Option<String>,
+        /// Whether messages arrive silently.
+        disable_notification: bool,
+        /// The Bot API's host, when not the default.
+        api_url: Option<String>,
+        /// Always true: a bot token is set.
+        has_bot_token: bool,
+    },
+    /// An ntfy topic; the token and password hidden.
+    Ntfy {
+        /// The server's host, when not the default.
+        server_url: Option<String>,
+        /// The topic.
+        topic: String,
+        /// The fixed priority, if any.
+        priority: Option<u8>,
+        /// Extra tags.
+        tags: Vec<String>,
+        /// The Basic auth user, if any.
+        username: Option<String>,
+        /// Whether a Bearer token is set.
+        has_token: bool,
+        /// Whether a Basic auth password is set.
+        has_password: bool,
+    },
+    /// A Gotify server; the application token hidden.
+    Gotify {
+        /// Scheme, host and port, then `/…`.
+        server_url: String,
+        /// The fixed priority, if any.
+        priority: Option<u8>,
+        /// Always true: an application token is set.
+        has_app_token: bool,
+    },
+    /// A PagerDuty service; the routing key hidden.
+    #[serde(rename = "pagerduty")]
+    PagerDuty {
+        /// The Events API's host, when not the default.
+        events_url: Option<String>,
+        /// The `payload.source`, if fixed.
+        source: Option<String>,
+        /// Always true: a routing key is set.
+        has_routing_key: bool,
+    },
+    /// A Teams workflow's host.
+    Teams {
+        /// Scheme, host and port, then `/…`.
+        webhook_url: String,
+    },
+    /// A Pushover application; the token and user key hidden.
+    Pushover {
+        /// Only these devices.
+        device: Option<String>,
+        /// The sound.
+        sound: Option<String>,
+        /// The firing priority, if fixed.
+        priority: Option<i8>,
+        /// Seconds between priority 2 repeats.
+        retry: Option<u32>,
+        /// Seconds priority 2 repeats last.
+        expire: Option<u32>,
+        /// The API's host, when not the default.
+        api_url: Option<String>,
+        /// Always true: an application token is set.
+        has_token: bool,
+        /// Always true: a user key is set.
+        has_user: bool,
+    },
+    /// A Twilio account texting one number; the auth token hidden.
+    Sms {
+        /// The account SID.
+        account_sid: String,
+        /// The sending number, if set.
+        from: Option<String>,
+        /// The messaging service, if set.
+        messaging_service_sid: Option<String>,
+        /// The number texted.
+        to: String,
+        /// The API's host, when not the default.
+        api_url: Option<String>,
+        /// Always true: an auth token is set.
+        has_auth_token: bool,
+    },
 }
 
 impl ChannelKind {
-    /// The kind's name as the API spells it: `email`, `webhook`, `slack` or `discord`.
+    /// The kind's name as the API spells it: `email`, `webhook`, `slack`, `discord`,
+    /// `telegram`, `ntfy`, `gotify`, `pagerduty`, `teams`, `pushover` or `sms`.
     pub fn kind_name(&self) -> &'static str {
         match self {
             ChannelKind::Email { .. } => "email",
             ChannelKind::Webhook { .. } => "webhook",
             ChannelKind::Slack { .. } => "slack",
             ChannelKind::Discord { .. } => "discord",
+            ChannelKind::Telegram(_) => "telegram",
+            ChannelKind::Ntfy(_) => "ntfy",
+            ChannelKind::Gotify(_) => "gotify",
+            ChannelKind::PagerDuty(_) => "pagerduty",
+            ChannelKind::Teams { .. } => "teams",
+            ChannelKind::Pushover(_) => "pushover",
+            ChannelKind::Sms(_) => "sms",
         }
     }
 
@@ -117,9 +236,15 @@ impl ChannelKind {
                 }
                 Ok(())
             }
-            ChannelKind::Slack { webhook_url } | ChannelKind::Discord { webhook_url } => {
-                check_url("webhook_url", webhook_url)
-            }
+            ChannelKind::Slack { webhook_url }
+            | ChannelKind::Discord { webhook_url }
+            | ChannelKind::Teams { webhook_url } => check_url("webhook_url", webhook_url),
+            ChannelKind::Telegram(s) => super::telegram::validate(s),
+            ChannelKind::Ntfy(s) => super::ntfy::validate(s),
+            ChannelKind::Gotify(s) => super::gotify::validate(s),
+            ChannelKind::PagerDuty(s) => super::pagerduty::validate(s),
+            ChannelKind::Pushover(s) => super::pushover::validate(s),
+            ChannelKind::Sms(s) => super::sms::validate(s),
         }
     }
 
@@ -137,7 +262,70 @@ impl ChannelKind {
             ChannelKind::Discord { webhook_url } => RedactedChannel::Discord {
                 webhook_url: redact_url(webhook_url),
             },
+            ChannelKind::Teams { webhook_url } => RedactedChannel::Teams {
+                webhook_url: redact_url(webhook_url),
+            },
+            ChannelKind::Telegram(s) => RedactedChannel::Telegram {
+                chat_id: s.chat_id.clone(),
+                message_thread_id: s.message_thread_id,
+                parse_mode: s.parse_mode.clone(),
+                disable_notification: s.disable_notification,
+                api_url: shown_url(&s.api_url),
+                has_bot_token: true,
+            },
+            ChannelKind::Ntfy(s) => RedactedChannel::Ntfy {
+                server_url: shown_url(&s.server_url),
+                topic: s.topic.clone(),
+                priority: s.priority,
+                tags: s.tags.clone(),
+                username: s.username.clone(),
+                has_token: s.token.is_some(),
+                has_password: s.password.is_some(),
+            },
+            ChannelKind::Gotify(s) => RedactedChannel::Gotify {
+                server_url: redact_url(&s.server_url),
+                priority: s.priority,
+                has_app_token: true,
+            },
+            ChannelKind::PagerDuty(s) => RedactedChannel::PagerDuty {
+                events_url: shown_url(&s.events_url),
+                source: s.source.clone(),
+                has_routing_key: true,
+            },
+            ChannelKind::Pushover(s) => RedactedChannel::Pushover {
+                device: s.device.clone(),
+                sound: s.sound.clone(),
+                priority: s.priority,
+                retry: s.retry,
+                expire: s.expire,
+                api_url: shown_url(&s.api_url),
+                has_token: true,
+                has_user: true,
+            },
+            ChannelKind::Sms(s) => RedactedChannel::Sms {
+                account_sid: s.account_sid.clone(),
+                from: s.from.clone(),
+                messaging_service_sid: s.messaging_service_sid.clone(),
+                to: s.to.clone(),
+                api_url: shown_url(&s.api_url),
+                has_auth_token: true,
+            },
         }
+    }
+
+    /// Whether this kind hears of an acknowledgement: PagerDuty acknowledges its incident,
+    /// chat rooms and webhooks get a short note; email, SMS and phone pushes stay quiet, as
+    /// an acknowledgement is nothing to wake anyone for.
+    pub fn hears_acknowledgements(&self) -> bool {
+        matches!(
+            self,
+            ChannelKind::Webhook { .. }
+                | ChannelKind::Slack { .. }
+                | ChannelKind::Discord { .. }
+                | ChannelKind::Teams { .. }
+                | ChannelKind::Telegram(_)
+                | ChannelKind::PagerDuty(_)
+        )
     }
 }
 
@@ -147,9 +335,38 @@ impl fmt::Debug for ChannelKind {
     }
 }
 
+/// A base URL as it may be shown.
+fn shown_url(url: &Option<String>) -> Option<String> {
+    url.as_deref().map(redact_url)
+}
+
+/// An optional base URL: absent, or like [`check_url`].
+pub(crate) fn check_base_url(field: &str, url: &Option<String>) -> Result<(), (String, String)> {
+    url.as_deref().map_or(Ok(()), |u| check_url(field, u))
+}
+
+/// A required secret or key: 1 to [`MAX_SECRET_CHARS`] characters with no space or control
+/// character; the reason never repeats it.
+pub(crate) fn check_secret(field: &str, secret: &str) -> Result<(), (String, String)> {
+    let chars = secret.chars().count();
+    if chars == 0 || chars > MAX_SECRET_CHARS {
+        return Err((
+            field.to_owned(),
+            format!("is required: 1 to {MAX_SECRET_CHARS} characters"),
+        ));
+    }
+    if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err((
+            field.to_owned(),
+            "must not contain spaces or control characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// An `http`/`https` URL with a host, of a sane length; the reason never repeats the URL,
 /// which may be a credential.
-fn check_url(field: &str, url: &str) -> Result<(), (String, String)> {
+pub(crate) fn check_url(field: &str, url: &str) -> Result<(), (String, String)> {
     if url.len() > MAX_URL_BYTES {
         return Err((
             field.to_owned(),

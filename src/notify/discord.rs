@@ -94,11 +94,11 @@ pub(crate) fn payload(n: &Notification) -> Value {
 }
 
 /// The embed's colour bar: red, orange or blue by severity while firing, green once
-/// resolved, grey for a test.
+/// resolved, grey for a test or an acknowledgement.
 pub(crate) fn color(n: &Notification) -> u32 {
     match n.state {
         NotificationState::Resolved => GREEN,
-        NotificationState::Test => GREY,
+        NotificationState::Test | NotificationState::Acknowledged => GREY,
         NotificationState::Firing => match n.severity.as_str() {
             "critical" => RED,
             "info" => BLUE,

@@ -228,6 +228,7 @@ fn lead(n: &Notification) -> &'static str {
         NotificationState::Firing => "An alert is firing.",
         NotificationState::Resolved => "An alert has resolved.",
         NotificationState::Test => "A test notification: this channel works.",
+        NotificationState::Acknowledged => "An alert was acknowledged.",
     }
 }
 
@@ -248,7 +249,7 @@ pub(crate) fn text_body(n: &Notification) -> String {
 pub(crate) fn html_body(n: &Notification) -> String {
     let accent = match n.state {
         NotificationState::Resolved => "#2ecc71",
-        NotificationState::Test => "#95a5a6",
+        NotificationState::Test | NotificationState::Acknowledged => "#95a5a6",
         NotificationState::Firing => match n.severity.as_str() {
             "critical" => "#e74c3c",
             "info" => "#3498db",

@@ -1,5 +1,7 @@
 //! The delivery side of notifications: one [`Notification`] to one [`ChannelKind`], by email
-//! (lettre over SMTP), a signed JSON webhook, or Slack's and Discord's incoming webhooks.
+//! (lettre over SMTP), a signed JSON webhook, Slack's and Discord's incoming webhooks, a
+//! Teams workflow, Telegram's Bot API, ntfy, Gotify, PagerDuty's Events API v2, Pushover,
+//! or a text message through Twilio's API.
 //!
 //! [`Notifier::deliver`] makes one attempt and says, through [`DeliveryError`], whether
 //! another could succeed; retries, backoff and recording `NotificationSent` /
@@ -10,7 +12,14 @@
 mod channel;
 mod discord;
 mod email;
+mod gotify;
+mod ntfy;
+mod pagerduty;
+mod pushover;
 mod slack;
+mod sms;
+mod teams;
+mod telegram;
 mod text;
 mod webhook;
 
@@ -20,7 +29,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::client::Certificate;
-use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -49,15 +58,19 @@ pub enum NotificationState {
     Resolved,
     /// A test sent from `POST /channels/{id}/test`.
     Test,
+    /// Someone acknowledged the firing alert.
+    Acknowledged,
 }
 
 impl NotificationState {
-    /// The state in lower case, as payloads spell it: `firing`, `resolved`, `test`.
+    /// The state in lower case, as payloads spell it: `firing`, `resolved`, `test`,
+    /// `acknowledged`.
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationState::Firing => "firing",
             NotificationState::Resolved => "resolved",
             NotificationState::Test => "test",
+            NotificationState::Acknowledged => "acknowledged",
         }
     }
 }
@@ -86,12 +99,14 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// The bracketed tag that opens every title: `[FIRING critical]`, `[RESOLVED]`, `[TEST]`.
+    /// The bracketed tag that opens every title: `[FIRING critical]`, `[RESOLVED]`, `[TEST]`,
+    /// `[ACKNOWLEDGED]`.
     pub fn tag(&self) -> String {
         match self.state {
             NotificationState::Firing => format!("[FIRING {}]", one_line(&self.severity)),
             NotificationState::Resolved => "[RESOLVED]".to_owned(),
             NotificationState::Test => "[TEST]".to_owned(),
+            NotificationState::Acknowledged => "[ACKNOWLEDGED]".to_owned(),
         }
     }
 
@@ -231,6 +246,57 @@ impl Notifier {
                 let body = to_json(&discord::payload(n))?;
                 self.post_json(webhook_url, body, None).await
             }
+            ChannelKind::Teams { webhook_url } => {
+                let body = to_json(&teams::payload(n))?;
+                self.post_json(webhook_url, body, None).await
+            }
+            ChannelKind::Telegram(s) => {
+                let url = telegram::url(s);
+                let request = self.json_request(&url, to_json(&telegram::payload(s, n))?);
+                self.send(request, &redact_url(&url)).await
+            }
+            ChannelKind::Ntfy(s) => {
+                let url = ntfy::url(s);
+                let mut request = self.http.post(&url).body(ntfy::message(n));
+                for (name, value) in ntfy::headers(s, n) {
+                    request = request.header(name, value);
+                }
+                if let Some(token) = &s.token {
+                    request = request.header(AUTHORIZATION, bearer(token)?);
+                } else if let Some(user) = &s.username {
+                    request = request.basic_auth(user, s.password.as_deref());
+                }
+                self.send(request, &redact_url(&url)).await
+            }
+            ChannelKind::Gotify(s) => {
+                let url = gotify::url(s);
+                let key = HeaderValue::from_str(&s.app_token).map_err(|_| {
+                    DeliveryError::Permanent("the Gotify app_token is not a header value".into())
+                })?;
+                let request = self
+                    .json_request(&url, to_json(&gotify::payload(s, n))?)
+                    .header(gotify::KEY_HEADER, key);
+                self.send(request, &redact_url(&url)).await
+            }
+            ChannelKind::PagerDuty(s) => {
+                let url = pagerduty::url(s);
+                let request = self.json_request(&url, to_json(&pagerduty::payload(s, n))?);
+                self.send(request, &redact_url(&url)).await
+            }
+            ChannelKind::Pushover(s) => {
+                let url = pushover::url(s);
+                let request = self.http.post(&url).form(&pushover::form(s, n));
+                self.send(request, &redact_url(&url)).await
+            }
+            ChannelKind::Sms(s) => {
+                let url = sms::url(s);
+                let request = self
+                    .http
+                    .post(&url)
+                    .basic_auth(&s.account_sid, Some(&s.auth_token))
+                    .form(&sms::form(s, n));
+                self.send(request, &redact_url(&url)).await
+            }
         };
         match &outcome {
             Ok(()) => tracing::debug!("notification delivered"),
@@ -246,16 +312,29 @@ impl Notifier {
         body: Vec<u8>,
         signature: Option<String>,
     ) -> Result<(), DeliveryError> {
-        let shown = redact_url(url);
-        let mut request = self
-            .http
-            .post(url)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body);
+        let mut request = self.json_request(url, body);
         if let Some(signature) = signature {
             request = request.header(SIGNATURE_HEADER, signature);
         }
-        let response = request.send().await.map_err(|e| http_error(&shown, e))?;
+        self.send(request, &redact_url(url)).await
+    }
+
+    /// A POST of a JSON body to `url`.
+    fn json_request(&self, url: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+        self.http
+            .post(url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body)
+    }
+
+    /// Sends `request` (its URL shown as `shown`); any 2xx is delivery, 5xx and 429 are worth
+    /// retrying, any other answer is not.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        shown: &str,
+    ) -> Result<(), DeliveryError> {
+        let response = request.send().await.map_err(|e| http_error(shown, e))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -280,6 +359,14 @@ impl Notifier {
             Err(DeliveryError::Transient(detail))
         }
     }
+}
+
+/// An `Authorization: Bearer` value, marked sensitive so no debug output shows it.
+fn bearer(token: &str) -> Result<HeaderValue, DeliveryError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| DeliveryError::Permanent("the token is not a header value".to_owned()))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Serializes a payload; a `serde_json::Value` always serializes.

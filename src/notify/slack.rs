@@ -63,6 +63,7 @@ fn icon(n: &Notification) -> &'static str {
     match n.state {
         NotificationState::Resolved => "✅",
         NotificationState::Test => "🧪",
+        NotificationState::Acknowledged => "👀",
         NotificationState::Firing => match n.severity.as_str() {
             "critical" => "🔴",
             "warning" => "🟠",

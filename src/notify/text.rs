@@ -110,6 +110,56 @@ pub(crate) fn redact_url(s: &str) -> String {
     }
 }
 
+/// The glyph that tells a notification's state at a glance (chat titles, push titles).
+pub(crate) fn state_icon(n: &super::Notification) -> &'static str {
+    use super::NotificationState;
+    match n.state {
+        NotificationState::Resolved => "✅",
+        NotificationState::Test => "🧪",
+        NotificationState::Acknowledged => "👀",
+        NotificationState::Firing => match n.severity.as_str() {
+            "critical" => "🔴",
+            "warning" => "🟠",
+            _ => "🔵",
+        },
+    }
+}
+
+/// `s` cut so that its UTF-8 takes at most `max` bytes, never inside a character, ending in
+/// `…` when something was cut.
+pub(crate) fn truncate_bytes(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let room = max.saturating_sub(ELLIPSIS.len_utf8());
+    let mut end = room;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &s[..end])
+}
+
+/// The plain-text lines every push and chat channel shows under its title: subject, rule,
+/// severity and state, the cause (cut to `cause_max` characters), the time, and the link.
+pub(crate) fn plain_lines(n: &super::Notification, cause_max: usize) -> String {
+    let mut state = n.state.as_str().to_owned();
+    if n.repeat > 0 {
+        state.push_str(&format!(" (repeat {})", n.repeat));
+    }
+    let mut out = format!(
+        "Subject: {}\nRule: {}\nSeverity: {}\nState: {state}\nCause: {}\nAt: {}",
+        truncate(&one_line(&n.subject), 200),
+        truncate(&one_line(&n.rule_name), 200),
+        truncate(&one_line(&n.severity), 50),
+        truncate(&n.cause, cause_max),
+        rfc3339(n.at),
+    );
+    if !n.link.is_empty() {
+        out.push_str(&format!("\n{}", truncate(&one_line(&n.link), 1000)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +193,14 @@ mod tests {
         let len = out.chars().count();
         assert!((2995..=3000).contains(&len), "{len}");
         assert!(out.ends_with("&lt;…"), "{}", &out[out.len() - 20..]);
+    }
+
+    #[test]
+    fn byte_truncation_never_splits_a_character() {
+        assert_eq!(truncate_bytes("short", 10), "short");
+        let cut = truncate_bytes("ééééé", 7);
+        assert!(cut.len() <= 7, "{cut}");
+        assert_eq!(cut, "éé…");
     }
 
     #[test]

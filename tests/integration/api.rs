@@ -132,6 +132,9 @@ impl Api {
                 .expect("a runtime for the test client"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                // Under the server's 5 s keep-alive: a connection idle while the test did
+                // something else (ran a validator) is not reused as the server closes it.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()
                 .expect("an HTTP client"),
             written: std::cell::Cell::new(0),

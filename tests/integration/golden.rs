@@ -234,10 +234,18 @@ fn sample(type_name: &str) -> Event {
             channel_id: id,
             config: ChannelConfig {
                 name: "ops".into(),
-                kind: ChannelType::Webhook,
+                kind: ChannelType::Telegram,
                 to: vec!["ops@example.com".into()],
                 url: Some("https://hooks.example/x".into()),
                 secret: Some("s3cret".into()),
+                settings: Some(ChannelSettings::Telegram(TelegramSettings {
+                    bot_token: "123456:ABC-DEF".into(),
+                    chat_id: "-1001234567890".into(),
+                    message_thread_id: Some(7),
+                    parse_mode: Some("HTML".into()),
+                    disable_notification: true,
+                    api_url: Some("https://api.telegram.org".into()),
+                })),
             },
         }),
         "ChannelDeleted" => Event::ChannelDeleted(IdRef { id }),
@@ -331,10 +339,18 @@ fn sample(type_name: &str) -> Event {
             channel_id: id,
             config: ChannelConfig {
                 name: "on-call".into(),
-                kind: ChannelType::Email,
-                to: vec!["oncall@example.com".into()],
+                kind: ChannelType::Sms,
+                to: Vec::new(),
                 url: None,
                 secret: None,
+                settings: Some(ChannelSettings::Sms(SmsSettings {
+                    account_sid: format!("AC{}", "0".repeat(32)),
+                    auth_token: "token".into(),
+                    from: Some("+15017122661".into()),
+                    messaging_service_sid: None,
+                    to: "+15558675310".into(),
+                    api_url: None,
+                })),
             },
         }),
         "UserUpdated" => Event::UserUpdated(UserCreated {
@@ -401,6 +417,39 @@ fn old_sample(type_name: &str, schema: u16) -> Option<(Vec<u8>, Event)> {
                 token_hash: "ab".repeat(32),
             };
             Some((encode_payload(&v1), Event::TokenCreated(v1.into())))
+        }
+        ("ChannelCreated", 1) | ("ChannelUpdated", 1) => {
+            let v1 = if type_name == "ChannelCreated" {
+                ChannelCreatedV1 {
+                    channel_id: id,
+                    config: ChannelConfigV1 {
+                        name: "ops".into(),
+                        kind: ChannelType::Webhook,
+                        to: vec!["ops@example.com".into()],
+                        url: Some("https://hooks.example/x".into()),
+                        secret: Some("s3cret".into()),
+                    },
+                }
+            } else {
+                ChannelCreatedV1 {
+                    channel_id: id,
+                    config: ChannelConfigV1 {
+                        name: "on-call".into(),
+                        kind: ChannelType::Email,
+                        to: vec!["oncall@example.com".into()],
+                        url: None,
+                        secret: None,
+                    },
+                }
+            };
+            let bytes = encode_payload(&v1);
+            let upcast: ChannelCreated = v1.into();
+            let event = if type_name == "ChannelCreated" {
+                Event::ChannelCreated(upcast)
+            } else {
+                Event::ChannelUpdated(upcast)
+            };
+            Some((bytes, event))
         }
         ("HostMetricsReported", 1) => {
             let v1 = HostMetricsReportedV1 {

@@ -20,6 +20,7 @@ mod metrics;
 mod monitor_state;
 mod monitors;
 mod notify;
+mod notify_providers;
 mod openapi;
 mod ping;
 mod postgres;

@@ -184,6 +184,42 @@ describe('the dashboard', () => {
     await page.close();
   });
 
+  test('a Telegram channel is added and edited through the fields of its kind, its token kept', async () => {
+    const page = await adminPage();
+    const save = () => page.getByRole('button', { name: 'Save' }).click();
+    await page.goto(`${server.url}/#/settings/channels`);
+    await page.getByRole('button', { name: 'Add channel' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('tg-e2e');
+    await page.getByLabel('Kind').selectOption('telegram');
+    await page.getByLabel('Bot token').fill('123456:AAE-e2e_bot_token');
+    const chat = page.getByLabel('Chat id');
+    await chat.fill('@no spaces');
+    await save();
+    assert.match(await fieldError(page, chat), /chat/i);
+    assert.ok(!(await server.api('GET', '/channels')).body.channels.some((c) => c.name === 'tg-e2e'), 'the bad channel is not saved');
+    await chat.fill('-100200300');
+    await page.getByLabel('Formatting').selectOption('HTML');
+    await save();
+    await page.getByTestId('settings-row').filter({ hasText: 'tg-e2e' }).filter({ hasText: 'chat -100200300' }).waitFor();
+    const channel = (await server.api('GET', '/channels')).body.channels.find((c) => c.name === 'tg-e2e');
+    assert.deepEqual([channel?.kind, channel?.parse_mode, channel?.has_bot_token], ['telegram', 'HTML', true], JSON.stringify(channel));
+    assert.ok(!JSON.stringify(channel).includes('e2e_bot_token'), 'the token is never answered');
+
+    // Edited: the token field starts empty and is kept; the chat id starts as it is.
+    const row = page.locator(`[data-testid="settings-row"][data-id="${channel.id}"]`);
+    await row.getByRole('button', { name: 'Edit tg-e2e', exact: true }).click();
+    await page.getByRole('heading', { name: 'Edit channel “tg-e2e”' }).waitFor();
+    assert.equal(await page.getByLabel('Bot token').inputValue(), '');
+    assert.equal(await chat.inputValue(), '-100200300');
+    await chat.fill('@watchfire_e2e');
+    await save();
+    await row.filter({ hasText: 'chat @watchfire_e2e' }).waitFor();
+    const edited = (await server.api('GET', '/channels')).body.channels.find((c) => c.id === channel.id);
+    assert.deepEqual([edited?.chat_id, edited?.parse_mode, edited?.has_bot_token], ['@watchfire_e2e', 'HTML', true], JSON.stringify(edited));
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   test('settings create, edit and delete rules, channels, silences, tokens and users', async () => {
     // A push monitor with a long interval stays pending, so nothing fires while it is used.
     const monitor = await createMonitor({ name: 'beat-e2e', kind: 'push', interval_s: 3600 });

@@ -1,7 +1,8 @@
 //! The actor of one alert instance (a rule and a subject): `pending → firing →
 //! acknowledged → resolved`, each step an event caused by the observation that made it;
 //! it asks the rule's channels to notify on firing, on each repeat while firing and
-//! unacknowledged, and on resolution, unless a silence mutes it.
+//! unacknowledged, and on resolution, unless a silence mutes it; on acknowledgement it asks
+//! the channels that follow acknowledgements (PagerDuty, chat rooms, webhooks).
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::condition::{Subject, Verdict};
-use super::notifier::{notification_of, Delivery, NotifierRegistry};
+use super::notifier::{channel_kind, notification_of, Delivery, NotifierRegistry};
 use crate::events::{
     Actor as EventActor, AlertAcknowledged, AlertChanged, AlertOpened, AlertRule, Event,
     EventStore, ExpectedVersion, NewEvent, NotificationRequested, NotifyReason, Position,
@@ -418,6 +419,39 @@ impl AlertActor {
         notification_of(&view, self.id, reason, repeat, Utc::now(), &link)
     }
 
+    /// The request that tells an acknowledgement to the rule's channels that follow them,
+    /// if the alert was notified, is not muted, and any such channel is live.
+    fn acknowledgement_request(&self) -> Option<NotificationRequested> {
+        let opened = self.opened.as_ref()?;
+        if !self.notified {
+            return None;
+        }
+        let view = self.deps.alerting.read();
+        if view.silenced(opened, Utc::now()).is_some() {
+            return None;
+        }
+        let channels: Vec<Uuid> = self
+            .rule
+            .channels
+            .iter()
+            .filter(|id| {
+                view.channels
+                    .get(id)
+                    .is_some_and(|c| channel_kind(&c.config).hears_acknowledgements())
+            })
+            .copied()
+            .collect();
+        if channels.is_empty() {
+            return None;
+        }
+        Some(NotificationRequested {
+            alert_id: self.id,
+            channels,
+            reason: NotifyReason::Acknowledged,
+            repeat: 0,
+        })
+    }
+
     fn resolve(&mut self, ctx: &mut Context<Self>, cause: String, position: Position) {
         let notify =
             self.notified && matches!(self.status, AlertStatus::Firing | AlertStatus::Acknowledged);
@@ -534,13 +568,37 @@ impl Handler<Ack> for AlertActor {
             alert_id: self.id,
             comment: msg.comment,
         });
-        let new = NewEvent::new(event.clone(), msg.by);
-        let fut = async move { store.append(stream, expected, vec![new]).await };
+        // The request is in the acknowledgement's batch: both are durable before the answer.
+        let request = self.acknowledgement_request();
+        let snapshot = request
+            .as_ref()
+            .and_then(|_| self.snapshot_notification(NotifyReason::Acknowledged, 0));
+        let mut events = vec![event];
+        events.extend(request.clone().map(Event::NotificationRequested));
+        let batch = events
+            .iter()
+            .map(|e| NewEvent::new(e.clone(), msg.by.clone()))
+            .collect();
+        let fut = async move { store.append(stream, expected, batch).await };
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(
             move |result, act, ctx| {
                 let out = result?;
                 act.version = out.stream_version.0;
-                act.fold(&event, out.timestamp);
+                for e in &events {
+                    act.fold(e, out.timestamp);
+                }
+                if let (Some(request), Some(notification)) = (request, snapshot) {
+                    for channel in request.channels {
+                        act.deps.notifiers.deliver(
+                            channel,
+                            Delivery {
+                                request: out.last_position.0,
+                                attempts: 0,
+                                notification: notification.clone(),
+                            },
+                        );
+                    }
+                }
                 act.schedule(ctx);
                 Ok((act.status, out.last_position))
             },

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::config::NotificationSettings;
 use crate::events::{
-    Actor as EventActor, ChannelConfig, ChannelType, Event, EventStore, ExpectedVersion, NewEvent,
-    NotificationFailed, NotificationSent, NotifyReason, StreamId,
+    Actor as EventActor, ChannelConfig, ChannelSettings, ChannelType, Event, EventStore,
+    ExpectedVersion, NewEvent, NotificationFailed, NotificationSent, NotifyReason, StreamId,
 };
 use crate::notify::{ChannelKind, DeliveryError, Notification, NotificationState, Notifier};
 use crate::projections::{severity_str, Alerting, ProjectionHandle};
@@ -46,14 +46,122 @@ pub fn backoff(retry: &NotificationSettings, attempt: u32) -> Duration {
 /// The delivery settings of a channel as the notify module takes them.
 pub fn channel_kind(c: &ChannelConfig) -> ChannelKind {
     let url = c.url.clone().unwrap_or_default();
-    match c.kind {
-        ChannelType::Email => ChannelKind::Email { to: c.to.clone() },
-        ChannelType::Webhook => ChannelKind::Webhook {
+    match (c.kind, &c.settings) {
+        (ChannelType::Telegram, Some(ChannelSettings::Telegram(s))) => {
+            ChannelKind::Telegram(s.clone())
+        }
+        (ChannelType::Ntfy, Some(ChannelSettings::Ntfy(s))) => ChannelKind::Ntfy(s.clone()),
+        (ChannelType::Gotify, Some(ChannelSettings::Gotify(s))) => ChannelKind::Gotify(s.clone()),
+        (ChannelType::PagerDuty, Some(ChannelSettings::PagerDuty(s))) => {
+            ChannelKind::PagerDuty(s.clone())
+        }
+        (ChannelType::Pushover, Some(ChannelSettings::Pushover(s))) => {
+            ChannelKind::Pushover(s.clone())
+        }
+        (ChannelType::Sms, Some(ChannelSettings::Sms(s))) => ChannelKind::Sms(s.clone()),
+        (ChannelType::Email, _) => ChannelKind::Email { to: c.to.clone() },
+        (ChannelType::Webhook, _) => ChannelKind::Webhook {
             url,
             secret: c.secret.clone(),
         },
-        ChannelType::Slack => ChannelKind::Slack { webhook_url: url },
-        ChannelType::Discord => ChannelKind::Discord { webhook_url: url },
+        (ChannelType::Slack, _) => ChannelKind::Slack { webhook_url: url },
+        (ChannelType::Discord, _) => ChannelKind::Discord { webhook_url: url },
+        (ChannelType::Teams, _) => ChannelKind::Teams { webhook_url: url },
+        // The command path never stores a kind without its settings; should one be read,
+        // it shows as a webhook with no URL, which refuses every delivery as invalid.
+        (
+            ChannelType::Telegram
+            | ChannelType::Ntfy
+            | ChannelType::Gotify
+            | ChannelType::PagerDuty
+            | ChannelType::Pushover
+            | ChannelType::Sms,
+            _,
+        ) => ChannelKind::Webhook {
+            url: String::new(),
+            secret: None,
+        },
+    }
+}
+
+/// A channel's settings as the log keeps them, from the kind a client sent.
+pub fn channel_config(name: String, kind: ChannelKind) -> ChannelConfig {
+    let (kind, to, url, secret, settings) = match kind {
+        ChannelKind::Email { to } => (ChannelType::Email, to, None, None, None),
+        ChannelKind::Webhook { url, secret } => {
+            (ChannelType::Webhook, Vec::new(), Some(url), secret, None)
+        }
+        ChannelKind::Slack { webhook_url } => (
+            ChannelType::Slack,
+            Vec::new(),
+            Some(webhook_url),
+            None,
+            None,
+        ),
+        ChannelKind::Discord { webhook_url } => (
+            ChannelType::Discord,
+            Vec::new(),
+            Some(webhook_url),
+            None,
+            None,
+        ),
+        ChannelKind::Teams { webhook_url } => (
+            ChannelType::Teams,
+            Vec::new(),
+            Some(webhook_url),
+            None,
+            None,
+        ),
+        ChannelKind::Telegram(s) => (
+            ChannelType::Telegram,
+            Vec::new(),
+            None,
+            None,
+            Some(ChannelSettings::Telegram(s)),
+        ),
+        ChannelKind::Ntfy(s) => (
+            ChannelType::Ntfy,
+            Vec::new(),
+            None,
+            None,
+            Some(ChannelSettings::Ntfy(s)),
+        ),
+        ChannelKind::Gotify(s) => (
+            ChannelType::Gotify,
+            Vec::new(),
+            None,
+            None,
+            Some(ChannelSettings::Gotify(s)),
+        ),
+        ChannelKind::PagerDuty(s) => (
+            ChannelType::PagerDuty,
+            Vec::new(),
+            None,
+            None,
+            Some(ChannelSettings::PagerDuty(s)),
+        ),
+        ChannelKind::Pushover(s) => (
+            ChannelType::Pushover,
+            Vec::new(),
+            None,
+            None,
+            Some(ChannelSettings::Pushover(s)),
+        ),
+        ChannelKind::Sms(s) => (
+            ChannelType::Sms,
+            Vec::new(),
+            None,
+            None,
+            Some(ChannelSettings::Sms(s)),
+        ),
+    };
+    ChannelConfig {
+        name,
+        kind,
+        to,
+        url,
+        secret,
+        settings,
     }
 }
 
@@ -77,7 +185,8 @@ pub fn notification_of(
         },
         state: match reason {
             NotifyReason::Resolved => NotificationState::Resolved,
-            _ => NotificationState::Firing,
+            NotifyReason::Acknowledged => NotificationState::Acknowledged,
+            NotifyReason::Firing | NotifyReason::Repeat => NotificationState::Firing,
         },
         cause: alert.cause.clone(),
         at,
