@@ -180,12 +180,16 @@ impl Default for RetentionSettings {
     }
 }
 
-/// `[metrics]`: access to `/metrics`.
+/// `[metrics]`: access to `/metrics` and the names it uses.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Serve `/metrics` without a token.
     pub public: bool,
+    /// Also write Uptime Kuma's unprefixed per-monitor series (`monitor_status`,
+    /// `monitor_response_time`, `monitor_cert_days_remaining`, `monitor_cert_is_valid`)
+    /// with its labels, so its Grafana dashboards work unchanged.
+    pub uptime_kuma_names: bool,
 }
 
 /// `[store]`: event store tuning.

@@ -2,6 +2,12 @@
 //! and labelled as Uptime Kuma exports them, so its Grafana dashboards work, under the
 //! `watchfire_` prefix) and per host, plus the counts seed dashboards expect.
 //!
+//! Besides the base-unit series (`_seconds`), the names older dashboards query are written
+//! too: `watchfire_monitor_check_duration_milliseconds` and
+//! `watchfire_monitor_cert_days_remaining`, and, with `metrics.uptime_kuma_names`, Uptime
+//! Kuma's own unprefixed series. `promtool check metrics` lints those unit names ("use
+//! base unit"); nothing else.
+//!
 //! Written straight into one `String` while the read models' locks are held briefly:
 //! no per-series objects, so a scrape of 10,000 monitors stays cheap. Never walks the log.
 
@@ -84,16 +90,24 @@ fn target_labels(c: &MonitorConfig) -> (String, String, String) {
     (url, hostname, port)
 }
 
+/// Whole days from `now` until `expires`, rounded as Uptime Kuma rounds them (negative
+/// once expired).
+pub fn cert_days_remaining(expires: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+    ((expires - now).num_seconds() as f64 / 86_400.0).round()
+}
+
 /// Writes every per-monitor, per-host and summary family of the read models into `out`,
-/// with certificate days counted from `now`.
+/// with certificate days counted from `now`; `uptime_kuma_names` adds Uptime Kuma's
+/// unprefixed per-monitor series.
 pub fn write_read_models(
     out: &mut String,
     monitors: &Monitors,
     hosts: &Hosts,
     alerting: &Alerting,
     now: DateTime<Utc>,
+    uptime_kuma_names: bool,
 ) {
-    write_monitors(out, monitors, now);
+    write_monitors(out, monitors, now, uptime_kuma_names);
     write_hosts(out, hosts);
     header(
         out,
@@ -104,13 +118,28 @@ pub fn write_read_models(
     let _ = writeln!(out, "watchfire_active_incidents {}", alerting.open.len());
 }
 
-fn write_monitors(out: &mut String, monitors: &Monitors, now: DateTime<Utc>) {
+/// One monitor's label sets: ours in full, and Uptime Kuma's five when its names are on
+/// (`None` for a monitor whose five labels repeat an earlier one's: a scrape may not hold
+/// one series twice).
+struct Labelled<'a> {
+    full: String,
+    kuma: Option<String>,
+    view: &'a MonitorView,
+}
+
+fn write_monitors(
+    out: &mut String,
+    monitors: &Monitors,
+    now: DateTime<Utc>,
+    uptime_kuma_names: bool,
+) {
     // Sorted by name then id, so scrapes list series in a stable order.
     let mut views: Vec<&MonitorView> = monitors.monitors.values().collect();
     views.sort_by(|a, b| {
         (a.state.config.name.as_str(), a.state.id).cmp(&(b.state.config.name.as_str(), b.state.id))
     });
-    let labelled: Vec<(String, &MonitorView)> = views
+    let mut kuma_seen = std::collections::HashSet::new();
+    let labelled: Vec<Labelled> = views
         .into_iter()
         .map(|v| {
             let c = &v.state.config;
@@ -126,13 +155,28 @@ fn write_monitors(out: &mut String, monitors: &Monitors, now: DateTime<Utc>) {
                 ("monitor_port", &port),
                 ("monitor_tags", &tags),
             ]);
-            (full, v)
+            let kuma = uptime_kuma_names
+                .then(|| {
+                    label_set(&[
+                        ("monitor_name", &c.name),
+                        ("monitor_type", c.kind.as_str()),
+                        ("monitor_url", &url),
+                        ("monitor_hostname", &hostname),
+                        ("monitor_port", &port),
+                    ])
+                })
+                .filter(|k| kuma_seen.insert(k.clone()));
+            Labelled {
+                full,
+                kuma,
+                view: v,
+            }
         })
         .collect();
 
     let active = labelled
         .iter()
-        .filter(|(_, v)| v.state.status != Status::Paused)
+        .filter(|l| l.view.state.status != Status::Paused)
         .count();
     header(
         out,
@@ -142,72 +186,72 @@ fn write_monitors(out: &mut String, monitors: &Monitors, now: DateTime<Utc>) {
     );
     let _ = writeln!(out, "watchfire_active_monitors {active}");
 
-    header(
-        out,
-        "watchfire_monitor_status",
-        "gauge",
-        "Monitor status as Uptime Kuma numbers it: 0 down, 1 up, 2 pending, 3 paused.",
-    );
-    for (labels, v) in &labelled {
-        sample(
-            out,
+    // Each per-monitor gauge under our name with our labels and, when Uptime Kuma's names
+    // are on, under its unprefixed name with its five labels.
+    type Figure = fn(&MonitorView, DateTime<Utc>) -> Option<f64>;
+    let gauges: [(&str, Option<&str>, &str, Figure); 6] = [
+        (
             "watchfire_monitor_status",
-            labels,
-            status_value(v.state.status),
-        );
-    }
-
-    header(
-        out,
-        "watchfire_monitor_response_time",
-        "gauge",
-        "The last check's response time in milliseconds (a ping's mean round trip), as Uptime Kuma's monitor_response_time.",
-    );
-    for (labels, v) in &labelled {
-        if let Some(last) = &v.state.last_check {
-            sample(
-                out,
-                "watchfire_monitor_response_time",
-                labels,
-                last.latency_ms,
-            );
+            Some("monitor_status"),
+            "Monitor status as Uptime Kuma numbers it: 0 down, 1 up, 2 pending, 3 paused.",
+            |v, _| Some(status_value(v.state.status)),
+        ),
+        (
+            "watchfire_monitor_response_time",
+            Some("monitor_response_time"),
+            "The last check's response time in milliseconds (a ping's mean round trip), as Uptime Kuma's monitor_response_time.",
+            |v, _| v.state.last_check.as_ref().map(|l| l.latency_ms),
+        ),
+        // Seconds (Gatus' certificate_expiration_seconds) for new dashboards: base units.
+        (
+            "watchfire_monitor_cert_expiration_seconds",
+            None,
+            "Seconds until the TLS certificate the last HTTPS check saw expires (negative once expired).",
+            |v, now| v.state.cert_expires_at.map(|e| (e - now).num_seconds() as f64),
+        ),
+        // Uptime Kuma's days, which promtool lints ("use base unit"), for its dashboards.
+        (
+            "watchfire_monitor_cert_days_remaining",
+            Some("monitor_cert_days_remaining"),
+            "Whole days until the TLS certificate the last HTTPS check saw expires, rounded (negative once expired), as Uptime Kuma's monitor_cert_days_remaining.",
+            |v, now| v.state.cert_expires_at.map(|e| cert_days_remaining(e, now)),
+        ),
+        (
+            "watchfire_monitor_cert_is_valid",
+            Some("monitor_cert_is_valid"),
+            "1 while the TLS certificate the last HTTPS check saw has not expired, 0 once it has.",
+            |v, now| v.state.cert_expires_at.map(|e| if e > now { 1.0 } else { 0.0 }),
+        ),
+        (
+            "watchfire_monitor_ping_loss_percent",
+            None,
+            "Packet loss of a ping monitor's last check, 0 to 100.",
+            |v, _| Some(v.state.last_check.as_ref()?.ping.as_ref()?.loss_percent()),
+        ),
+    ];
+    for (name, _, help, figure) in gauges {
+        header(out, name, "gauge", help);
+        for l in &labelled {
+            if let Some(value) = figure(l.view, now) {
+                sample(out, name, &l.full, value);
+            }
         }
     }
-
-    // Seconds (Gatus' certificate_expiration_seconds), not Uptime Kuma's days: promtool's lint
-    // refuses a unit other than the base one in a name.
-    header(
-        out,
-        "watchfire_monitor_cert_expiration_seconds",
-        "gauge",
-        "Seconds until the TLS certificate the last HTTPS check saw expires (negative once expired).",
-    );
-    for (labels, v) in &labelled {
-        if let Some(expires) = v.state.cert_expires_at {
-            let seconds = (expires - now).num_seconds();
-            sample(
+    if uptime_kuma_names {
+        for (ours, kuma, help, figure) in gauges {
+            let Some(name) = kuma else { continue };
+            header(
                 out,
-                "watchfire_monitor_cert_expiration_seconds",
-                labels,
-                seconds as f64,
+                name,
+                "gauge",
+                &format!("Uptime Kuma's name of {ours}. {help}"),
             );
-        }
-    }
-
-    header(
-        out,
-        "watchfire_monitor_ping_loss_percent",
-        "gauge",
-        "Packet loss of a ping monitor's last check, 0 to 100.",
-    );
-    for (labels, v) in &labelled {
-        if let Some(ping) = v.state.last_check.as_ref().and_then(|l| l.ping.as_ref()) {
-            sample(
-                out,
-                "watchfire_monitor_ping_loss_percent",
-                labels,
-                ping.loss_percent(),
-            );
+            for l in &labelled {
+                let (Some(labels), Some(value)) = (&l.kuma, figure(l.view, now)) else {
+                    continue;
+                };
+                sample(out, name, labels, value);
+            }
         }
     }
 
@@ -217,34 +261,28 @@ fn write_monitors(out: &mut String, monitors: &Monitors, now: DateTime<Utc>) {
         "counter",
         "Checks and heartbeats of a monitor in the log, by result.",
     );
-    for (labels, v) in &labelled {
+    for l in &labelled {
+        let labels = &l.full;
         let _ = writeln!(
             out,
             "watchfire_monitor_checks_total{{{labels},result=\"ok\"}} {}",
-            v.tally.ok
+            l.view.tally.ok
         );
         let _ = writeln!(
             out,
             "watchfire_monitor_checks_total{{{labels},result=\"failed\"}} {}",
-            v.tally.failed
+            l.view.tally.failed
         );
     }
 
-    // Seconds, not the seed's milliseconds: Prometheus (and promtool's lint) want base units.
     // By kind, not per monitor: 15 series a monitor would make a scrape of 10,000 monitors
     // ten times larger, and each monitor's last response time is a gauge above.
-    header(
-        out,
-        "watchfire_monitor_check_duration_seconds",
-        "histogram",
-        "How long monitors' checks took, by monitor type.",
-    );
     let mut by_kind: std::collections::BTreeMap<&str, (Vec<u64>, u64, f64)> =
         std::collections::BTreeMap::new();
-    for (_, v) in &labelled {
-        let t = &v.tally;
+    for l in &labelled {
+        let t = &l.view.tally;
         let entry = by_kind
-            .entry(v.state.config.kind.as_str())
+            .entry(l.view.state.config.kind.as_str())
             .or_insert_with(|| (vec![0; DURATION_BUCKETS_S.len()], 0, 0.0));
         for (sum, n) in entry.0.iter_mut().zip(&t.duration_buckets) {
             *sum += n;
@@ -252,30 +290,52 @@ fn write_monitors(out: &mut String, monitors: &Monitors, now: DateTime<Utc>) {
         entry.1 += t.duration_count;
         entry.2 += t.duration_sum_s;
     }
+    // Seconds for new dashboards (base units, promtool-clean); the seed's milliseconds,
+    // the same buckets and counts, for dashboards that query that name.
+    write_duration_histogram(
+        out,
+        "watchfire_monitor_check_duration_seconds",
+        "How long monitors' checks took, by monitor type.",
+        &by_kind,
+        1.0,
+    );
+    write_duration_histogram(
+        out,
+        "watchfire_monitor_check_duration_milliseconds",
+        "How long monitors' checks took, by monitor type, in milliseconds: watchfire_monitor_check_duration_seconds under the name seed dashboards query.",
+        &by_kind,
+        1000.0,
+    );
+}
+
+/// One histogram family from the per-kind buckets (not cumulated), count and sum in
+/// seconds, bounds and sum multiplied by `scale` (1 for seconds, 1000 for milliseconds).
+fn write_duration_histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    by_kind: &std::collections::BTreeMap<&str, (Vec<u64>, u64, f64)>,
+    scale: f64,
+) {
+    header(out, name, "histogram", help);
     for (kind, (buckets, count, sum)) in by_kind {
         let mut cumulative = 0;
-        for (le, n) in DURATION_BUCKETS_S.iter().zip(&buckets) {
+        for (le, n) in DURATION_BUCKETS_S.iter().zip(buckets) {
             cumulative += n;
+            // Every bound is a whole number of milliseconds: round away 0.005 * 1000's noise.
+            let le = (le * scale * 1000.0).round() / 1000.0;
             let _ = writeln!(
                 out,
-                "watchfire_monitor_check_duration_seconds_bucket{{monitor_type=\"{kind}\",le=\"{le}\"}} {cumulative}"
+                "{name}_bucket{{monitor_type=\"{kind}\",le=\"{le}\"}} {cumulative}"
             );
         }
         let _ = writeln!(
             out,
-            "watchfire_monitor_check_duration_seconds_bucket{{monitor_type=\"{kind}\",le=\"+Inf\"}} {count}"
+            "{name}_bucket{{monitor_type=\"{kind}\",le=\"+Inf\"}} {count}"
         );
         let labels = format!("monitor_type=\"{kind}\"");
-        sample(
-            out,
-            "watchfire_monitor_check_duration_seconds_sum",
-            &labels,
-            sum,
-        );
-        let _ = writeln!(
-            out,
-            "watchfire_monitor_check_duration_seconds_count{{{labels}}} {count}"
-        );
+        sample(out, &format!("{name}_sum"), &labels, sum * scale);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
     }
 }
 
@@ -436,6 +496,7 @@ mod tests {
             &Hosts::default(),
             &Alerting::default(),
             now,
+            false,
         );
         let took = started.elapsed();
         let status_lines = out
@@ -450,6 +511,133 @@ mod tests {
             out.lines().count(),
             out.len()
         );
+    }
+
+    /// Two http monitors named alike (same Kuma labels) with a certificate 40 days and
+    /// 6 hours away, and checks of 3 ms and 120 ms on the first.
+    fn two_twins(now: DateTime<Utc>) -> Monitors {
+        use crate::domain::monitor::{defaults, MonitorState};
+        use crate::events::{MonitorCreated, MonitorKind};
+        use crate::projections::{CheckTally, Rollups};
+        let mut monitors = Monitors::default();
+        for i in 1..=2u128 {
+            let id = uuid::Uuid::from_u128(i);
+            let mut config = defaults(MonitorKind::Http);
+            config.name = "twin".to_owned();
+            config.url = Some("https://example.test:8443/health".to_owned());
+            let created = MonitorCreated {
+                monitor_id: id,
+                config,
+                paused: false,
+                push_token: None,
+            };
+            let mut state = MonitorState::created(&created, 0, now);
+            state.cert_expires_at = Some(now + chrono::Duration::hours(40 * 24 + 6));
+            let mut tally = CheckTally::default();
+            if i == 1 {
+                tally.record(true, Some(3.0));
+                tally.record(false, Some(120.0));
+            }
+            monitors.monitors.insert(
+                id,
+                MonitorView {
+                    state,
+                    rollups: Rollups::default(),
+                    tally,
+                },
+            );
+        }
+        monitors
+    }
+
+    fn scrape(monitors: &Monitors, now: DateTime<Utc>, kuma: bool) -> String {
+        let mut out = String::new();
+        let (hosts, alerting) = (Hosts::default(), Alerting::default());
+        write_read_models(&mut out, monitors, &hosts, &alerting, now, kuma);
+        out
+    }
+
+    #[test]
+    fn the_millisecond_histogram_holds_the_seconds_one_scaled_by_a_thousand() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        let out = scrape(&two_twins(now), now, false);
+        for line in [
+            r#"watchfire_monitor_check_duration_seconds_bucket{monitor_type="http",le="0.005"} 1"#,
+            r#"watchfire_monitor_check_duration_seconds_bucket{monitor_type="http",le="0.1"} 1"#,
+            r#"watchfire_monitor_check_duration_seconds_bucket{monitor_type="http",le="0.25"} 2"#,
+            r#"watchfire_monitor_check_duration_seconds_sum{monitor_type="http"} 0.123"#,
+            r#"watchfire_monitor_check_duration_milliseconds_bucket{monitor_type="http",le="5"} 1"#,
+            r#"watchfire_monitor_check_duration_milliseconds_bucket{monitor_type="http",le="100"} 1"#,
+            r#"watchfire_monitor_check_duration_milliseconds_bucket{monitor_type="http",le="250"} 2"#,
+            r#"watchfire_monitor_check_duration_milliseconds_bucket{monitor_type="http",le="30000"} 2"#,
+            r#"watchfire_monitor_check_duration_milliseconds_bucket{monitor_type="http",le="+Inf"} 2"#,
+            r#"watchfire_monitor_check_duration_milliseconds_sum{monitor_type="http"} 123"#,
+            r#"watchfire_monitor_check_duration_milliseconds_count{monitor_type="http"} 2"#,
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn certificate_days_round_as_uptime_kuma_and_validity_follows_expiry() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        let days = |h: i64| cert_days_remaining(now + chrono::Duration::hours(h), now);
+        assert_eq!(days(40 * 24 + 6), 40.0);
+        assert_eq!(days(40 * 24 + 13), 41.0);
+        assert_eq!(days(-30), -1.0);
+        let out = scrape(&two_twins(now), now, false);
+        let id1 = uuid::Uuid::from_u128(1);
+        assert!(out.contains(&format!(
+            "watchfire_monitor_cert_days_remaining{{monitor_id=\"{id1}\","
+        )));
+        let days_lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("watchfire_monitor_cert_days_remaining{"))
+            .collect();
+        assert_eq!(days_lines.len(), 2);
+        assert!(
+            days_lines.iter().all(|l| l.ends_with("} 40")),
+            "{days_lines:?}"
+        );
+        assert!(out
+            .lines()
+            .filter(|l| l.starts_with("watchfire_monitor_cert_is_valid{"))
+            .all(|l| l.ends_with("} 1")));
+        let later = now + chrono::Duration::days(41);
+        let out = scrape(&two_twins(now), later, false);
+        assert!(out.contains(r#"monitor_tags=""} -1"#), "{out}");
+        assert!(out
+            .lines()
+            .filter(|l| l.starts_with("watchfire_monitor_cert_is_valid{"))
+            .all(|l| l.ends_with("} 0")));
+    }
+
+    #[test]
+    fn uptime_kuma_names_are_written_only_when_asked_and_once_per_label_set() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        let monitors = two_twins(now);
+        let off = scrape(&monitors, now, false);
+        assert!(!off.lines().any(|l| l.starts_with("monitor_")), "{off}");
+        let on = scrape(&monitors, now, true);
+        let kuma = r#"{monitor_name="twin",monitor_type="http",monitor_url="https://example.test:8443/health",monitor_hostname="example.test",monitor_port=""}"#;
+        for (name, value) in [
+            ("monitor_status", "2"),
+            ("monitor_cert_days_remaining", "40"),
+            ("monitor_cert_is_valid", "1"),
+        ] {
+            let lines: Vec<&str> = on.lines().filter(|l| l.starts_with(name)).collect();
+            // The twins share Kuma's five labels: one series, the first by name then id.
+            assert_eq!(lines, vec![format!("{name}{kuma} {value}")], "{on}");
+        }
+        // No check yet: no response time, as for our own name.
+        assert!(!on.lines().any(|l| l.starts_with("monitor_response_time{")));
+        assert!(on.contains("# TYPE monitor_status gauge"));
+        // Our series keep every monitor.
+        let ours = on
+            .lines()
+            .filter(|l| l.starts_with("watchfire_monitor_status{"))
+            .count();
+        assert_eq!(ours, 2);
     }
 
     #[test]

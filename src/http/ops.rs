@@ -74,6 +74,7 @@ pub async fn metrics(
         &state.hosts.read(),
         &state.alerting.read(),
         state.clock.now(),
+        state.settings.metrics.uptime_kuma_names,
     );
     body.extend_from_slice(read_models.as_bytes());
     Ok(HttpResponse::Ok()

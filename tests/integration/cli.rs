@@ -22,6 +22,7 @@ const INHERITED_SETTINGS: &[&str] = &[
     "WATCHFIRE_LOG_FORMAT",
     "WATCHFIRE_RETENTION__RAW_DAYS",
     "WATCHFIRE_METRICS__PUBLIC",
+    "WATCHFIRE_METRICS__UPTIME_KUMA_NAMES",
 ];
 
 /// A `watchfire` child started by hand (not through `Server::start`), killed when dropped.

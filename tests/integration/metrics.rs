@@ -1,10 +1,13 @@
 //! `/metrics` per monitor and per host, read from the read models: several monitors of
 //! every state and kind, names and tags with quotes and backslashes, a host's gauges, all
-//! accepted by `promtool check metrics`.
+//! accepted by `promtool check metrics` but for the unit lint of the seed's and Uptime
+//! Kuma's names; and those names themselves, Kuma's unprefixed ones only when asked.
+
+use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::api::{start_in_process, wait_for, Api};
+use super::api::{start_in_process, start_server, wait_for, Api};
 use super::audit::{promtool, samples};
 use super::helpers::free_port;
 use super::targets::{HttpTarget, HttpsTarget};
@@ -24,6 +27,34 @@ fn status_of(api: &Api, id: &str) -> Value {
     api.get(&format!("{MONITORS}/{id}"))
         .expect(200, "a monitor")
         .json()
+}
+
+/// Names kept for the dashboards that query them, which promtool's lint would have in
+/// base units: the seed's and Uptime Kuma's.
+const SEED_UNIT_NAMES: [&str; 2] = [
+    "watchfire_monitor_check_duration_milliseconds",
+    "watchfire_monitor_cert_days_remaining",
+];
+const KUMA_UNIT_NAME: &str = "monitor_cert_days_remaining";
+
+/// Runs `promtool check metrics` over `text` and fails unless its only complaints are
+/// "use base unit" lints of exactly the families `linted` (no parse error, no other lint).
+fn promtool_lints_only(text: &str, linted: &[&str]) {
+    let (code, printed) = promtool(text);
+    let lines: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut names = BTreeSet::new();
+    for line in &lines {
+        let name = line
+            .split_once(" use base unit \"seconds\" instead of ")
+            .map(|(name, _)| name)
+            .unwrap_or_else(|| panic!("only unit lints from promtool, not {line:?}\n{text}"));
+        names.insert(name);
+    }
+    let expected: BTreeSet<&str> = linted.iter().copied().collect();
+    assert_eq!(names, expected, "linted families: {printed}");
+    // 3 is promtool's exit code for lint problems alone; a parse error is 1.
+    let want = if linted.is_empty() { 0 } else { 3 };
+    assert_eq!(code, want, "promtool's exit: {printed}");
 }
 
 /// The value of the one sample of `name` whose labels include `labels`.
@@ -105,9 +136,14 @@ fn per_monitor_and_per_host_metrics_pass_promtool_with_escaped_labels() {
         text.contains("watchfire_host_cpu_percent{").then_some(text)
     });
 
-    let (code, printed) = promtool(&text);
-    assert_eq!(code, 0, "promtool accepts /metrics: {printed}\n{text}");
-    assert!(printed.trim().is_empty(), "no lint warning: {printed}");
+    promtool_lints_only(&text, &SEED_UNIT_NAMES);
+    // Uptime Kuma's unprefixed names only when asked (metrics.uptime_kuma_names).
+    assert!(
+        !text.lines().any(|l| l.starts_with("monitor_")
+            || l.starts_with("# TYPE monitor_")
+            || l.starts_with("# HELP monitor_")),
+        "no Kuma names by default:\n{text}"
+    );
 
     let ping_labels = [
         format!("monitor_id=\"{ping}\""),
@@ -166,15 +202,29 @@ fn per_monitor_and_per_host_metrics_pass_promtool_with_escaped_labels() {
         (29.0..=30.0).contains(&days),
         "30 days, less a moment: {days}"
     );
-    assert!(
-        samples(
+    assert_eq!(
+        value(
             &text,
-            "watchfire_monitor_cert_expiration_seconds",
-            &[&id(&up)]
-        )
-        .is_empty(),
-        "plain http has no certificate"
+            "watchfire_monitor_cert_days_remaining",
+            &[&id(&https)]
+        ),
+        30.0,
+        "a 30-day certificate, rounded as Uptime Kuma does"
     );
+    assert_eq!(
+        value(&text, "watchfire_monitor_cert_is_valid", &[&id(&https)]),
+        1.0
+    );
+    for name in [
+        "watchfire_monitor_cert_expiration_seconds",
+        "watchfire_monitor_cert_days_remaining",
+        "watchfire_monitor_cert_is_valid",
+    ] {
+        assert!(
+            samples(&text, name, &[&id(&up)]).is_empty(),
+            "plain http has no certificate: {name}"
+        );
+    }
     // The duration histogram is by kind: a series set per monitor would bloat big scrapes.
     let http = r#"monitor_type="http""#;
     let count = value(
@@ -188,6 +238,47 @@ fn per_monitor_and_per_host_metrics_pass_promtool_with_escaped_labels() {
         &[http, r#"le="+Inf""#],
     );
     assert!(count >= 2.0 && inf == count, "{count} {inf}");
+    // The seed's name: the same histogram in milliseconds, from the same scrape.
+    let ms = "watchfire_monitor_check_duration_milliseconds";
+    assert_eq!(value(&text, &format!("{ms}_count"), &[http]), count);
+    assert_eq!(
+        value(&text, &format!("{ms}_bucket"), &[http, r#"le="+Inf""#]),
+        count
+    );
+    for (s_le, ms_le) in [("0.005", "5"), ("0.25", "250"), ("30", "30000")] {
+        assert_eq!(
+            value(
+                &text,
+                &format!("{ms}_bucket"),
+                &[http, &format!("le=\"{ms_le}\"")]
+            ),
+            value(
+                &text,
+                "watchfire_monitor_check_duration_seconds_bucket",
+                &[http, &format!("le=\"{s_le}\"")]
+            ),
+            "bucket {ms_le} ms"
+        );
+    }
+    let sum_s = value(
+        &text,
+        "watchfire_monitor_check_duration_seconds_sum",
+        &[http],
+    );
+    let sum_ms = value(&text, &format!("{ms}_sum"), &[http]);
+    assert!(
+        (sum_ms - sum_s * 1000.0).abs() < 1e-6 * sum_ms.max(1.0),
+        "{sum_ms} {sum_s}"
+    );
+    // The seed's counter: every check of the up http monitor passed.
+    assert_eq!(
+        value(
+            &text,
+            "watchfire_monitor_checks_total",
+            &[&id(&up), r#"result="failed""#]
+        ),
+        0.0
+    );
     // Active: all but the paused one; no alert rule, so no incident.
     assert_eq!(value(&text, "watchfire_active_monitors", &[]), 5.0);
     assert_eq!(value(&text, "watchfire_active_incidents", &[]), 0.0);
@@ -205,5 +296,76 @@ fn per_monitor_and_per_host_metrics_pass_promtool_with_escaped_labels() {
         ),
         50.0
     );
+    drop(server);
+}
+
+#[test]
+fn uptime_kuma_names_with_kuma_labels_when_the_environment_asks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_server(
+        dir.path(),
+        &[("WATCHFIRE_METRICS__UPTIME_KUMA_NAMES", "true")],
+    );
+    let api = Api::at(&server.base);
+    let tls = HttpsTarget::start(30);
+    let https = create(
+        &api,
+        json!({"name": "tls \"edge\"", "kind": "http", "url": tls.url("/"), "interval_s": 1,
+               "timeout_ms": 900, "ignore_tls_errors": true}),
+    );
+    let closed = free_port();
+    let down = create(
+        &api,
+        json!({"name": "closed", "kind": "tcp", "host": "127.0.0.1", "port": closed,
+               "interval_s": 1, "timeout_ms": 900}),
+    );
+    wait_for("both monitors settled", || {
+        let settled = status_of(&api, &https)["status"] == "up"
+            && status_of(&api, &https)["cert_expires_at"].is_string()
+            && status_of(&api, &down)["status"] == "down";
+        settled.then_some(())
+    });
+    let text = api.get("/metrics").expect(200, "/metrics").body;
+    let mut linted = SEED_UNIT_NAMES.to_vec();
+    linted.push(KUMA_UNIT_NAME);
+    promtool_lints_only(&text, &linted);
+
+    // Exactly Kuma's five labels, in its order, so its dashboards' queries match.
+    let tls_labels = format!(
+        "{{monitor_name=\"tls \\\"edge\\\"\",monitor_type=\"http\",monitor_url=\"{}\",monitor_hostname=\"127.0.0.1\",monitor_port=\"\"}}",
+        tls.url("/")
+    );
+    let down_labels = format!(
+        "{{monitor_name=\"closed\",monitor_type=\"tcp\",monitor_url=\"\",monitor_hostname=\"127.0.0.1\",monitor_port=\"{closed}\"}}"
+    );
+    let line = |name: &str, labels: &str| -> f64 {
+        let prefix = format!("{name}{labels} ");
+        let found: Vec<&str> = text.lines().filter(|l| l.starts_with(&prefix)).collect();
+        assert_eq!(found.len(), 1, "one {prefix}:\n{text}");
+        found[0][prefix.len()..]
+            .parse()
+            .unwrap_or_else(|_| panic!("a number ends {:?}", found[0]))
+    };
+    assert_eq!(line("monitor_status", &tls_labels), 1.0);
+    assert_eq!(line("monitor_status", &down_labels), 0.0);
+    assert!(line("monitor_response_time", &tls_labels) > 0.0);
+    assert_eq!(line("monitor_cert_days_remaining", &tls_labels), 30.0);
+    assert_eq!(line("monitor_cert_is_valid", &tls_labels), 1.0);
+    for name in ["monitor_cert_days_remaining", "monitor_cert_is_valid"] {
+        assert!(
+            !text.contains(&format!("{name}{down_labels}")),
+            "a tcp monitor has no certificate: {name}"
+        );
+    }
+    // Our own series are all still there beside Kuma's.
+    assert_eq!(
+        value(
+            &text,
+            "watchfire_monitor_status",
+            &[&format!("monitor_id=\"{down}\"")]
+        ),
+        0.0
+    );
+    assert_eq!(value(&text, "watchfire_active_monitors", &[]), 2.0);
     drop(server);
 }
