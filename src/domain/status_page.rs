@@ -693,7 +693,10 @@ mod tests {
             field(edit(&state, serde_json::json!({"starts_at": late}))),
             "ends_at"
         );
-        assert_eq!(field(edit(&state, serde_json::json!({"title": ""}))), "title");
+        assert_eq!(
+            field(edit(&state, serde_json::json!({"title": ""}))),
+            "title"
+        );
         state.maintenance.clear();
         assert_eq!(
             edit(&state, serde_json::json!({"title": "x"})),
@@ -720,7 +723,10 @@ mod tests {
             StatusPageCommand::CancelMaintenance { id: I, now },
             &|_| true,
         );
-        assert!(matches!(cancel.as_deref(), Ok([Event::MaintenanceCancelled(_)])));
+        assert!(matches!(
+            cancel.as_deref(),
+            Ok([Event::MaintenanceCancelled(_)])
+        ));
     }
 
     #[test]
@@ -744,7 +750,10 @@ mod tests {
         state
             .incident_details
             .insert(I, ("Slow".to_owned(), "minor".to_owned()));
-        assert_eq!(field(edit(&state, serde_json::json!({"impact": "dire"}))), "impact");
+        assert_eq!(
+            field(edit(&state, serde_json::json!({"impact": "dire"}))),
+            "impact"
+        );
         assert!(matches!(
             edit(&state, serde_json::json!({"impact": "major"})).as_deref(),
             Ok([Event::IncidentEdited(e)]) if e.title == "Slow" && e.impact == "major"

@@ -573,7 +573,11 @@ fn maintenance_is_edited_and_cancelled_and_incidents_are_edited_with_refusals() 
     let unknown = "/api/v1/status-pages/ops/maintenance/00000000-0000-0000-0000-000000000001";
     assert_eq!(patch(unknown, json!({"title": "x"})).status, 404);
     assert_eq!(
-        patch("/api/v1/status-pages/ops/maintenance/junk", json!({"title": "x"})).status,
+        patch(
+            "/api/v1/status-pages/ops/maintenance/junk",
+            json!({"title": "x"})
+        )
+        .status,
         404
     );
     assert_eq!(
@@ -652,9 +656,12 @@ fn maintenance_is_edited_and_cancelled_and_incidents_are_edited_with_refusals() 
         .status,
         404
     );
-    let edited = patch(&ipath, json!({"title": "Slow in Europe", "impact": "major"}))
-        .expect(200, "edited")
-        .json();
+    let edited = patch(
+        &ipath,
+        json!({"title": "Slow in Europe", "impact": "major"}),
+    )
+    .expect(200, "edited")
+    .json();
     assert_eq!(
         (edited["title"].as_str(), edited["impact"].as_str()),
         (Some("Slow in Europe"), Some("major"))
@@ -667,7 +674,11 @@ fn maintenance_is_edited_and_cancelled_and_incidents_are_edited_with_refusals() 
         .get("/api/v1/events?limit=1000")
         .expect(200, "events")
         .body;
-    for kind in ["MaintenanceUpdated", "MaintenanceCancelled", "IncidentEdited"] {
+    for kind in [
+        "MaintenanceUpdated",
+        "MaintenanceCancelled",
+        "IncidentEdited",
+    ] {
         assert!(events.contains(kind), "the log holds {kind}");
     }
 }
@@ -714,11 +725,13 @@ fn response_and_certificate_badges_follow_the_last_check_and_only_for_public_mon
         "within 14 days: a warning: {}",
         cert.body
     );
-    let r = badge(&format!("/api/badge/{m}/cert-exp?warnDays=5&downDays=2"))
-        .expect(200, "thresholds");
+    let r =
+        badge(&format!("/api/badge/{m}/cert-exp?warnDays=5&downDays=2")).expect(200, "thresholds");
     assert!(r.body.contains("#4c1"), "beyond both: up: {}", r.body);
-    let r = badge(&format!("/api/badge/{m}/cert-exp?downDays=30&downColor=purple"))
-        .expect(200, "thresholds");
+    let r = badge(&format!(
+        "/api/badge/{m}/cert-exp?downDays=30&downColor=purple"
+    ))
+    .expect(200, "thresholds");
     assert!(r.body.contains("purple"), "{}", r.body);
     let r = badge(&format!("/api/badge/{m}/cert-exp?warnDays=soon"));
     assert_eq!(r.status, 400, "{}", r.body);
@@ -730,7 +743,11 @@ fn response_and_certificate_badges_follow_the_last_check_and_only_for_public_mon
         r.body
     );
     let r = badge(&format!("/api/badge/{m}/avg-response/7d")).expect(200, "average");
-    assert!(r.body.contains("ms") || r.body.contains("N/A"), "{}", r.body);
+    assert!(
+        r.body.contains("ms") || r.body.contains("N/A"),
+        "{}",
+        r.body
+    );
     let r = badge(&format!("/api/badge/{m}/avg-response/forever"));
     assert_eq!((r.status, field(&r)), (400, "duration".to_owned()));
     assert_eq!(badge("/api/badge/junk/cert-exp").status, 404);
