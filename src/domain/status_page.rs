@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{expect_version, not_null, DomainError};
 use crate::events::{
-    Event, IncidentOpened, IncidentUpdated, MaintenanceScheduled, StatusGroup, StatusPageDefined,
-    StatusPageRef,
+    Event, IncidentEdited, IncidentOpened, IncidentUpdated, MaintenanceRef, MaintenanceScheduled,
+    StatusGroup, StatusPageDefined, StatusPageRef,
 };
 
 /// Longest slug.
@@ -83,7 +83,17 @@ pub struct UpdateInput {
     message: Option<String>,
 }
 
-/// A maintenance announcement as a client posts it.
+/// A change to an incident's heading or impact, as a client sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentEditInput {
+    #[serde(default, deserialize_with = "not_null")]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    impact: Option<String>,
+}
+
+/// A maintenance announcement as a client posts it (every field) or changes it (some).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceInput {
@@ -104,6 +114,10 @@ pub struct StatusPageState {
     pub page: StatusPageDefined,
     /// Each incident's current status and number of updates.
     pub incidents: BTreeMap<Uuid, (String, usize)>,
+    /// Each incident's heading and impact.
+    pub incident_details: BTreeMap<Uuid, (String, String)>,
+    /// Each maintenance announcement kept and not cancelled, as it now is.
+    pub maintenance: BTreeMap<Uuid, MaintenanceScheduled>,
     /// The version of its stream's last event.
     pub version: u64,
 }
@@ -145,6 +159,29 @@ pub enum StatusPageCommand {
         id: Uuid,
         /// What and when.
         input: MaintenanceInput,
+    },
+    /// Change an incident's heading or impact (its status changes only by updates).
+    EditIncident {
+        /// The incident.
+        id: Uuid,
+        /// The fields to change.
+        input: IncidentEditInput,
+    },
+    /// Change a maintenance announcement that has not ended by `now`.
+    EditMaintenance {
+        /// The announcement.
+        id: Uuid,
+        /// The fields to change.
+        input: MaintenanceInput,
+        /// The server's clock.
+        now: DateTime<Utc>,
+    },
+    /// Cancel a maintenance announcement that has not ended by `now`.
+    CancelMaintenance {
+        /// The announcement.
+        id: Uuid,
+        /// The server's clock.
+        now: DateTime<Utc>,
     },
 }
 
@@ -278,7 +315,69 @@ pub fn decide(
                 ends_at,
             })])
         }
+        StatusPageCommand::EditIncident { id, input } => {
+            let (old_title, old_impact) = state
+                .incident_details
+                .get(&id)
+                .ok_or(DomainError::NotFound("incident"))?;
+            let title = match input.title {
+                Some(t) => title("title", Some(t))?,
+                None => old_title.clone(),
+            };
+            let impact = match input.impact.as_deref() {
+                Some(i) => one_of("impact", i, IMPACTS)?,
+                None => old_impact.clone(),
+            };
+            Ok(vec![Event::IncidentEdited(IncidentEdited {
+                slug,
+                incident_id: id,
+                title,
+                impact,
+            })])
+        }
+        StatusPageCommand::EditMaintenance { id, input, now } => {
+            let mut m = not_ended(state, id, now)?;
+            if let Some(t) = input.title {
+                m.title = title("title", Some(t))?;
+            }
+            if let Some(msg) = input.message {
+                m.message = text("message", msg)?;
+            }
+            m.starts_at = input.starts_at.unwrap_or(m.starts_at);
+            m.ends_at = input.ends_at.unwrap_or(m.ends_at);
+            if m.ends_at <= m.starts_at {
+                return Err(DomainError::invalid("ends_at", "must be after starts_at"));
+            }
+            m.slug = slug;
+            Ok(vec![Event::MaintenanceUpdated(m)])
+        }
+        StatusPageCommand::CancelMaintenance { id, now } => {
+            not_ended(state, id, now)?;
+            Ok(vec![Event::MaintenanceCancelled(MaintenanceRef {
+                slug,
+                maintenance_id: id,
+            })])
+        }
     }
+}
+
+/// The announcement `id` as it is, if it exists and has not ended by `now`: an ended one
+/// is history and stays as it was.
+fn not_ended(
+    state: &StatusPageState,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<MaintenanceScheduled, DomainError> {
+    let m = state
+        .maintenance
+        .get(&id)
+        .ok_or(DomainError::NotFound("maintenance"))?;
+    if m.ends_at <= now {
+        return Err(DomainError::Conflict(
+            "the maintenance has ended: announce a new one".to_owned(),
+        ));
+    }
+    Ok(m.clone())
 }
 
 /// Checks a slug: 1 to 64 of `a-z`, `0-9` and `-`.
@@ -435,6 +534,8 @@ mod tests {
         StatusPageState {
             page,
             incidents: BTreeMap::new(),
+            incident_details: BTreeMap::new(),
+            maintenance: BTreeMap::new(),
             version: 0,
         }
     }
@@ -549,5 +650,113 @@ mod tests {
             &|_| true,
         );
         assert_eq!(field(r), "ends_at");
+    }
+
+    fn maintenance(state: &mut StatusPageState, start: i64, end: i64) {
+        let at = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap_or_default();
+        state.maintenance.insert(
+            I,
+            MaintenanceScheduled {
+                slug: "acme".into(),
+                maintenance_id: I,
+                title: "DB".into(),
+                message: String::new(),
+                starts_at: at(start),
+                ends_at: at(end),
+            },
+        );
+    }
+
+    #[test]
+    fn maintenance_edits_keep_what_is_not_sent_and_refuse_a_window_that_ends_first() {
+        let mut state = page();
+        maintenance(&mut state, 100, 200);
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let edit = |state: &StatusPageState, json| {
+            decide(
+                Some(state),
+                "acme",
+                StatusPageCommand::EditMaintenance {
+                    id: I,
+                    input: input(json),
+                    now,
+                },
+                &|_| true,
+            )
+        };
+        assert!(matches!(
+            edit(&state, serde_json::json!({"title": "Disk swap"})).as_deref(),
+            Ok([Event::MaintenanceUpdated(m)]) if m.title == "Disk swap" && m.ends_at > m.starts_at
+        ));
+        let late = DateTime::from_timestamp(1_800_000_300, 0).unwrap_or_default();
+        assert_eq!(
+            field(edit(&state, serde_json::json!({"starts_at": late}))),
+            "ends_at"
+        );
+        assert_eq!(
+            field(edit(&state, serde_json::json!({"title": ""}))),
+            "title"
+        );
+        state.maintenance.clear();
+        assert_eq!(
+            edit(&state, serde_json::json!({"title": "x"})),
+            Err(DomainError::NotFound("maintenance"))
+        );
+    }
+
+    #[test]
+    fn ended_maintenance_can_be_neither_edited_nor_cancelled() {
+        let mut state = page();
+        maintenance(&mut state, -200, -100);
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let cancel = decide(
+            Some(&state),
+            "acme",
+            StatusPageCommand::CancelMaintenance { id: I, now },
+            &|_| true,
+        );
+        assert!(matches!(cancel, Err(DomainError::Conflict(_))));
+        maintenance(&mut state, -100, 100);
+        let cancel = decide(
+            Some(&state),
+            "acme",
+            StatusPageCommand::CancelMaintenance { id: I, now },
+            &|_| true,
+        );
+        assert!(matches!(
+            cancel.as_deref(),
+            Ok([Event::MaintenanceCancelled(_)])
+        ));
+    }
+
+    #[test]
+    fn an_incident_edit_checks_impact_and_needs_a_known_incident() {
+        let mut state = page();
+        let edit = |state: &StatusPageState, json| {
+            decide(
+                Some(state),
+                "acme",
+                StatusPageCommand::EditIncident {
+                    id: I,
+                    input: input(json),
+                },
+                &|_| true,
+            )
+        };
+        assert_eq!(
+            edit(&state, serde_json::json!({"title": "x"})),
+            Err(DomainError::NotFound("incident"))
+        );
+        state
+            .incident_details
+            .insert(I, ("Slow".to_owned(), "minor".to_owned()));
+        assert_eq!(
+            field(edit(&state, serde_json::json!({"impact": "dire"}))),
+            "impact"
+        );
+        assert!(matches!(
+            edit(&state, serde_json::json!({"impact": "major"})).as_deref(),
+            Ok([Event::IncidentEdited(e)]) if e.title == "Slow" && e.impact == "major"
+        ));
     }
 }

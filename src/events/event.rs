@@ -819,6 +819,12 @@ pub enum Event {
     IncidentUpdated(IncidentUpdated),
     /// See [`MaintenanceScheduled`].
     MaintenanceScheduled(MaintenanceScheduled),
+    /// A maintenance announcement changed: the whole announcement as it now is.
+    MaintenanceUpdated(MaintenanceScheduled),
+    /// A maintenance announcement was cancelled; the public no longer sees it.
+    MaintenanceCancelled(MaintenanceRef),
+    /// See [`IncidentEdited`].
+    IncidentEdited(IncidentEdited),
 }
 
 /// Every event type name with its current schema version, for tools and golden tests.
@@ -872,6 +878,9 @@ pub const EVENT_TYPES: &[(&str, u16)] = &[
     ("IncidentOpened", 1),
     ("IncidentUpdated", 1),
     ("MaintenanceScheduled", 1),
+    ("MaintenanceUpdated", 1),
+    ("MaintenanceCancelled", 1),
+    ("IncidentEdited", 1),
 ];
 
 impl Event {
@@ -927,6 +936,9 @@ impl Event {
             Event::IncidentOpened(_) => "IncidentOpened",
             Event::IncidentUpdated(_) => "IncidentUpdated",
             Event::MaintenanceScheduled(_) => "MaintenanceScheduled",
+            Event::MaintenanceUpdated(_) => "MaintenanceUpdated",
+            Event::MaintenanceCancelled(_) => "MaintenanceCancelled",
+            Event::IncidentEdited(_) => "IncidentEdited",
         }
     }
 
@@ -1002,6 +1014,9 @@ impl Event {
             Event::IncidentOpened(p) => codec::encode_payload(p),
             Event::IncidentUpdated(p) => codec::encode_payload(p),
             Event::MaintenanceScheduled(p) => codec::encode_payload(p),
+            Event::MaintenanceUpdated(p) => codec::encode_payload(p),
+            Event::MaintenanceCancelled(p) => codec::encode_payload(p),
+            Event::IncidentEdited(p) => codec::encode_payload(p),
         }
     }
 
@@ -1074,6 +1089,9 @@ impl Event {
             ("IncidentOpened", 1) => Event::IncidentOpened(d(payload)?),
             ("IncidentUpdated", 1) => Event::IncidentUpdated(d(payload)?),
             ("MaintenanceScheduled", 1) => Event::MaintenanceScheduled(d(payload)?),
+            ("MaintenanceUpdated", 1) => Event::MaintenanceUpdated(d(payload)?),
+            ("MaintenanceCancelled", 1) => Event::MaintenanceCancelled(d(payload)?),
+            ("IncidentEdited", 1) => Event::IncidentEdited(d(payload)?),
             (name, schema) => {
                 return Err(CodecError::UnknownType {
                     type_name: name.to_owned(),

@@ -81,3 +81,25 @@ pub struct MaintenanceScheduled {
     /// Until when.
     pub ends_at: DateTime<Utc>,
 }
+
+/// A maintenance announcement, named by its page and id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceRef {
+    /// The page.
+    pub slug: String,
+    /// The announcement.
+    pub maintenance_id: Uuid,
+}
+
+/// An incident's heading or impact changed: both as they now are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentEdited {
+    /// The page.
+    pub slug: String,
+    /// The incident.
+    pub incident_id: Uuid,
+    /// Its heading.
+    pub title: String,
+    /// How bad: `none`, `minor`, `major` or `critical`.
+    pub impact: String,
+}

@@ -174,6 +174,18 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
                         "/status-pages/{slug}/maintenance",
                         web::post().to(status_pages::schedule_maintenance),
                     )
+                    .route(
+                        "/status-pages/{slug}/incidents/{id}",
+                        web::patch().to(status_pages::edit_incident),
+                    )
+                    .route(
+                        "/status-pages/{slug}/maintenance/{id}",
+                        web::patch().to(status_pages::edit_maintenance),
+                    )
+                    .route(
+                        "/status-pages/{slug}/maintenance/{id}",
+                        web::delete().to(status_pages::cancel_maintenance),
+                    )
                     .route("/status/{slug}", web::get().to(status_pages::public_json))
                     .route("/dashboard", web::get().to(audit::dashboard))
                     .route("/events", web::get().to(audit::events))
@@ -202,6 +214,18 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .route(
                 "/api/badge/{id}/ping/{duration}",
                 web::get().to(status_pages::badge_ping),
+            )
+            .route(
+                "/api/badge/{id}/avg-response/{duration}",
+                web::get().to(status_pages::badge_avg_response),
+            )
+            .route(
+                "/api/badge/{id}/response",
+                web::get().to(status_pages::badge_response),
+            )
+            .route(
+                "/api/badge/{id}/cert-exp",
+                web::get().to(status_pages::badge_cert_exp),
             )
             .route("/api/health", web::get().to(compat::health))
             .route("/api/servers", web::get().to(compat::servers))

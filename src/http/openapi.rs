@@ -652,12 +652,37 @@ fn operations() -> Vec<Op> {
             .answers(201, "Announced.", "Maintenance")
             .command()
             .errors(&[404]),
+        op("editMaintenance", "patch", "/api/v1/status-pages/{slug}/maintenance/{id}", "status", "Change a maintenance announcement")
+            .role(Operator)
+            .detail("The fields given replace the announcement's. An ended announcement is history: 409.")
+            .body("MaintenancePatch")
+            .answers(200, "Changed.", "Maintenance")
+            .command()
+            .errors(&[404, 409]),
+        op("cancelMaintenance", "delete", "/api/v1/status-pages/{slug}/maintenance/{id}", "status", "Cancel a maintenance announcement")
+            .role(Operator)
+            .detail("The public page no longer shows it; the log keeps it. An ended announcement is history: 409.")
+            .answers(200, "Cancelled.", "MaintenanceCancelled")
+            .command()
+            .errors(&[404, 409]),
+        op("editIncident", "patch", "/api/v1/status-pages/{slug}/incidents/{id}", "status", "Change an incident's title or impact")
+            .role(Operator)
+            .detail("Its status changes only by updates.")
+            .body("IncidentPatch")
+            .answers(200, "Changed.", "Incident")
+            .command()
+            .errors(&[404]),
         badge("getStatusBadge", "/api/badge/{id}/status", "A monitor's status badge"),
         badge("getUptimeBadge", "/api/badge/{id}/uptime", "A monitor's 24-hour uptime badge"),
         badge("getUptimeBadgeOver", "/api/badge/{id}/uptime/{duration}", "A monitor's uptime badge over a window")
             .errors(&[400]),
         badge("getPingBadge", "/api/badge/{id}/ping", "A monitor's 24-hour mean response time badge"),
         badge("getPingBadgeOver", "/api/badge/{id}/ping/{duration}", "A monitor's mean response time badge over a window")
+            .errors(&[400]),
+        badge("getAvgResponseBadge", "/api/badge/{id}/avg-response/{duration}", "A monitor's mean response time badge over a window (Uptime Kuma's name)")
+            .errors(&[400]),
+        badge("getResponseBadge", "/api/badge/{id}/response", "A monitor's last response time badge"),
+        badge("getCertExpiryBadge", "/api/badge/{id}/cert-exp", "Days until a monitor's TLS certificate expires")
             .errors(&[400]),
         // ---- operations ----
         op("getHealth", "get", "/health", "operations", "Liveness")
@@ -1093,6 +1118,21 @@ fn badge(id: &'static str, path: &'static str, summary: &'static str) -> Op {
             "suffix",
             text(0, 100),
             "Text after an uptime or response time.",
+        )
+        .query(
+            "warnDays",
+            count(),
+            "The certificate badge turns to warning within this many days (14).",
+        )
+        .query(
+            "downDays",
+            count(),
+            "The certificate badge turns to down within this many days (7).",
+        )
+        .query(
+            "warnColor",
+            string(),
+            "The certificate badge's colour when warning.",
         )
         .answers_with(200, "The badge.", "image/svg+xml", string())
         .errors(&[404])
@@ -1946,6 +1986,17 @@ fn schemas() -> Value {
             ("starts_at", time()),
             ("ends_at", time().doc("After `starts_at`.")),
         ], &["title", "starts_at", "ends_at"])),
+        ("MaintenancePatch", closed(vec![
+            ("title", text(1, 200)),
+            ("message", json!({"type": "string", "maxLength": 10000})),
+            ("starts_at", time()),
+            ("ends_at", time().doc("After `starts_at`, as the announcement then is.")),
+        ], &[])),
+        ("MaintenanceCancelled", object(vec![("id", uuid()), ("cancelled", json!({"const": true}))], &["id", "cancelled"])),
+        ("IncidentPatch", closed(vec![
+            ("title", text(1, 200)),
+            ("impact", impact()),
+        ], &[])),
         ("PublicStatus", object(vec![
             ("slug", string()), ("title", string()), ("description", string()),
             ("status", one_of(&["operational", "degraded", "down", "maintenance"])),

@@ -236,6 +236,58 @@ pub async fn schedule_maintenance(
     Ok(answered(StatusCode::CREATED, &answer).json(item))
 }
 
+/// `PATCH /api/v1/status-pages/{slug}/incidents/{id}`: a new heading or impact.
+pub async fn edit_incident(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Operator)?;
+    let (slug, id) = path.into_inner();
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("incident"))?;
+    let input = from_json(body.into_inner())?;
+    let command = StatusPageCommand::EditIncident { id, input };
+    let (answer, body) = carry_out(&req, &state, &slug, command).await?;
+    Ok(answered(StatusCode::OK, &answer).json(incident_of(&body, id)))
+}
+
+/// `PATCH /api/v1/status-pages/{slug}/maintenance/{id}`: change an announcement not ended.
+pub async fn edit_maintenance(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Operator)?;
+    let (slug, id) = path.into_inner();
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("maintenance"))?;
+    let input = from_json(body.into_inner())?;
+    let now = state.clock.now();
+    let command = StatusPageCommand::EditMaintenance { id, input, now };
+    let (answer, body) = carry_out(&req, &state, &slug, command).await?;
+    let item = body["maintenance"]
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["id"] == json!(id)).cloned())
+        .unwrap_or(Value::Null);
+    Ok(answered(StatusCode::OK, &answer).json(item))
+}
+
+/// `DELETE /api/v1/status-pages/{slug}/maintenance/{id}`: cancel an announcement not ended.
+pub async fn cancel_maintenance(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    auth::require(&req, &state, Role::Operator)?;
+    let (slug, id) = path.into_inner();
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("maintenance"))?;
+    let now = state.clock.now();
+    let command = StatusPageCommand::CancelMaintenance { id, now };
+    let (answer, _) = carry_out(&req, &state, &slug, command).await?;
+    Ok(answered(StatusCode::OK, &answer).json(json!({"id": id, "cancelled": true})))
+}
+
 fn incident_of(page: &Value, id: Uuid) -> Value {
     page["incidents"]
         .as_array()
@@ -371,6 +423,9 @@ pub struct BadgeQuery {
     down_color: Option<String>,
     prefix: Option<String>,
     suffix: Option<String>,
+    warn_days: Option<u32>,
+    down_days: Option<u32>,
+    warn_color: Option<String>,
 }
 
 /// A 400 naming the query parameter (or path segment) at fault.
@@ -611,9 +666,97 @@ pub async fn badge_ping(
     value_badge(&q, &format!("Avg. Response ({duration})"), value, "#007ec6")
 }
 
+/// `GET /api/badge/{id}/avg-response/{duration}`: Uptime Kuma's name for the mean
+/// response time badge (no auth).
+pub async fn badge_avg_response(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    badge_ping(req, state).await
+}
+
+/// `GET /api/badge/{id}/response`: the last check's response time (no auth).
+pub async fn badge_response(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let m = public_monitor(&state, &id)?;
+    let q = query(&req)?;
+    let value = m
+        .state
+        .last_check
+        .as_ref()
+        .map(|c| format!("{}ms", c.latency_ms.round()));
+    value_badge(&q, "Response", value, "#007ec6")
+}
+
+/// Days before a certificate's end at which the badge turns to warning, as Kuma's default.
+const CERT_WARN_DAYS: u32 = 14;
+/// Days before a certificate's end at which the badge turns to down, as Kuma's default.
+const CERT_DOWN_DAYS: u32 = 7;
+
+/// The colour of a certificate with `days` left: down, warning or up by the thresholds.
+fn cert_color(days: i64, warn_days: u32, down_days: u32) -> CertLevel {
+    if days <= i64::from(down_days) {
+        CertLevel::Down
+    } else if days <= i64::from(warn_days) {
+        CertLevel::Warn
+    } else {
+        CertLevel::Up
+    }
+}
+
+/// How near a certificate's end is.
+#[derive(Debug, PartialEq, Eq)]
+enum CertLevel {
+    /// Far.
+    Up,
+    /// Within the warning days.
+    Warn,
+    /// Within the down days, or past.
+    Down,
+}
+
+/// `GET /api/badge/{id}/cert-exp`: days until the TLS certificate expires (no auth),
+/// coloured by `warnDays` (14) and `downDays` (7) as Uptime Kuma's badge.
+pub async fn badge_cert_exp(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let m = public_monitor(&state, &id)?;
+    let q = query(&req)?;
+    let warn_days = q.warn_days.unwrap_or(CERT_WARN_DAYS);
+    let down_days = q.down_days.unwrap_or(CERT_DOWN_DAYS);
+    let days = m
+        .state
+        .cert_expires_at
+        .map(|at| (at - state.clock.now()).num_days());
+    let color = match days.map(|d| cert_color(d, warn_days, down_days)) {
+        Some(CertLevel::Up) | None => badge_color("upColor", q.up_color.as_deref(), "#4c1")?,
+        Some(CertLevel::Warn) => badge_color("warnColor", q.warn_color.as_deref(), "#dfb317")?,
+        Some(CertLevel::Down) => badge_color("downColor", q.down_color.as_deref(), "#e05d44")?,
+    };
+    let value = days.map(|d| match d {
+        d if d < 0 => "expired".to_owned(),
+        1 => "1 day".to_owned(),
+        d => format!("{d} days"),
+    });
+    value_badge(&q, "Cert Exp.", value, &color)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_colours_follow_the_warning_and_down_days() {
+        assert_eq!(cert_color(30, 14, 7), CertLevel::Up);
+        assert_eq!(cert_color(14, 14, 7), CertLevel::Warn);
+        assert_eq!(cert_color(7, 14, 7), CertLevel::Down);
+        assert_eq!(cert_color(-3, 14, 7), CertLevel::Down);
+    }
 
     #[test]
     fn badge_text_is_escaped() {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::Projection;
 use crate::domain::status_page::StatusPageState;
-use crate::events::{Event, RecordedEvent, StatusPageDefined};
+use crate::events::{Event, MaintenanceScheduled, RecordedEvent, StatusPageDefined};
 
 /// Resolved incidents kept per page, newest; older ones stay only in the log.
 const RESOLVED_KEPT: usize = 100;
@@ -107,6 +107,28 @@ impl PageView {
                 .iter()
                 .map(|i| (i.id, (i.status.clone(), i.updates.len())))
                 .collect(),
+            incident_details: self
+                .incidents
+                .iter()
+                .map(|i| (i.id, (i.title.clone(), i.impact.clone())))
+                .collect(),
+            maintenance: self
+                .maintenance
+                .iter()
+                .map(|m| {
+                    (
+                        m.id,
+                        MaintenanceScheduled {
+                            slug: self.page.slug.clone(),
+                            maintenance_id: m.id,
+                            title: m.title.clone(),
+                            message: m.message.clone(),
+                            starts_at: m.starts_at,
+                            ends_at: m.ends_at,
+                        },
+                    )
+                })
+                .collect(),
             version: self.version,
         }
     }
@@ -144,7 +166,9 @@ pub fn status_page_of(event: &Event) -> Option<&str> {
         Event::StatusPageDeleted(r) => Some(&r.slug),
         Event::IncidentOpened(i) => Some(&i.slug),
         Event::IncidentUpdated(i) => Some(&i.slug),
-        Event::MaintenanceScheduled(m) => Some(&m.slug),
+        Event::MaintenanceScheduled(m) | Event::MaintenanceUpdated(m) => Some(&m.slug),
+        Event::MaintenanceCancelled(m) => Some(&m.slug),
+        Event::IncidentEdited(i) => Some(&i.slug),
         _ => None,
     }
 }
@@ -236,6 +260,27 @@ impl Projection for StatusPages {
                     {
                         view.maintenance.remove(oldest);
                     }
+                }
+            }
+            Event::MaintenanceUpdated(m) => {
+                if let Some(v) = view
+                    .maintenance
+                    .iter_mut()
+                    .find(|v| v.id == m.maintenance_id)
+                {
+                    v.title = m.title.clone();
+                    v.message = m.message.clone();
+                    v.starts_at = m.starts_at;
+                    v.ends_at = m.ends_at;
+                }
+            }
+            Event::MaintenanceCancelled(m) => {
+                view.maintenance.retain(|v| v.id != m.maintenance_id);
+            }
+            Event::IncidentEdited(e) => {
+                if let Some(i) = view.incidents.iter_mut().find(|i| i.id == e.incident_id) {
+                    i.title = e.title.clone();
+                    i.impact = e.impact.clone();
                 }
             }
             _ => {}

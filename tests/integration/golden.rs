@@ -401,6 +401,24 @@ fn sample(type_name: &str) -> Event {
             starts_at: at("2026-11-07T10:00:00Z"),
             ends_at: at("2026-11-07T11:00:00Z"),
         }),
+        "MaintenanceUpdated" => Event::MaintenanceUpdated(MaintenanceScheduled {
+            slug: "acme".into(),
+            maintenance_id: id,
+            title: "Database upgrade, moved".into(),
+            message: "A shorter outage".into(),
+            starts_at: at("2026-11-08T10:00:00Z"),
+            ends_at: at("2026-11-08T10:30:00Z"),
+        }),
+        "MaintenanceCancelled" => Event::MaintenanceCancelled(MaintenanceRef {
+            slug: "acme".into(),
+            maintenance_id: id,
+        }),
+        "IncidentEdited" => Event::IncidentEdited(IncidentEdited {
+            slug: "acme".into(),
+            incident_id: id,
+            title: "Slow checkout in Europe".into(),
+            impact: "major".into(),
+        }),
         other => panic!("no golden sample for {other}: add one here and bless it"),
     }
 }

@@ -356,12 +356,46 @@ fn live_answers(api: &Api, doc: &Value, dir: &Path) -> Vec<Value> {
     );
     let maintenance_t = "/api/v1/status-pages/{slug}/maintenance";
     let window = json!({"title": "DB", "starts_at": "2040-01-01T00:00:00Z", "ends_at": "2040-01-01T01:00:00Z"});
-    a.admin(
+    let planned = id_of(&a.admin(
         "POST",
         maintenance_t,
         "/api/v1/status-pages/acme/maintenance",
         Some(&window),
         201,
+    ));
+    let planned_t = "/api/v1/status-pages/{slug}/maintenance/{id}";
+    let planned_one = format!("/api/v1/status-pages/acme/maintenance/{planned}");
+    a.admin(
+        "PATCH",
+        planned_t,
+        &planned_one,
+        Some(&json!({"title": "DB 2"})),
+        200,
+    );
+    a.admin(
+        "PATCH",
+        planned_t,
+        &planned_one,
+        Some(&json!({"ends_at": "2039-01-01T00:00:00Z"})),
+        422,
+    );
+    a.admin("DELETE", planned_t, &planned_one, None, 200);
+    a.admin("DELETE", planned_t, &planned_one, None, 404);
+    let incident_t = "/api/v1/status-pages/{slug}/incidents/{id}";
+    let one_incident = format!("{incidents}/{incident}");
+    a.admin(
+        "PATCH",
+        incident_t,
+        &one_incident,
+        Some(&json!({"impact": "major"})),
+        200,
+    );
+    a.admin(
+        "PATCH",
+        incident_t,
+        &one_incident,
+        Some(&json!({"impact": "dire"})),
+        422,
     );
     let public_t = "/api/v1/status/{slug}";
     a.send("GET", public_t, "/api/v1/status/acme", None, &[], None, 200);
@@ -411,6 +445,30 @@ fn live_answers(api: &Api, doc: &Value, dir: &Path) -> Vec<Value> {
         None,
         200,
     );
+    for (template, path, status) in [
+        (
+            "/api/badge/{id}/response",
+            format!("/api/badge/{id}/response"),
+            200,
+        ),
+        (
+            "/api/badge/{id}/cert-exp",
+            format!("/api/badge/{id}/cert-exp"),
+            200,
+        ),
+        (
+            "/api/badge/{id}/cert-exp",
+            format!("/api/badge/{id}/cert-exp?warnDays=x"),
+            400,
+        ),
+        (
+            "/api/badge/{id}/avg-response/{duration}",
+            format!("/api/badge/{id}/avg-response/7d"),
+            200,
+        ),
+    ] {
+        a.send("GET", template, &path, None, &[], None, status);
+    }
     a.send(
         "GET",
         "/api/badge/{id}/status",

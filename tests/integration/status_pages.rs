@@ -536,3 +536,232 @@ fn badges_are_served_only_for_monitors_a_public_page_shows() {
         .expect(200, "deleted");
     assert_eq!(badge(&format!("/api/badge/{m}/status")).status, 404);
 }
+
+#[test]
+fn maintenance_is_edited_and_cancelled_and_incidents_are_edited_with_refusals() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let start = chrono::Utc::now();
+    let clock = std::sync::Arc::new(watchfire::clock::ManualClock::new(start));
+    let server = TestServer::start_with_clock(dir.path(), ADMIN_TOKEN, clock.clone(), |_| {});
+    let api = Api::at(&server.base);
+    api.post(
+        "/api/v1/status-pages",
+        &json!({"slug": "ops", "title": "Ops"}),
+    )
+    .expect(201, "a page");
+    let at = |h: i64| (start + chrono::Duration::hours(h)).to_rfc3339();
+    let planned = api
+        .post(
+            "/api/v1/status-pages/ops/maintenance",
+            &json!({"title": "Move", "starts_at": at(1), "ends_at": at(2)}),
+        )
+        .expect(201, "maintenance")
+        .json();
+    let id = planned["id"].as_str().expect("an id").to_owned();
+    let path = format!("/api/v1/status-pages/ops/maintenance/{id}");
+    let patch = |path: &str, body: Value| api.command("PATCH", path, Some(&body), None);
+
+    // Refusals change nothing.
+    let r = patch(&path, json!({"ends_at": at(0)}));
+    assert_eq!((r.status, field(&r)), (422, "ends_at".to_owned()));
+    let r = patch(&path, json!({"title": ""}));
+    assert_eq!((r.status, field(&r)), (422, "title".to_owned()));
+    let r = patch(&path, json!({"starts_at": "soon"}));
+    assert_eq!((r.status, field(&r)), (422, "starts_at".to_owned()));
+    let r = patch(&path, json!({"colour": "red"}));
+    assert_eq!(r.status, 422, "an unknown field: {}", r.body);
+    let unknown = "/api/v1/status-pages/ops/maintenance/00000000-0000-0000-0000-000000000001";
+    assert_eq!(patch(unknown, json!({"title": "x"})).status, 404);
+    assert_eq!(
+        patch(
+            "/api/v1/status-pages/ops/maintenance/junk",
+            json!({"title": "x"})
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        patch(
+            &format!("/api/v1/status-pages/nope/maintenance/{id}"),
+            json!({"title": "x"})
+        )
+        .status,
+        404
+    );
+    assert_eq!(api.command("DELETE", unknown, None, None).status, 404);
+    let view = public(&api, "ops");
+    assert_eq!(view["maintenance"][0]["title"], "Move", "nothing changed");
+
+    // An edit shows on the public page.
+    let edited = patch(&path, json!({"title": "Move racks", "ends_at": at(3)}))
+        .expect(200, "edited")
+        .json();
+    assert_eq!(edited["title"], "Move racks");
+    assert_eq!(edited["phase"], "upcoming");
+    let view = public(&api, "ops");
+    assert_eq!(view["maintenance"][0]["title"], "Move racks");
+    assert_eq!(
+        view["maintenance"][0]["ends_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp()),
+        Some((start + chrono::Duration::hours(3)).timestamp())
+    );
+
+    // Cancelled: gone from the public page, and cannot be cancelled twice.
+    api.command("DELETE", &path, None, None)
+        .expect(200, "cancelled");
+    assert_eq!(public(&api, "ops")["maintenance"], json!([]));
+    assert_eq!(api.command("DELETE", &path, None, None).status, 404);
+    assert_eq!(patch(&path, json!({"title": "x"})).status, 404);
+
+    // An ended announcement is history: neither edited nor cancelled.
+    let past = api
+        .post(
+            "/api/v1/status-pages/ops/maintenance",
+            &json!({"title": "Past", "starts_at": at(1), "ends_at": at(2)}),
+        )
+        .expect(201, "maintenance")
+        .json();
+    clock.advance(chrono::Duration::hours(3));
+    let past = format!(
+        "/api/v1/status-pages/ops/maintenance/{}",
+        past["id"].as_str().expect("an id")
+    );
+    assert_eq!(patch(&past, json!({"title": "x"})).status, 409);
+    assert_eq!(api.command("DELETE", &past, None, None).status, 409);
+
+    // Incidents: title and impact change; the status only by updates.
+    let incident = api
+        .post(
+            "/api/v1/status-pages/ops/incidents",
+            &json!({"title": "Slow", "impact": "minor", "message": "Looking"}),
+        )
+        .expect(201, "an incident")
+        .json();
+    let ipath = format!(
+        "/api/v1/status-pages/ops/incidents/{}",
+        incident["id"].as_str().expect("an id")
+    );
+    let r = patch(&ipath, json!({"impact": "dire"}));
+    assert_eq!((r.status, field(&r)), (422, "impact".to_owned()));
+    let r = patch(&ipath, json!({"title": " "}));
+    assert_eq!((r.status, field(&r)), (422, "title".to_owned()));
+    assert_eq!(patch(&ipath, json!({"status": "resolved"})).status, 422);
+    assert_eq!(
+        patch(
+            "/api/v1/status-pages/ops/incidents/00000000-0000-0000-0000-000000000001",
+            json!({"title": "x"})
+        )
+        .status,
+        404
+    );
+    let edited = patch(
+        &ipath,
+        json!({"title": "Slow in Europe", "impact": "major"}),
+    )
+    .expect(200, "edited")
+    .json();
+    assert_eq!(
+        (edited["title"].as_str(), edited["impact"].as_str()),
+        (Some("Slow in Europe"), Some("major"))
+    );
+    assert_eq!(edited["status"], "investigating", "the status is kept");
+    let view = public(&api, "ops");
+    assert_eq!(view["incidents"][0]["title"], "Slow in Europe");
+
+    let events = api
+        .get("/api/v1/events?limit=1000")
+        .expect(200, "events")
+        .body;
+    for kind in [
+        "MaintenanceUpdated",
+        "MaintenanceCancelled",
+        "IncidentEdited",
+    ] {
+        assert!(events.contains(kind), "the log holds {kind}");
+    }
+}
+
+#[test]
+fn response_and_certificate_badges_follow_the_last_check_and_only_for_public_monitors() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = start_in_process(dir.path());
+    let api = Api::at(&server.base);
+    let https = super::targets::HttpsTarget::start(10);
+    let reply = api
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "tls", "kind": "http", "url": https.url("/"), "interval_s": 1,
+                    "timeout_ms": 900, "ignore_tls_errors": true}),
+        )
+        .expect(201, "a monitor");
+    let m = reply.json()["id"].as_str().expect("an id").to_owned();
+    let badge = |path: &str| api.send("GET", path, None, &[], None);
+    for kind in ["response", "cert-exp", "avg-response/24h"] {
+        assert_eq!(
+            badge(&format!("/api/badge/{m}/{kind}")).status,
+            404,
+            "{kind}: not on a page"
+        );
+    }
+    api.post(
+        "/api/v1/status-pages",
+        &json!({"slug": "acme", "title": "Acme", "groups": [{"name": "Web", "monitors": [m]}]}),
+    )
+    .expect(201, "a page");
+    let cert = wait_for("the certificate on its badge", || {
+        let r = badge(&format!("/api/badge/{m}/cert-exp"));
+        (r.status == 200 && r.body.contains("days")).then_some(r)
+    });
+    assert!(cert.body.contains("Cert Exp."), "{}", cert.body);
+    assert!(
+        cert.body.contains("9 days") || cert.body.contains("10 days"),
+        "{}",
+        cert.body
+    );
+    assert!(
+        cert.body.contains("#dfb317"),
+        "within 14 days: a warning: {}",
+        cert.body
+    );
+    let r =
+        badge(&format!("/api/badge/{m}/cert-exp?warnDays=5&downDays=2")).expect(200, "thresholds");
+    assert!(r.body.contains("#4c1"), "beyond both: up: {}", r.body);
+    let r = badge(&format!(
+        "/api/badge/{m}/cert-exp?downDays=30&downColor=purple"
+    ))
+    .expect(200, "thresholds");
+    assert!(r.body.contains("purple"), "{}", r.body);
+    let r = badge(&format!("/api/badge/{m}/cert-exp?warnDays=soon"));
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    let r = badge(&format!("/api/badge/{m}/response?label=Latency")).expect(200, "response");
+    assert!(
+        r.body.contains("Latency") && r.body.contains("ms"),
+        "{}",
+        r.body
+    );
+    let r = badge(&format!("/api/badge/{m}/avg-response/7d")).expect(200, "average");
+    assert!(
+        r.body.contains("ms") || r.body.contains("N/A"),
+        "{}",
+        r.body
+    );
+    let r = badge(&format!("/api/badge/{m}/avg-response/forever"));
+    assert_eq!((r.status, field(&r)), (400, "duration".to_owned()));
+    assert_eq!(badge("/api/badge/junk/cert-exp").status, 404);
+
+    // A plain HTTP monitor has no certificate.
+    let target = HttpTarget::start();
+    let plain = monitor(&api, "Plain", &target.url("/"), &[]);
+    api.command(
+        "PATCH",
+        "/api/v1/status-pages/acme",
+        Some(&json!({"groups": [{"name": "Web", "monitors": [m, plain]}]})),
+        None,
+    )
+    .expect(200, "patched");
+    let r = badge(&format!("/api/badge/{plain}/cert-exp")).expect(200, "no certificate");
+    assert!(r.body.contains("N/A"), "{}", r.body);
+}

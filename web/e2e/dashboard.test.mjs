@@ -158,6 +158,13 @@ describe('the dashboard', () => {
     await admin.getByText('Posted the incident.').waitFor();
     await page.getByTestId('incident').filter({ hasText: 'Checkout is slow' }).waitFor({ timeout: LIVE_MS });
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'still no reload');
+
+    // Its title edited in Settings changes on the open public page, live.
+    await entry.getByRole('button', { name: /Edit\s+Checkout is slow/ }).click();
+    await admin.getByLabel('Title').fill('Checkout is slow in Europe');
+    await admin.getByRole('button', { name: 'Save' }).click();
+    await admin.getByText('Saved the incident.').waitFor();
+    await page.getByTestId('incident').filter({ hasText: 'Checkout is slow in Europe' }).waitFor({ timeout: LIVE_MS });
     assert.deepEqual(admin.errors, []);
     await admin.close();
     assert.deepEqual(errors, []);

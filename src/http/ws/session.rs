@@ -254,7 +254,7 @@ impl WsSession {
             ClientMessage::Auth { token } => self.authenticate(token).map(|()| {
                 self.start_seed_feed(ctx);
             }),
-                        // Without a token, a session may follow public status pages and nothing else.
+            // Without a token, a session may follow public status pages and nothing else.
             ClientMessage::Subscribe { topics, since } if self.identity.is_none() => {
                 if topics.iter().all(|t| t.min_role().is_none()) {
                     self.subscribe(topics, since, ctx)

@@ -69,7 +69,7 @@ export const EVENT_TYPES = [
   'SilenceCreated', 'SilenceDeleted', 'AlertOpened', 'AlertFired', 'AlertAcknowledged', 'AlertResolved',
   'NotificationRequested', 'NotificationSent', 'NotificationFailed',
   'StatusPageCreated', 'StatusPageUpdated', 'StatusPageDeleted', 'IncidentOpened', 'IncidentUpdated',
-  'MaintenanceScheduled',
+  'MaintenanceScheduled', 'MaintenanceUpdated', 'MaintenanceCancelled', 'IncidentEdited',
 ];
 
 /** Payload fields that say what an event is about, in the order a summary prefers them. */
