@@ -32,7 +32,10 @@ fn size(path: &Path) -> u64 {
 fn timed(args: &[&str]) -> f64 {
     for _ in 0..50 {
         let started = Instant::now();
-        let out = Command::new(BIN).args(args).output().expect("watchfire runs");
+        let out = Command::new(BIN)
+            .args(args)
+            .output()
+            .expect("watchfire runs");
         let secs = started.elapsed().as_secs_f64();
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
@@ -90,7 +93,13 @@ fn main() {
     let restored = work.path().join("restored");
     let backup = timed(&["backup", "--data-dir", &path(&data), "--out", &path(&file)]);
     let verify = timed(&["verify", "--backup", &path(&file)]);
-    let restore = timed(&["restore", "--from", &path(&file), "--data-dir", &path(&restored)]);
+    let restore = timed(&[
+        "restore",
+        "--from",
+        &path(&file),
+        "--data-dir",
+        &path(&restored),
+    ]);
     let per_s = |secs: f64| written as f64 / secs;
     println!(
         "{written} events: data dir log {} MB, backup file {} MB ({:.0} % of it), restored log {} MB",
