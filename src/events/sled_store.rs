@@ -1190,6 +1190,10 @@ fn run_flusher(shared: Arc<Shared>, rx: std_mpsc::Receiver<FlushTicket>) {
     }
 }
 
+/// A restored block ends at this size: about what a busy writer's commits make, and well
+/// under the size at which sled keeps a value in a file of its own.
+const IMPORT_BLOCK_BYTES: usize = 64 * 1024;
+
 /// Writes a log back from a backup into a data directory that has none yet: records go in
 /// as blocks in position order, then the index meta with the chain state at the backup's
 /// position, so that opening the store reads the records back (rebuilding the stream index
@@ -1237,7 +1241,7 @@ impl LogImport {
         }
         self.last = position;
         self.block.push(position, record);
-        if self.block.len() >= BLOCK_TARGET_BYTES {
+        if self.block.len() >= IMPORT_BLOCK_BYTES {
             self.write_block()?;
         }
         Ok(())
