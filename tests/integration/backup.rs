@@ -438,3 +438,47 @@ fn backup_commands_explain_bad_arguments() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no-such-dir"), "{stderr}");
 }
+
+#[test]
+fn a_clusters_shared_log_backs_up_while_a_node_runs_and_restores_into_a_data_directory() {
+    let url = crate::postgres::shared().create_database("backup_shared_log");
+    let node_dir = tempfile::tempdir().expect("temp dir");
+    let work = tempfile::tempdir().expect("temp dir");
+    let node = Server::start(
+        node_dir.path(),
+        &[
+            ("WATCHFIRE_ADMIN_TOKEN", ADMIN_TOKEN),
+            ("WATCHFIRE_STORE", &url),
+        ],
+        &[],
+    );
+    let api = Api::new(&node);
+    for n in 0..20 {
+        push(&api, "db-1", n);
+    }
+    let file = work.path().join("shared.wfbackup");
+    let (code, stdout, stderr) = run_cli(&["backup", "--store", &url, "--out", s(&file)]);
+    assert_eq!(code, 0, "{stderr}");
+    let manifest: Value = serde_json::from_str(stdout.trim()).expect("the manifest");
+    let position = manifest["position"].as_u64().expect("a position");
+    assert!(manifest["count"].as_u64() >= Some(20), "{manifest}");
+    let original_then = state_at(&api, position);
+    node.terminate();
+
+    let restored = work.path().join("restored");
+    let (code, _, stderr) = run_cli(&["restore", "--from", s(&file), "--data-dir", s(&restored)]);
+    assert_eq!(code, 0, "{stderr}");
+    let again = work.path().join("again.wfbackup");
+    backup(&restored, &again);
+    assert!(
+        records(&file) == records(&again),
+        "the shared log's records, byte for byte, in a sled data directory"
+    );
+    let single = Server::start(&restored, &[], &[]);
+    let api = Api::new(&single);
+    assert_eq!(
+        state_at(&api, position),
+        original_then,
+        "a single node on the restored log shows the cluster's dashboard at the backup's position"
+    );
+}
