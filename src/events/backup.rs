@@ -221,6 +221,7 @@ pub struct BackupWriter {
     through: Position,
     verifier: Option<ChainVerifier>,
     count: u64,
+    renamed: bool,
 }
 
 impl BackupWriter {
@@ -254,6 +255,7 @@ impl BackupWriter {
             through,
             verifier: Some(ChainVerifier::new(state)),
             count: 0,
+            renamed: false,
         })
     }
 
@@ -327,6 +329,7 @@ impl BackupWriter {
         let file = file.into_inner().map_err(|e| io_at(&at)(e.into_error()))?;
         file.sync_all().map_err(io_at(&at))?;
         fs::rename(&self.partial, &self.path).map_err(io_at(&self.path))?;
+        self.renamed = true;
         Ok(manifest)
     }
 }
@@ -334,7 +337,7 @@ impl BackupWriter {
 impl Drop for BackupWriter {
     fn drop(&mut self) {
         // Not finished: no half backup is left looking like one.
-        if self.out.is_some() || self.verifier.is_some() {
+        if !self.renamed {
             let _ = fs::remove_file(&self.partial);
         }
     }

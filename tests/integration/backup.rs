@@ -433,6 +433,12 @@ fn backup_commands_explain_bad_arguments() {
 
     let dir = work.path().join("log");
     log_after_retention(&dir);
+    let (code, _, stderr) = run_cli(&["backup", "--data-dir", s(&dir), "--out", s(&dir)]);
+    assert_eq!(code, 2, "--out names a directory: {stderr}");
+    assert!(
+        !work.path().join("log.partial").exists(),
+        "no partial file is left"
+    );
     let unwritable = work.path().join("no-such-dir").join("b.wfbackup");
     let (code, _, stderr) = run_cli(&["backup", "--data-dir", s(&dir), "--out", s(&unwritable)]);
     assert_eq!(code, 2, "{stderr}");
