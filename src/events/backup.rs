@@ -726,3 +726,42 @@ fn open_target(dir: &Path, force: bool) -> Result<DataDir, BackupError> {
     }
     Ok(data_dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_of_an_empty_log_reads_back_empty_and_intact() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("empty.wfbackup");
+        let writer =
+            BackupWriter::create(&path, Position::START, ChainLink::default()).expect("created");
+        let written = writer.finish(Utc::now()).expect("finished");
+        assert_eq!((written.count, written.position), (0, 0));
+        let read = verify_backup(&path).expect("verifies");
+        assert_eq!(read, written);
+        assert_eq!(read.facts_head.hash, "0".repeat(64));
+    }
+
+    #[test]
+    fn a_record_past_the_backups_position_is_refused_and_no_file_is_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.wfbackup");
+        let mut writer =
+            BackupWriter::create(&path, Position(5), ChainLink::default()).expect("created");
+        let refused = writer.record(Position(6), b"anything");
+        assert!(
+            matches!(
+                refused,
+                Err(BackupError::Log {
+                    position: Position(6),
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        drop(writer);
+        assert_eq!(fs::read_dir(dir.path()).expect("listed").count(), 0);
+    }
+}
