@@ -1,4 +1,5 @@
-//! The `watchfire` command line: `serve`, `replay` and `verify`.
+//! The `watchfire` command line: `serve`, `agent`, `replay`, `verify`, `token`, `backup`
+//! and `restore`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use watchfire::config::{FlagOverrides, LogFormat, Settings};
+use watchfire::events::backup::{self, BackupError};
 use watchfire::events::remote::{LogReader, ReadError};
 use watchfire::events::{decode_record, Position, RecordedEvent, Role};
 use watchfire::projections::{self, Dashboard, Projection};
@@ -64,7 +66,8 @@ enum Command {
         #[arg(long, env = "WATCHFIRE_STORE")]
         store: Option<String>,
     },
-    /// Check the hash chains: exit 0 if intact, 1 with the first bad position if not.
+    /// Check the hash chains (of a log, or of a backup file): exit 0 if intact, 1 with the
+    /// first bad position if not, 2 if it cannot be read.
     Verify {
         /// The data directory (the server may be running).
         #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
@@ -72,6 +75,34 @@ enum Command {
         /// The shared log, postgres://USER@HOST/DB, instead of the data directory's.
         #[arg(long, env = "WATCHFIRE_STORE")]
         store: Option<String>,
+        /// Check this backup file instead of a log (nothing is restored).
+        #[arg(long, conflicts_with = "store")]
+        backup: Option<PathBuf>,
+    },
+    /// Copy the log up to one position into a compressed, checksummed file (the server may
+    /// be running: appends carry on meanwhile).
+    Backup {
+        /// The data directory (the server may be running).
+        #[arg(long, env = "WATCHFIRE_DATA_DIR", default_value = "./watchfire-data")]
+        data_dir: PathBuf,
+        /// The shared log, postgres://USER@HOST/DB, instead of the data directory's.
+        #[arg(long, env = "WATCHFIRE_STORE")]
+        store: Option<String>,
+        /// The backup file to write (written beside it as FILE.partial, then renamed).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild a data directory's log from a backup file (no server may run on it).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to restore into: new or empty, unless --force.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Replace the log and read models of an existing data directory.
+        #[arg(long)]
+        force: bool,
     },
     /// Manage API tokens (the server may be running).
     Token {
@@ -162,9 +193,35 @@ fn main() -> ExitCode {
                 rebuild,
             ))
         }
-        Command::Verify { data_dir, store } => {
+        Command::Verify {
+            backup: Some(file), ..
+        } => {
+            init_tracing(LogFormat::Text, "warn");
+            verify_backup(&file)
+        }
+        Command::Verify {
+            data_dir,
+            store,
+            backup: None,
+        } => {
             init_tracing(LogFormat::Text, "warn");
             verify(&Log::new(data_dir, store))
+        }
+        Command::Backup {
+            data_dir,
+            store,
+            out,
+        } => {
+            init_tracing(LogFormat::Text, "warn");
+            backup(&Log::new(data_dir, store), &out)
+        }
+        Command::Restore {
+            from,
+            data_dir,
+            force,
+        } => {
+            init_tracing(LogFormat::Text, "warn");
+            restore(&from, &data_dir, force)
         }
         Command::Token {
             data_dir,
@@ -443,5 +500,105 @@ fn verify(log: &Log) -> ExitCode {
             eprintln!("watchfire: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The exit code of a backup command that failed: 1 when a backup file or the log is not
+/// what was written (as `verify` says of a log), 2 for everything else.
+fn backup_failed(e: &BackupError) -> ExitCode {
+    eprintln!("watchfire: {e}");
+    if e.is_bad_backup() || matches!(e, BackupError::Log { .. }) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+fn backup(log: &Log, out: &std::path::Path) -> ExitCode {
+    let started = std::time::Instant::now();
+    let mut reader = match log.open() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("watchfire: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let written = backup::backup_log(&mut reader, out);
+    if let LogReader::Local(store) = &reader {
+        close_store(store);
+    }
+    match written {
+        Ok(manifest) => {
+            let secs = started.elapsed().as_secs_f64();
+            let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+            eprintln!(
+                "watchfire: backed up {} records up to position {} to {} ({} bytes) in {secs:.2} s ({:.0} records/s)",
+                manifest.count,
+                manifest.position,
+                out.display(),
+                size,
+                manifest.count as f64 / secs.max(1e-9),
+            );
+            println!("{}", serde_json::to_string(&manifest).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => backup_failed(&e),
+    }
+}
+
+fn close_store(store: &watchfire::events::EventStore) {
+    if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        runtime.block_on(store.close());
+    }
+}
+
+fn verify_backup(file: &std::path::Path) -> ExitCode {
+    match backup::verify_backup(file) {
+        Ok(manifest) => {
+            println!(
+                "intact backup: {} records up to position {}, written {} by watchfire {}",
+                manifest.count,
+                manifest.position,
+                manifest
+                    .created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                manifest.watchfire_version
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if e.is_bad_backup() {
+                println!("BAD BACKUP: {e}");
+            }
+            backup_failed(&e)
+        }
+    }
+}
+
+fn restore(from: &std::path::Path, dir: &std::path::Path, force: bool) -> ExitCode {
+    let started = std::time::Instant::now();
+    match backup::restore(from, dir, force) {
+        Ok((manifest, report)) => {
+            let secs = started.elapsed().as_secs_f64();
+            if let Some(p) = &report.problem {
+                eprintln!(
+                    "watchfire: the restored log does not verify at position {}: {}",
+                    p.position, p.reason
+                );
+                return ExitCode::FAILURE;
+            }
+            eprintln!(
+                "watchfire: restored {} records up to position {} into {} in {secs:.2} s ({:.0} records/s); verified intact",
+                manifest.count,
+                manifest.position,
+                dir.display(),
+                manifest.count as f64 / secs.max(1e-9),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => backup_failed(&e),
     }
 }

@@ -223,6 +223,14 @@ impl ChainVerifier {
         true
     }
 
+    /// Ends the walk of a prefix of the log: its chains end wherever the walk left them,
+    /// and that state (the heads at the last position walked) is answered with the report.
+    pub fn finish_prefix(mut self) -> (ChainState, VerifyReport) {
+        self.state.heads = self.links;
+        let state = self.state.clone();
+        (state, self.finish())
+    }
+
     /// Ends the walk: checks that each chain ends where the log says its head is.
     pub fn finish(mut self) -> VerifyReport {
         if self.problem.is_none() {

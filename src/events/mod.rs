@@ -3,6 +3,7 @@
 //! and PostgreSQL exist.
 
 mod alerting;
+pub mod backup;
 mod chain;
 mod channel_settings;
 mod codec;

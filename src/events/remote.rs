@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
 use tokio::net::UnixListener;
 
-use super::chain::VerifyReport;
+use super::chain::{ChainLink, VerifyReport};
 use super::datadir::DataDir;
 use super::event::Role;
 use super::store::{EventStore, StoreError};
@@ -28,7 +28,23 @@ enum Request {
     Read { after: u64, limit: usize },
     Verify,
     CreateToken { name: String, role: Role },
+    Backup,
 }
+
+/// Where a backup through the socket starts: the position it copies up to and the
+/// retention anchor the observation chain restarts after, sent before the records.
+#[derive(Debug, Serialize, Deserialize)]
+struct BackupStart {
+    position: Position,
+    retention_anchor: ChainLink,
+}
+
+/// Records a backup's stream sends at most per chunk.
+const BACKUP_CHUNK_RECORDS: u64 = 4096;
+/// Bytes a backup chunk grows to before it is sent.
+const BACKUP_CHUNK_BYTES: usize = 1024 * 1024;
+/// Chunks queued between the walk of the log and the socket.
+const BACKUP_CHUNKS_QUEUED: usize = 4;
 
 /// A token created through the socket: its id and its value, shown once.
 #[derive(Debug, Serialize, Deserialize)]
@@ -115,6 +131,10 @@ async fn answer(
             }
             continue;
         }
+        if let Request::Backup = request {
+            send_backup(store.clone(), &mut write).await?;
+            continue;
+        }
         let store = store.clone();
         let reply = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, StoreError> {
             match request {
@@ -129,8 +149,8 @@ async fn answer(
                     }
                     Ok(out)
                 }
-                Request::CreateToken { .. } => Err(StoreError::Storage(
-                    "token creation is answered before this".to_owned(),
+                Request::CreateToken { .. } | Request::Backup => Err(StoreError::Storage(
+                    "this request is answered before this".to_owned(),
                 )),
                 Request::Verify => {
                     let report = store.verify()?;
@@ -149,6 +169,64 @@ async fn answer(
         }
     }
     Ok(())
+}
+
+/// Streams a consistent prefix of the log for a backup: a JSON line with its position and
+/// retention anchor, then chunks of records (a big-endian count, then each record as for a
+/// read), ended by a chunk of none; or an `error` line in place of a chunk. The walk runs
+/// with retention held off; appends carry on. A client that goes away stops the walk.
+async fn send_backup(
+    store: EventStore,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> io::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(BACKUP_CHUNKS_QUEUED);
+    let walk = tokio::task::spawn_blocking(move || {
+        let gone = || StoreError::Storage("the backup's client went away".to_owned());
+        let mut chunk = Vec::with_capacity(BACKUP_CHUNK_BYTES + 64 * 1024);
+        let mut count = 0u64;
+        let send_chunk = |chunk: &mut Vec<u8>, count: &mut u64| -> Result<(), StoreError> {
+            let mut out = Vec::with_capacity(8 + chunk.len());
+            out.extend_from_slice(&count.to_be_bytes());
+            out.append(chunk);
+            *count = 0;
+            tx.blocking_send(out).map_err(|_| gone())
+        };
+        let walked = store.export(
+            &mut |position, retention_anchor| {
+                let start = BackupStart {
+                    position,
+                    retention_anchor,
+                };
+                let mut line =
+                    serde_json::to_vec(&start).map_err(|e| StoreError::Storage(e.to_string()))?;
+                line.push(b'\n');
+                tx.blocking_send(line).map_err(|_| gone())
+            },
+            &mut |position, bytes| {
+                chunk.extend_from_slice(&position.0.to_be_bytes());
+                chunk.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+                chunk.extend_from_slice(bytes);
+                count += 1;
+                if count >= BACKUP_CHUNK_RECORDS || chunk.len() >= BACKUP_CHUNK_BYTES {
+                    send_chunk(&mut chunk, &mut count)?;
+                }
+                Ok(true)
+            },
+        );
+        let ended = walked.and_then(|()| {
+            if count > 0 {
+                send_chunk(&mut chunk, &mut count)?;
+            }
+            send_chunk(&mut chunk, &mut count)
+        });
+        if let Err(e) = ended {
+            let _ = tx.blocking_send(format!("error {e}\n").into_bytes());
+        }
+    });
+    while let Some(bytes) = rx.recv().await {
+        write.write_all(&bytes).await?;
+    }
+    walk.await.map_err(io::Error::other)
 }
 
 /// A client of a running server's log socket.
@@ -224,6 +302,52 @@ impl RemoteLog {
             out.push((Position(pos), bytes));
         }
         Ok(out)
+    }
+
+    /// Asks the server for a consistent prefix of its log: `begin` gets its position and
+    /// retention anchor, then `each` every record up to it, in order.
+    pub fn export(
+        &mut self,
+        begin: &mut dyn FnMut(Position, ChainLink) -> io::Result<()>,
+        each: &mut dyn FnMut(Position, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.send(&Request::Backup)?;
+        let mut line = String::new();
+        (&mut self.reader).take(64 * 1024).read_line(&mut line)?;
+        if line.starts_with("error") || !line.ends_with('\n') {
+            return Err(io::Error::other(format!(
+                "server at {} answered: {}",
+                self.path.display(),
+                line.trim_end()
+            )));
+        }
+        let start: BackupStart = serde_json::from_str(&line).map_err(io::Error::other)?;
+        begin(start.position, start.retention_anchor)?;
+        let mut word = [0u8; 8];
+        let mut bytes = Vec::new();
+        loop {
+            self.reader.read_exact(&mut word[..1])?;
+            if word[0] == b'e' {
+                return Err(self.server_error(word[0]));
+            }
+            self.reader.read_exact(&mut word[1..])?;
+            let count = u64::from_be_bytes(word);
+            if count == 0 {
+                return Ok(());
+            }
+            for _ in 0..count {
+                self.reader.read_exact(&mut word)?;
+                let pos = u64::from_be_bytes(word);
+                self.reader.read_exact(&mut word)?;
+                let len = u64::from_be_bytes(word);
+                if len > 64 * 1024 * 1024 {
+                    return Err(io::Error::other(format!("record {pos} claims {len} bytes")));
+                }
+                bytes.resize(len as usize, 0);
+                self.reader.read_exact(&mut bytes)?;
+                each(Position(pos), &bytes)?;
+            }
+        }
     }
 
     /// Asks the server to record a new token.

@@ -652,6 +652,18 @@ impl LogBackend for SledLog {
         Ok(self.shared.applied()?.chain.clone())
     }
 
+    fn without_retention(
+        &self,
+        f: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let _no_retention = self
+            .shared
+            .retention_gate
+            .read()
+            .map_err(|_| StoreError::Storage("retention gate poisoned".to_owned()))?;
+        f()
+    }
+
     fn size_on_disk(&self) -> u64 {
         self.shared.trees.db.size_on_disk().unwrap_or(0)
     }
@@ -1175,5 +1187,86 @@ fn run_flusher(shared: Arc<Shared>, rx: std_mpsc::Receiver<FlushTicket>) {
         }
         core.metrics.appended.inc_by(count);
         core.metrics.commit_events.observe(count as f64);
+    }
+}
+
+/// A restored block ends at this size: about what a busy writer's commits make, and well
+/// under the size at which sled keeps a value in a file of its own.
+const IMPORT_BLOCK_BYTES: usize = 64 * 1024;
+
+/// Writes a log back from a backup into a data directory that has none yet: records go in
+/// as blocks in position order, then the index meta with the chain state at the backup's
+/// position, so that opening the store reads the records back (rebuilding the stream index
+/// from them) as if its own writer had written them.
+pub(super) struct LogImport {
+    trees: Trees,
+    block: BlockBuilder,
+    last: Position,
+}
+
+impl LogImport {
+    /// Creates the log of `data_dir`, refusing one that already holds records.
+    pub(super) fn create(data_dir: &DataDir) -> Result<LogImport, StoreError> {
+        let db = sled::Config::new()
+            .path(data_dir.log_path())
+            .cache_capacity(64 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
+            .open()?;
+        let trees = Trees {
+            log: db.open_tree("log")?,
+            index: db.open_tree("index")?,
+            db,
+        };
+        if !trees.log.is_empty() || !trees.index.is_empty() {
+            return Err(StoreError::Storage(format!(
+                "{} already holds a log",
+                data_dir.path().display()
+            )));
+        }
+        Ok(LogImport {
+            trees,
+            block: BlockBuilder::default(),
+            last: Position::START,
+        })
+    }
+
+    /// Adds the next record; positions must rise.
+    pub(super) fn push(&mut self, position: Position, record: &[u8]) -> Result<(), StoreError> {
+        if position <= self.last {
+            return Err(StoreError::Storage(format!(
+                "record {position} comes after {}: out of order",
+                self.last
+            )));
+        }
+        self.last = position;
+        self.block.push(position, record);
+        if self.block.len() >= IMPORT_BLOCK_BYTES {
+            self.write_block()?;
+        }
+        Ok(())
+    }
+
+    fn write_block(&mut self) -> Result<(), StoreError> {
+        let block = std::mem::take(&mut self.block);
+        if let Some(first) = block.first() {
+            self.trees
+                .log
+                .insert(first.0.to_be_bytes(), block.finish())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the last block and the chain state at `through`, and flushes it all to disk.
+    pub(super) fn finish(mut self, through: Position, chain: ChainState) -> Result<(), StoreError> {
+        self.write_block()?;
+        let meta = IndexMeta {
+            through: 0,
+            next: through.0.max(self.last.0) + 1,
+            chain,
+        };
+        self.trees.index.insert(META_KEY, meta.encode())?;
+        self.trees.db.flush()?;
+        Ok(())
     }
 }

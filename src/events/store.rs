@@ -543,6 +543,13 @@ pub trait LogBackend: Send + Sync + 'static {
     fn membership(&self) -> Option<Arc<dyn Membership>> {
         None
     }
+    /// Runs `f` with retention held off, where the backend can hold it (a backup's walk).
+    fn without_retention(
+        &self,
+        f: &mut dyn FnMut() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        f()
+    }
 }
 
 /// The append-only log: cheap to clone, shared by everything that reads or writes events.
@@ -789,6 +796,24 @@ impl EventStore {
     /// Checks both hash chains over every retained event (blocking; appends carry on meanwhile).
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         self.backend.verify()
+    }
+
+    /// Walks a consistent prefix of the log for a backup, without stopping appends: `begin`
+    /// gets the durable position at the start and the retention anchor the observation chain
+    /// restarts after, then `each` every stored record up to that position, in order, with
+    /// retention held off where the backend can hold it (blocking).
+    pub fn export(
+        &self,
+        begin: &mut dyn FnMut(Position, ChainLink) -> Result<(), StoreError>,
+        each: &mut RecordVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.backend.without_retention(&mut || {
+            let through = self.durable_position();
+            let anchor = self.backend.chain_state()?.retention_anchor;
+            begin(through, anchor)?;
+            self.backend
+                .for_each_record(Position::START, through, &mut *each)
+        })
     }
 
     /// The chain heads and retention anchor of everything applied to the log.

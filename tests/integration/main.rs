@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod auth;
 mod backends;
+mod backup;
 mod checks;
 mod cli;
 mod cluster;
