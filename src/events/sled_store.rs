@@ -31,7 +31,7 @@ use super::codec::{self, BlockBuilder, CodecError};
 use super::datadir::DataDir;
 use super::store::{
     ask_retention, encode_append, expected_holds, queue, Accepted, AppendRequest, Core, LogBackend,
-    RecordVisitor, RetentionOutcome, StoreError, StoreOptions,
+    RecordVisitor, RetentionOutcome, StoreError, StoreOptions, UNHURRIED_FLUSH_DELAY,
 };
 use super::tree::ProjectionTree;
 use super::types::{AppendOutcome, Position, SharedEvent, StreamId, StreamVersion};
@@ -301,6 +301,8 @@ enum WriterMsg {
 }
 
 struct FlushTicket {
+    /// Someone waits on an append in it: it is flushed without holding back.
+    hurried: bool,
     accepted: Vec<Accepted>,
     events: Vec<SharedEvent>,
     last_position: Position,
@@ -707,6 +709,8 @@ struct Writer {
 /// One commit under construction: its blocks and what the callers will be told.
 #[derive(Default)]
 struct Batch {
+    /// Some append in it was made through a handle that is not `unhurried`.
+    hurried: bool,
     blocks: Vec<BlockBuilder>,
     heads: HashMap<StreamId, u64>,
     accepted: Vec<Accepted>,
@@ -818,6 +822,7 @@ impl Writer {
         }
         let last_version = version - 1;
         let last_position = Position(self.next_position - 1);
+        batch.hurried |= !req.unhurried;
         batch.heads.insert(req.stream, last_version);
         batch.accepted.push(Accepted {
             reply: req.reply,
@@ -855,6 +860,7 @@ impl Writer {
             Err(e) => self.shared.fail(e.to_string()),
         }
         let ticket = FlushTicket {
+            hurried: batch.hurried,
             accepted: batch.accepted,
             events: batch.events,
             last_position,
@@ -1123,11 +1129,30 @@ fn run_flusher(shared: Arc<Shared>, rx: std_mpsc::Receiver<FlushTicket>) {
             // Nobody has been appending: the callers of the last flush are not coming back soon.
             last_group = 0;
         }
+        let received = Instant::now();
+        let mut hurried = first.hurried;
         let mut events = first.events.len();
         let mut tickets = vec![first];
         while let Ok(t) = rx.try_recv() {
+            hurried |= t.hurried;
             events += t.events.len();
             tickets.push(t);
+        }
+        // Appends nobody waits on (recorded checks) wait a little for company: a flush
+        // costs the same for one event as for hundreds. One that someone waits on ends it.
+        let deadline = received + UNHURRIED_FLUSH_DELAY;
+        while !hurried {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            match rx.recv_timeout(left) {
+                Ok(t) => {
+                    hurried |= t.hurried;
+                    events += t.events.len();
+                    tickets.push(t);
+                }
+                Err(_) => break,
+            }
         }
         // The callers answered by the last flush are likely appending again: wait a little
         // (a fraction of a flush) until as many events are in hand, so groups do not split.
