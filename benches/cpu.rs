@@ -221,8 +221,11 @@ fn measure(
     };
     // Warm-up: every monitor's first (jittered) check comes within one interval of its
     // creation; one more interval lets connections, caches and read models settle.
-    let warm = Duration::from_secs(2 * u64::from(interval_s) + 2)
-        .saturating_sub(created_in.elapsed().min(Duration::from_secs(u64::from(interval_s))));
+    let warm = Duration::from_secs(2 * u64::from(interval_s) + 2).saturating_sub(
+        created_in
+            .elapsed()
+            .min(Duration::from_secs(u64::from(interval_s))),
+    );
     std::thread::sleep(warm);
     let before = scrape();
     let cpu_before = cpu_seconds(pid, ticks);
@@ -290,9 +293,7 @@ fn main() {
             let min = per_check.iter().copied().fold(f64::INFINITY, f64::min);
             let max = per_check.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let mean = per_check.iter().sum::<f64>() / per_check.len() as f64;
-            println!(
-                "{monitors:>8} CPU-ms per check: mean {mean:.3}, min {min:.3}, max {max:.3}"
-            );
+            println!("{monitors:>8} CPU-ms per check: mean {mean:.3}, min {min:.3}, max {max:.3}");
         }
     }
 }

@@ -301,8 +301,6 @@ enum WriterMsg {
 }
 
 struct FlushTicket {
-    /// Someone waits on an append in it: it is flushed without holding back.
-    hurried: bool,
     accepted: Vec<Accepted>,
     events: Vec<SharedEvent>,
     last_position: Position,
@@ -709,8 +707,6 @@ struct Writer {
 /// One commit under construction: its blocks and what the callers will be told.
 #[derive(Default)]
 struct Batch {
-    /// Some append in it was made through a handle that is not `unhurried`.
-    hurried: bool,
     blocks: Vec<BlockBuilder>,
     heads: HashMap<StreamId, u64>,
     accepted: Vec<Accepted>,
@@ -733,16 +729,45 @@ impl Batch {
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
+        // Only for waiting on the queue with a deadline; without it nothing waits.
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .ok();
+        let max_events = self.shared.core.options.max_batch_events;
         while let Some(first) = rx.blocking_recv() {
+            let received = tokio::time::Instant::now();
+            let mut unhurried = is_unhurried(&first);
             let mut msgs = vec![first];
             let mut events: usize = msgs.iter().map(msg_events).sum();
-            while events < self.shared.core.options.max_batch_events {
+            while events < max_events {
                 match rx.try_recv() {
                     Ok(m) => {
+                        unhurried &= is_unhurried(&m);
                         events += msg_events(&m);
                         msgs.push(m);
                     }
                     Err(_) => break,
+                }
+            }
+            // Appends nobody waits on (recorded checks) wait a little for company: a commit
+            // and its flush cost about the same for one event as for hundreds. Anything
+            // else ends the wait and takes them along.
+            if let Some(timer) = timer.as_ref().filter(|_| unhurried) {
+                let deadline = received + UNHURRIED_FLUSH_DELAY;
+                while unhurried && events < max_events {
+                    // The timeout is made inside the runtime, whose timer it needs.
+                    let next = timer
+                        .block_on(async { tokio::time::timeout_at(deadline, rx.recv()).await });
+                    match next {
+                        Ok(Some(m)) => {
+                            unhurried &= is_unhurried(&m);
+                            events += msg_events(&m);
+                            msgs.push(m);
+                        }
+                        // The deadline passed, or the queue closed (the next receive says so).
+                        _ => break,
+                    }
                 }
             }
             let mut batch = Batch::default();
@@ -822,7 +847,6 @@ impl Writer {
         }
         let last_version = version - 1;
         let last_position = Position(self.next_position - 1);
-        batch.hurried |= !req.unhurried;
         batch.heads.insert(req.stream, last_version);
         batch.accepted.push(Accepted {
             reply: req.reply,
@@ -860,7 +884,6 @@ impl Writer {
             Err(e) => self.shared.fail(e.to_string()),
         }
         let ticket = FlushTicket {
-            hurried: batch.hurried,
             accepted: batch.accepted,
             events: batch.events,
             last_position,
@@ -1110,6 +1133,11 @@ impl Writer {
     }
 }
 
+/// An append made through an `unhurried` handle.
+fn is_unhurried(msg: &WriterMsg) -> bool {
+    matches!(msg, WriterMsg::Append(r) if r.unhurried)
+}
+
 fn msg_events(msg: &WriterMsg) -> usize {
     match msg {
         WriterMsg::Append(r) => r.events.len(),
@@ -1129,30 +1157,11 @@ fn run_flusher(shared: Arc<Shared>, rx: std_mpsc::Receiver<FlushTicket>) {
             // Nobody has been appending: the callers of the last flush are not coming back soon.
             last_group = 0;
         }
-        let received = Instant::now();
-        let mut hurried = first.hurried;
         let mut events = first.events.len();
         let mut tickets = vec![first];
         while let Ok(t) = rx.try_recv() {
-            hurried |= t.hurried;
             events += t.events.len();
             tickets.push(t);
-        }
-        // Appends nobody waits on (recorded checks) wait a little for company: a flush
-        // costs the same for one event as for hundreds. One that someone waits on ends it.
-        let deadline = received + UNHURRIED_FLUSH_DELAY;
-        while !hurried {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            match rx.recv_timeout(left) {
-                Ok(t) => {
-                    hurried |= t.hurried;
-                    events += t.events.len();
-                    tickets.push(t);
-                }
-                Err(_) => break,
-            }
         }
         // The callers answered by the last flush are likely appending again: wait a little
         // (a fraction of a flush) until as many events are in hand, so groups do not split.

@@ -386,8 +386,8 @@ pub trait Membership: Send + Sync + 'static {
     fn leave(&self, node: uuid::Uuid) -> BoxFuture<'static, Result<(), StoreError>>;
 }
 
-/// Longest the sled log holds back the flush of appends made through
-/// [`EventStore::unhurried`], waiting for more appends to share it.
+/// Longest the sled log's writer holds appends made through [`EventStore::unhurried`],
+/// waiting for more appends to share their commit and flush.
 pub const UNHURRIED_FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One append on its way to a backend's writer.
@@ -624,9 +624,9 @@ impl EventStore {
     }
 
     /// A handle whose appends nobody waits on (the monitors' recorded checks): still
-    /// answered only once durable, but the log may hold their flush back a few
-    /// milliseconds ([`UNHURRIED_FLUSH_DELAY`]) so that one flush carries many of them.
-    /// An append from any other handle flushes them at once with its own.
+    /// answered only once durable, but the log may hold them back up to
+    /// [`UNHURRIED_FLUSH_DELAY`] so that one commit and one flush carry many of them.
+    /// An append from any other handle ends the wait and takes them along with its own.
     pub fn unhurried(&self) -> EventStore {
         EventStore {
             unhurried: true,
