@@ -25,6 +25,7 @@ impl Drop for ServerProcess {
 }
 
 /// RSS in KiB and CPU seconds (user + system) of a process, from /proc.
+#[allow(dead_code)] // the CPU benchmark reads /proc/<pid>/stat itself, in clock ticks
 pub fn usage(pid: u32) -> (u64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss = status

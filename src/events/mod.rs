@@ -34,7 +34,7 @@ pub use people::*;
 pub use status::*;
 pub use store::{
     Accepted, AppendRequest, Core, EventStore, Fence, LeaseBook, LogBackend, Membership, NodeInfo,
-    RecordVisitor, RetentionOutcome, StoreError, StoreMetrics, StoreOptions,
+    RecordVisitor, RetentionOutcome, StoreError, StoreMetrics, StoreOptions, UNHURRIED_FLUSH_DELAY,
 };
 pub use subscription::Subscription;
 pub use tree::{ProjectionTree, TreeBatch};

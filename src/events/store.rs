@@ -386,6 +386,10 @@ pub trait Membership: Send + Sync + 'static {
     fn leave(&self, node: uuid::Uuid) -> BoxFuture<'static, Result<(), StoreError>>;
 }
 
+/// Longest the sled log's writer holds appends made through [`EventStore::unhurried`],
+/// waiting for more appends to share their commit and flush.
+pub const UNHURRIED_FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One append on its way to a backend's writer.
 pub struct AppendRequest {
     pub(super) stream: StreamId,
@@ -394,6 +398,8 @@ pub struct AppendRequest {
     pub(super) fence: Option<Fence>,
     pub(super) reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
     pub(super) arrived: Instant,
+    /// Its caller can wait a little for its flush to be shared (see [`EventStore::unhurried`]).
+    pub(super) unhurried: bool,
 }
 
 /// An append its writer has placed: what its caller will be told once it is durable.
@@ -565,6 +571,8 @@ pub struct EventStore {
     leases: Arc<LeaseBook>,
     /// The leased thing this handle appends for, if its appends are fenced.
     fence: Option<Arc<str>>,
+    /// Its appends may wait a little for company before they are flushed.
+    unhurried: bool,
 }
 
 impl EventStore {
@@ -599,6 +607,7 @@ impl EventStore {
             _data_dir: data_dir.map(Arc::new),
             leases: Arc::new(LeaseBook::default()),
             fence: None,
+            unhurried: false,
         }
     }
 
@@ -617,6 +626,17 @@ impl EventStore {
     pub fn fenced_for(&self, resource: &str) -> EventStore {
         EventStore {
             fence: Some(resource.into()),
+            ..self.clone()
+        }
+    }
+
+    /// A handle whose appends nobody waits on (the monitors' recorded checks): still
+    /// answered only once durable, but the log may hold them back up to
+    /// [`UNHURRIED_FLUSH_DELAY`] so that one commit and one flush carry many of them.
+    /// An append from any other handle ends the wait and takes them along with its own.
+    pub fn unhurried(&self) -> EventStore {
+        EventStore {
+            unhurried: true,
             ..self.clone()
         }
     }
@@ -664,6 +684,7 @@ impl EventStore {
             fence,
             reply,
             arrived: Instant::now(),
+            unhurried: self.unhurried,
         };
         self.backend.append(request).await?;
         answer.await.map_err(|_| StoreError::Closed)?

@@ -677,6 +677,56 @@ fn stream_index_behind_the_log_is_rebuilt_on_open() {
     rt.block_on(store.close());
 }
 
+/// sled only (PostgreSQL ignores the hint): appends through an `unhurried` handle, whose
+/// flush may be held back for company, are answered only once durable, an ordinary append
+/// among them is answered too, and all of them are in the log after a drop without close.
+#[test]
+fn unhurried_appends_are_durable_once_answered_alongside_an_ordinary_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    let store = open_store(dir.path());
+    let unhurried = store.unhurried();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..20u64)
+            .map(|n| {
+                let unhurried = unhurried.clone();
+                tokio::spawn(async move {
+                    unhurried
+                        .append(
+                            stream(&format!("monitor-{}", n % 4)),
+                            ExpectedVersion::Any,
+                            vec![observation(n)],
+                        )
+                        .await
+                })
+            })
+            .collect();
+        store
+            .append(stream("monitor-9"), ExpectedVersion::Any, vec![fact(100)])
+            .await
+            .expect("the ordinary append");
+        for t in tasks {
+            let out = t.await.expect("appender").expect("an unhurried append");
+            assert!(store.durable_position() >= out.last_position);
+        }
+    });
+    let all = store
+        .read_all(Position::START, usize::MAX)
+        .expect("read all");
+    assert_eq!(all.len(), 21);
+    // Dropped without `close`: what was answered was flushed.
+    drop((store, unhurried));
+    let store = reopen_when_released(dir.path());
+    assert_eq!(
+        store
+            .read_all(Position::START, usize::MAX)
+            .expect("read all"),
+        all
+    );
+    assert!(store.verify().expect("verify").intact());
+    rt.block_on(store.close());
+}
+
 /// Instantiates the suite for one backend, in the module it is called in; `cases` and
 /// `model_cases` are the property tests' case counts.
 macro_rules! store_suite {

@@ -241,8 +241,9 @@ impl MonitorActor {
                 return;
             }
         };
+        // Nobody waits on a recorded check: its flush may be shared with other checks'.
         let fut = command::carry_out(
-            self.deps.store.clone(),
+            self.deps.store.unhurried(),
             self.state.clone(),
             events,
             self.deps.recorder.clone(),
