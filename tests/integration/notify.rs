@@ -241,7 +241,8 @@ impl Drop for SmtpServer {
     }
 }
 
-fn notification(state: NotificationState) -> Notification {
+/// The alert `shop down` on `monitor shop` in `state`, at a fixed time.
+pub(super) fn notification(state: NotificationState) -> Notification {
     Notification {
         alert_id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001),
         rule_name: "shop down".to_owned(),
@@ -524,17 +525,20 @@ async fn email_to_a_bad_address_is_permanent() {
     assert!(matches!(error, DeliveryError::Permanent(_)), "{error}");
 }
 
-fn notifier() -> Notifier {
+/// A notifier with the default SMTP settings.
+pub(super) fn notifier() -> Notifier {
     Notifier::new(SmtpSettings::default()).expect("a notifier")
 }
 
-fn only_request(target: &HttpTarget) -> SeenRequest {
+/// The one request `target` saw (asserting there was exactly one).
+pub(super) fn only_request(target: &HttpTarget) -> SeenRequest {
     let requests = target.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     requests.into_iter().next().expect("one request")
 }
 
-fn json_body(request: &SeenRequest) -> Value {
+/// The request body parsed as JSON.
+pub(super) fn json_body(request: &SeenRequest) -> Value {
     serde_json::from_str(&request.body).expect("a JSON body")
 }
 
