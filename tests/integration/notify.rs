@@ -530,6 +530,16 @@ pub(super) fn notifier() -> Notifier {
     Notifier::new(SmtpSettings::default()).expect("a notifier")
 }
 
+/// Delivers `n` through `channel` and answers the one request `target` saw.
+pub(super) async fn deliver_once(
+    target: &HttpTarget,
+    channel: ChannelKind,
+    n: &Notification,
+) -> SeenRequest {
+    notifier().deliver(&channel, n).await.expect("delivered");
+    only_request(target)
+}
+
 /// The one request `target` saw (asserting there was exactly one).
 pub(super) fn only_request(target: &HttpTarget) -> SeenRequest {
     let requests = target.requests();
@@ -593,11 +603,7 @@ async fn webhook_without_a_secret_is_not_signed() {
         url: target.url("/hook"),
         secret: None,
     };
-    notifier()
-        .deliver(&channel, &notification(NotificationState::Resolved))
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(&target, channel, &notification(NotificationState::Resolved)).await;
     assert!(request.header("watchfire-signature").is_none());
     assert_eq!(json_body(&request)["state"], "resolved");
 }
@@ -656,11 +662,7 @@ async fn slack_receiver_gets_the_documented_blocks() {
     let channel = ChannelKind::Slack {
         webhook_url: target.url("/services/T000/B000/XXXXXXXX"),
     };
-    notifier()
-        .deliver(&channel, &notification(NotificationState::Firing))
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(&target, channel, &notification(NotificationState::Firing)).await;
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/services/T000/B000/XXXXXXXX");
     assert_eq!(request.header("content-type"), Some("application/json"));

@@ -14,11 +14,11 @@ use watchfire::events::{
     GotifySettings, NtfySettings, PagerDutySettings, PushoverSettings, SmsSettings,
     TelegramSettings,
 };
-use watchfire::notify::{ChannelKind, Notification, NotificationState};
+use watchfire::notify::{ChannelKind, NotificationState};
 
 use super::api::{replay, start_server, wait_for, Api, ADMIN_TOKEN};
 use super::helpers::Server;
-use super::notify::{json_body, notification, notifier, only_request};
+use super::notify::{deliver_once, json_body, notification, notifier};
 use super::targets::{HttpTarget, SeenRequest};
 
 const BOT_TOKEN: &str = "123456:AAE-secret_bot_token";
@@ -29,12 +29,6 @@ const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const AUTH_TOKEN: &str = "twilio-auth-token";
 const GOTIFY_TOKEN: &str = "AgotifySecretToken";
 const NTFY_TOKEN: &str = "tk_ntfysecrettoken";
-
-/// Delivers `n` through `channel` and answers the one request `target` saw.
-async fn deliver_once(target: &HttpTarget, channel: ChannelKind, n: &Notification) -> SeenRequest {
-    notifier().deliver(&channel, n).await.expect("delivered");
-    only_request(target)
-}
 
 /// A form-encoded body's fields, decoded.
 fn form(request: &SeenRequest) -> HashMap<String, String> {
