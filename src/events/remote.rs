@@ -281,27 +281,41 @@ impl RemoteLog {
             after: after.0,
             limit,
         })?;
+        let count = self.read_count()?;
+        let mut out = Vec::with_capacity(count.min(MAX_READ as u64) as usize);
+        for _ in 0..count {
+            let mut bytes = Vec::new();
+            let pos = self.read_record(&mut bytes)?;
+            out.push((pos, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Reads the count that heads a batch of records, or the server's error in its place.
+    fn read_count(&mut self) -> io::Result<u64> {
         let mut word = [0u8; 8];
         self.reader.read_exact(&mut word[..1])?;
         if word[0] == b'e' {
             return Err(self.server_error(word[0]));
         }
         self.reader.read_exact(&mut word[1..])?;
-        let count = u64::from_be_bytes(word);
-        let mut out = Vec::with_capacity(count.min(MAX_READ as u64) as usize);
-        for _ in 0..count {
-            self.reader.read_exact(&mut word)?;
-            let pos = u64::from_be_bytes(word);
-            self.reader.read_exact(&mut word)?;
-            let len = u64::from_be_bytes(word);
-            if len > 64 * 1024 * 1024 {
-                return Err(io::Error::other(format!("record {pos} claims {len} bytes")));
-            }
-            let mut bytes = vec![0u8; len as usize];
-            self.reader.read_exact(&mut bytes)?;
-            out.push((Position(pos), bytes));
+        Ok(u64::from_be_bytes(word))
+    }
+
+    /// Reads one record of a batch (position, length, bytes) into `bytes`; a record
+    /// that claims more than 64 MiB is refused.
+    fn read_record(&mut self, bytes: &mut Vec<u8>) -> io::Result<Position> {
+        let mut word = [0u8; 8];
+        self.reader.read_exact(&mut word)?;
+        let pos = u64::from_be_bytes(word);
+        self.reader.read_exact(&mut word)?;
+        let len = u64::from_be_bytes(word);
+        if len > 64 * 1024 * 1024 {
+            return Err(io::Error::other(format!("record {pos} claims {len} bytes")));
         }
-        Ok(out)
+        bytes.resize(len as usize, 0);
+        self.reader.read_exact(bytes)?;
+        Ok(Position(pos))
     }
 
     /// Asks the server for a consistent prefix of its log: `begin` gets its position and
@@ -323,29 +337,15 @@ impl RemoteLog {
         }
         let start: BackupStart = serde_json::from_str(&line).map_err(io::Error::other)?;
         begin(start.position, start.retention_anchor)?;
-        let mut word = [0u8; 8];
         let mut bytes = Vec::new();
         loop {
-            self.reader.read_exact(&mut word[..1])?;
-            if word[0] == b'e' {
-                return Err(self.server_error(word[0]));
-            }
-            self.reader.read_exact(&mut word[1..])?;
-            let count = u64::from_be_bytes(word);
+            let count = self.read_count()?;
             if count == 0 {
                 return Ok(());
             }
             for _ in 0..count {
-                self.reader.read_exact(&mut word)?;
-                let pos = u64::from_be_bytes(word);
-                self.reader.read_exact(&mut word)?;
-                let len = u64::from_be_bytes(word);
-                if len > 64 * 1024 * 1024 {
-                    return Err(io::Error::other(format!("record {pos} claims {len} bytes")));
-                }
-                bytes.resize(len as usize, 0);
-                self.reader.read_exact(&mut bytes)?;
-                each(Position(pos), &bytes)?;
+                let pos = self.read_record(&mut bytes)?;
+                each(pos, &bytes)?;
             }
         }
     }

@@ -48,6 +48,25 @@ struct Trees {
     index: sled::Tree,
 }
 
+impl Trees {
+    /// Opens (or creates) the sled database of `data_dir` and its two trees.
+    fn open(data_dir: &DataDir, cache_capacity_bytes: u64) -> Result<Trees, StoreError> {
+        let db = sled::Config::new()
+            .path(data_dir.log_path())
+            .cache_capacity(cache_capacity_bytes)
+            .mode(sled::Mode::HighThroughput)
+            // Every commit is flushed by the store itself; sled's own periodic flusher
+            // thread would only hold the database (and its file lock) after close.
+            .flush_every_ms(None)
+            .open()?;
+        Ok(Trees {
+            log: db.open_tree("log")?,
+            index: db.open_tree("index")?,
+            db,
+        })
+    }
+}
+
 /// The index key of the position covered, the next position and the chain state.
 const META_KEY: &[u8] = b"m";
 /// Prefix of a stream's last version and position in the index tree.
@@ -477,19 +496,7 @@ impl SledLog {
         data_dir: &DataDir,
         options: StoreOptions,
     ) -> Result<(Arc<Core>, Arc<dyn LogBackend>), StoreError> {
-        let db = sled::Config::new()
-            .path(data_dir.log_path())
-            .cache_capacity(options.cache_capacity_bytes)
-            .mode(sled::Mode::HighThroughput)
-            // Every commit is flushed by the store itself; sled's own periodic flusher
-            // thread would only hold the database (and its file lock) after close.
-            .flush_every_ms(None)
-            .open()?;
-        let trees = Trees {
-            log: db.open_tree("log")?,
-            index: db.open_tree("index")?,
-            db,
-        };
+        let trees = Trees::open(data_dir, options.cache_capacity_bytes)?;
         let recovered = recover(&trees)?;
         let next_position = recovered.next_position;
         let core = Arc::new(Core::new(options, Position(next_position - 1)));
@@ -1241,17 +1248,7 @@ pub(super) struct LogImport {
 impl LogImport {
     /// Creates the log of `data_dir`, refusing one that already holds records.
     pub(super) fn create(data_dir: &DataDir) -> Result<LogImport, StoreError> {
-        let db = sled::Config::new()
-            .path(data_dir.log_path())
-            .cache_capacity(64 * 1024 * 1024)
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()?;
-        let trees = Trees {
-            log: db.open_tree("log")?,
-            index: db.open_tree("index")?,
-            db,
-        };
+        let trees = Trees::open(data_dir, 64 * 1024 * 1024)?;
         if !trees.log.is_empty() || !trees.index.is_empty() {
             return Err(StoreError::Storage(format!(
                 "{} already holds a log",

@@ -449,25 +449,16 @@ mod tests {
 
     #[test]
     fn a_scrape_of_ten_thousand_monitors_is_one_pass_into_one_buffer() {
-        use crate::domain::monitor::{defaults, LastCheck, MonitorState};
-        use crate::events::{MonitorCreated, MonitorKind};
-        use crate::projections::{CheckTally, Rollups};
+        use crate::domain::monitor::LastCheck;
         let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
         let mut monitors = Monitors::default();
         for i in 0..10_000u128 {
-            let id = uuid::Uuid::from_u128(i);
-            let mut config = defaults(MonitorKind::Http);
-            config.name = format!("monitor \"{i}\"");
-            config.url = Some(format!("https://host-{i}.example/health"));
-            config.tags = vec!["prod".to_owned(), "eu".to_owned()];
-            let created = MonitorCreated {
-                monitor_id: id,
-                config,
-                paused: false,
-                push_token: None,
-            };
-            let mut state = MonitorState::created(&created, 0, now);
-            state.last_check = Some(LastCheck {
+            let view = add_http_monitor(&mut monitors, i, now, |config| {
+                config.name = format!("monitor \"{i}\"");
+                config.url = Some(format!("https://host-{i}.example/health"));
+                config.tags = vec!["prod".to_owned(), "eu".to_owned()];
+            });
+            view.state.last_check = Some(LastCheck {
                 at: now,
                 position: 1,
                 ok: true,
@@ -476,17 +467,8 @@ mod tests {
                 error: None,
                 ping: None,
             });
-            state.cert_expires_at = Some(now + chrono::Duration::days(40));
-            let mut tally = CheckTally::default();
-            tally.record(true, Some(12.5));
-            monitors.monitors.insert(
-                id,
-                MonitorView {
-                    state,
-                    rollups: Rollups::default(),
-                    tally,
-                },
-            );
+            view.state.cert_expires_at = Some(now + chrono::Duration::days(40));
+            view.tally.record(true, Some(12.5));
         }
         let started = std::time::Instant::now();
         let mut out = String::new();
@@ -516,38 +498,46 @@ mod tests {
     /// Two http monitors named alike (same Kuma labels) with a certificate 40 days and
     /// 6 hours away, and checks of 3 ms and 120 ms on the first.
     fn two_twins(now: DateTime<Utc>) -> Monitors {
+        let mut monitors = Monitors::default();
+        for i in 1..=2u128 {
+            let view = add_http_monitor(&mut monitors, i, now, |config| {
+                config.name = "twin".to_owned();
+                config.url = Some("https://example.test:8443/health".to_owned());
+            });
+            view.state.cert_expires_at = Some(now + chrono::Duration::hours(40 * 24 + 6));
+            if i == 1 {
+                view.tally.record(true, Some(3.0));
+                view.tally.record(false, Some(120.0));
+            }
+        }
+        monitors
+    }
+
+    /// Adds the http monitor `i`, created at `now` with its settings changed by `configure`,
+    /// no checks and no rollups yet, and answers its view for the test to fill.
+    fn add_http_monitor(
+        monitors: &mut Monitors,
+        i: u128,
+        now: DateTime<Utc>,
+        configure: impl FnOnce(&mut crate::events::MonitorConfig),
+    ) -> &mut MonitorView {
         use crate::domain::monitor::{defaults, MonitorState};
         use crate::events::{MonitorCreated, MonitorKind};
         use crate::projections::{CheckTally, Rollups};
-        let mut monitors = Monitors::default();
-        for i in 1..=2u128 {
-            let id = uuid::Uuid::from_u128(i);
-            let mut config = defaults(MonitorKind::Http);
-            config.name = "twin".to_owned();
-            config.url = Some("https://example.test:8443/health".to_owned());
-            let created = MonitorCreated {
-                monitor_id: id,
-                config,
-                paused: false,
-                push_token: None,
-            };
-            let mut state = MonitorState::created(&created, 0, now);
-            state.cert_expires_at = Some(now + chrono::Duration::hours(40 * 24 + 6));
-            let mut tally = CheckTally::default();
-            if i == 1 {
-                tally.record(true, Some(3.0));
-                tally.record(false, Some(120.0));
-            }
-            monitors.monitors.insert(
-                id,
-                MonitorView {
-                    state,
-                    rollups: Rollups::default(),
-                    tally,
-                },
-            );
-        }
-        monitors
+        let id = uuid::Uuid::from_u128(i);
+        let mut config = defaults(MonitorKind::Http);
+        configure(&mut config);
+        let created = MonitorCreated {
+            monitor_id: id,
+            config,
+            paused: false,
+            push_token: None,
+        };
+        monitors.monitors.entry(id).or_insert(MonitorView {
+            state: MonitorState::created(&created, 0, now),
+            rollups: Rollups::default(),
+            tally: CheckTally::default(),
+        })
     }
 
     fn scrape(monitors: &Monitors, now: DateTime<Utc>, kuma: bool) -> String {

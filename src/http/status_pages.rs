@@ -16,6 +16,7 @@ use crate::command::{execute, fresh, CommandAnswer};
 use crate::domain::monitor::Status;
 use crate::domain::status_page::{self, StatusPageCommand};
 use crate::events::{Event, ExpectedVersion, Role, StreamId, StreamVersion};
+use crate::notify::escape_html;
 use crate::projections::{IncidentView, MaintenanceView, PageView, Rollups};
 
 /// Resolved incidents the public page shows: those resolved within this many days.
@@ -192,7 +193,7 @@ pub async fn open_incident(
     let id = Uuid::new_v4();
     let command = StatusPageCommand::OpenIncident { id, input };
     let (answer, body) = carry_out(&req, &state, &slug, command).await?;
-    let incident = incident_of(&body, id);
+    let incident = item_of(&body, "incidents", id);
     Ok(answered(StatusCode::CREATED, &answer)
         .insert_header((
             header::LOCATION,
@@ -209,12 +210,11 @@ pub async fn update_incident(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Operator)?;
-    let (slug, id) = path.into_inner();
-    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("incident"))?;
+    let (slug, id) = slug_and_id(path, "incident")?;
     let input = from_json(body.into_inner())?;
     let command = StatusPageCommand::UpdateIncident { id, input };
     let (answer, body) = carry_out(&req, &state, &slug, command).await?;
-    Ok(answered(StatusCode::CREATED, &answer).json(incident_of(&body, id)))
+    Ok(answered(StatusCode::CREATED, &answer).json(item_of(&body, "incidents", id)))
 }
 
 /// `POST /api/v1/status-pages/{slug}/maintenance`.
@@ -229,10 +229,7 @@ pub async fn schedule_maintenance(
     let id = Uuid::new_v4();
     let command = StatusPageCommand::ScheduleMaintenance { id, input };
     let (answer, body) = carry_out(&req, &state, &slug, command).await?;
-    let item = body["maintenance"]
-        .as_array()
-        .and_then(|all| all.iter().find(|m| m["id"] == json!(id)).cloned())
-        .unwrap_or(Value::Null);
+    let item = item_of(&body, "maintenance", id);
     Ok(answered(StatusCode::CREATED, &answer).json(item))
 }
 
@@ -244,12 +241,11 @@ pub async fn edit_incident(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Operator)?;
-    let (slug, id) = path.into_inner();
-    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("incident"))?;
+    let (slug, id) = slug_and_id(path, "incident")?;
     let input = from_json(body.into_inner())?;
     let command = StatusPageCommand::EditIncident { id, input };
     let (answer, body) = carry_out(&req, &state, &slug, command).await?;
-    Ok(answered(StatusCode::OK, &answer).json(incident_of(&body, id)))
+    Ok(answered(StatusCode::OK, &answer).json(item_of(&body, "incidents", id)))
 }
 
 /// `PATCH /api/v1/status-pages/{slug}/maintenance/{id}`: change an announcement not ended.
@@ -260,16 +256,12 @@ pub async fn edit_maintenance(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Operator)?;
-    let (slug, id) = path.into_inner();
-    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("maintenance"))?;
+    let (slug, id) = slug_and_id(path, "maintenance")?;
     let input = from_json(body.into_inner())?;
     let now = state.clock.now();
     let command = StatusPageCommand::EditMaintenance { id, input, now };
     let (answer, body) = carry_out(&req, &state, &slug, command).await?;
-    let item = body["maintenance"]
-        .as_array()
-        .and_then(|all| all.iter().find(|m| m["id"] == json!(id)).cloned())
-        .unwrap_or(Value::Null);
+    let item = item_of(&body, "maintenance", id);
     Ok(answered(StatusCode::OK, &answer).json(item))
 }
 
@@ -280,19 +272,30 @@ pub async fn cancel_maintenance(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
     auth::require(&req, &state, Role::Operator)?;
-    let (slug, id) = path.into_inner();
-    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found("maintenance"))?;
+    let (slug, id) = slug_and_id(path, "maintenance")?;
     let now = state.clock.now();
     let command = StatusPageCommand::CancelMaintenance { id, now };
     let (answer, _) = carry_out(&req, &state, &slug, command).await?;
     Ok(answered(StatusCode::OK, &answer).json(json!({"id": id, "cancelled": true})))
 }
 
-fn incident_of(page: &Value, id: Uuid) -> Value {
-    page["incidents"]
+/// The entry `id` of the page's list `list` (`incidents`, `maintenance`), or null.
+fn item_of(page: &Value, list: &str, id: Uuid) -> Value {
+    page[list]
         .as_array()
         .and_then(|all| all.iter().find(|i| i["id"] == json!(id)).cloned())
         .unwrap_or(Value::Null)
+}
+
+/// The page slug and entry id of a `{slug}/{what}/{id}` path; an id that is not a UUID
+/// names no `what`.
+fn slug_and_id(
+    path: web::Path<(String, String)>,
+    what: &'static str,
+) -> Result<(String, Uuid), Problem> {
+    let (slug, id) = path.into_inner();
+    let id = Uuid::parse_str(&id).map_err(|_| Problem::not_found(what))?;
+    Ok((slug, id))
 }
 
 // ---- public ----
@@ -486,22 +489,6 @@ fn named_color(name: &str) -> String {
     .to_owned()
 }
 
-/// Escapes text for SVG.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Roughly how wide `text` is in 11 px Verdana.
 fn text_width(text: &str) -> u32 {
     text.chars()
@@ -518,13 +505,13 @@ fn text_width(text: &str) -> u32 {
 pub fn badge_svg(label: &str, value: &str, label_color: &str, color: &str) -> String {
     let (lw, vw) = (text_width(label) + 10, text_width(value) + 10);
     let w = lw + vw;
-    let (l, v) = (escape(label), escape(value));
+    let (l, v) = (escape_html(label), escape_html(value));
     let (lx, vx) = (lw * 5, lw * 10 + vw * 5);
     let (ltl, vtl) = ((lw - 10) * 10, (vw - 10) * 10);
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{l}: {v}"><title>{l}: {v}</title><linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#r)"><rect width="{lw}" height="20" fill="{label_color}"/><rect x="{lw}" width="{vw}" height="20" fill="{color}"/><rect width="{w}" height="20" fill="url(#s)"/></g><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="110"><text aria-hidden="true" x="{lx}" y="150" fill="#010101" fill-opacity=".3" transform="scale(.1)" textLength="{ltl}">{l}</text><text x="{lx}" y="140" transform="scale(.1)" fill="#fff" textLength="{ltl}">{l}</text><text aria-hidden="true" x="{vx}" y="150" fill="#010101" fill-opacity=".3" transform="scale(.1)" textLength="{vtl}">{v}</text><text x="{vx}" y="140" transform="scale(.1)" fill="#fff" textLength="{vtl}">{v}</text></g></svg>"##,
-        label_color = escape(label_color),
-        color = escape(color),
+        label_color = escape_html(label_color),
+        color = escape_html(color),
     )
 }
 

@@ -35,6 +35,8 @@ use uuid::Uuid;
 
 pub use channel::{ChannelKind, RedactedChannel, MAX_RECIPIENTS, MAX_SECRET_CHARS};
 pub use email::{SmtpSettings, SmtpTls};
+/// HTML escaping for text and attribute values, shared with the status page badges.
+pub(crate) use text::escape_html;
 pub use webhook::{webhook_signature, SIGNATURE_HEADER};
 
 use text::{one_line, redact_url, truncate};

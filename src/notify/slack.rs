@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use super::text::{fit, one_line, rfc3339, slack_char, truncate, web_url};
-use super::{Notification, NotificationState};
+use super::text::{fit, one_line, rfc3339, slack_char, state_icon, truncate, web_url};
+use super::Notification;
 
 /// Longest `plain_text` of a header block.
 pub(crate) const HEADER_MAX_CHARS: usize = 150;
@@ -18,7 +18,10 @@ const FIELD_MAX_CHARS: usize = 200;
 pub(crate) fn payload(n: &Notification) -> Value {
     let fallback = fit(&n.summary(), TEXT_MAX_CHARS, slack_char);
     // plain_text shows `&` and `<` as typed: no escaping, only the length limit.
-    let header = truncate(&format!("{} {}", icon(n), n.summary()), HEADER_MAX_CHARS);
+    let header = truncate(
+        &format!("{} {}", state_icon(n), n.summary()),
+        HEADER_MAX_CHARS,
+    );
 
     let field = |s: &str| fit(&one_line(s), FIELD_MAX_CHARS, slack_char);
     let mut section = format!(
@@ -58,24 +61,11 @@ pub(crate) fn payload(n: &Notification) -> Value {
     })
 }
 
-/// A glyph that tells the state at a glance in the channel list.
-fn icon(n: &Notification) -> &'static str {
-    match n.state {
-        NotificationState::Resolved => "✅",
-        NotificationState::Test => "🧪",
-        NotificationState::Acknowledged => "👀",
-        NotificationState::Firing => match n.severity.as_str() {
-            "critical" => "🔴",
-            "warning" => "🟠",
-            _ => "🔵",
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::notify::tests::firing;
+    use crate::notify::NotificationState;
 
     fn text_of<'a>(value: &'a Value, pointer: &str) -> &'a str {
         value

@@ -12,9 +12,7 @@ use std::process::{Command, Stdio};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::api::{
-    create_token, replay, start_in_process, start_server, wait_for, Api, ADMIN_TOKEN,
-};
+use super::api::{create_token, replay, start_in_process, start_server, wait_for, Api};
 use super::helpers::run_cli;
 use super::targets::HttpTarget;
 
@@ -68,14 +66,8 @@ fn push(api: &Api, hostname: &str, cpu: f64, counters: [u64; 2]) {
         ]},
         "io": {"network": {"bytes_sent": counters[0], "bytes_recv": counters[1]}}
     });
-    api.send(
-        "POST",
-        &format!("/api/v1/hosts/{hostname}/metrics"),
-        Some(ADMIN_TOKEN),
-        &[],
-        Some(("application/json", body.to_string().into_bytes())),
-    )
-    .expect(200, "a host push");
+    api.post(&format!("/api/v1/hosts/{hostname}/metrics"), &body)
+        .expect(200, "a host push");
 }
 
 /// The dashboard as `GET /audit/state?at=` answers it: (the position it says, the state).

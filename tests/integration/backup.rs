@@ -61,14 +61,8 @@ fn push(api: &Api, hostname: &str, n: u64) {
         "memory": {"memory_total": 1000, "memory_used": 400, "memory_percent": 40.0},
         "io": {"network": {"bytes_sent": n * 10, "bytes_recv": n * 20}}
     });
-    api.send(
-        "POST",
-        &format!("/api/v1/hosts/{hostname}/metrics"),
-        Some(ADMIN_TOKEN),
-        &[],
-        Some(("application/json", body.to_string().into_bytes())),
-    )
-    .expect(200, "a host push");
+    api.post(&format!("/api/v1/hosts/{hostname}/metrics"), &body)
+        .expect(200, "a host push");
 }
 
 #[test]

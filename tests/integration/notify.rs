@@ -241,7 +241,8 @@ impl Drop for SmtpServer {
     }
 }
 
-fn notification(state: NotificationState) -> Notification {
+/// The alert `shop down` on `monitor shop` in `state`, at a fixed time.
+pub(super) fn notification(state: NotificationState) -> Notification {
     Notification {
         alert_id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001),
         rule_name: "shop down".to_owned(),
@@ -524,17 +525,30 @@ async fn email_to_a_bad_address_is_permanent() {
     assert!(matches!(error, DeliveryError::Permanent(_)), "{error}");
 }
 
-fn notifier() -> Notifier {
+/// A notifier with the default SMTP settings.
+pub(super) fn notifier() -> Notifier {
     Notifier::new(SmtpSettings::default()).expect("a notifier")
 }
 
-fn only_request(target: &HttpTarget) -> SeenRequest {
+/// Delivers `n` through `channel` and answers the one request `target` saw.
+pub(super) async fn deliver_once(
+    target: &HttpTarget,
+    channel: ChannelKind,
+    n: &Notification,
+) -> SeenRequest {
+    notifier().deliver(&channel, n).await.expect("delivered");
+    only_request(target)
+}
+
+/// The one request `target` saw (asserting there was exactly one).
+pub(super) fn only_request(target: &HttpTarget) -> SeenRequest {
     let requests = target.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     requests.into_iter().next().expect("one request")
 }
 
-fn json_body(request: &SeenRequest) -> Value {
+/// The request body parsed as JSON.
+pub(super) fn json_body(request: &SeenRequest) -> Value {
     serde_json::from_str(&request.body).expect("a JSON body")
 }
 
@@ -589,11 +603,7 @@ async fn webhook_without_a_secret_is_not_signed() {
         url: target.url("/hook"),
         secret: None,
     };
-    notifier()
-        .deliver(&channel, &notification(NotificationState::Resolved))
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(&target, channel, &notification(NotificationState::Resolved)).await;
     assert!(request.header("watchfire-signature").is_none());
     assert_eq!(json_body(&request)["state"], "resolved");
 }
@@ -652,11 +662,7 @@ async fn slack_receiver_gets_the_documented_blocks() {
     let channel = ChannelKind::Slack {
         webhook_url: target.url("/services/T000/B000/XXXXXXXX"),
     };
-    notifier()
-        .deliver(&channel, &notification(NotificationState::Firing))
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(&target, channel, &notification(NotificationState::Firing)).await;
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/services/T000/B000/XXXXXXXX");
     assert_eq!(request.header("content-type"), Some("application/json"));

@@ -8,17 +8,17 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use serde_json::{json, Value};
-use uuid::Uuid;
 use watchfire::events::{
     GotifySettings, NtfySettings, PagerDutySettings, PushoverSettings, SmsSettings,
     TelegramSettings,
 };
-use watchfire::notify::{ChannelKind, Notification, NotificationState, Notifier, SmtpSettings};
+use watchfire::notify::{ChannelKind, NotificationState};
 
 use super::api::{replay, start_server, wait_for, Api, ADMIN_TOKEN};
 use super::helpers::Server;
+use super::notify::{deliver_once, json_body, notification, notifier};
 use super::targets::{HttpTarget, SeenRequest};
 
 const BOT_TOKEN: &str = "123456:AAE-secret_bot_token";
@@ -29,38 +29,6 @@ const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 const AUTH_TOKEN: &str = "twilio-auth-token";
 const GOTIFY_TOKEN: &str = "AgotifySecretToken";
 const NTFY_TOKEN: &str = "tk_ntfysecrettoken";
-
-fn notification(state: NotificationState) -> Notification {
-    Notification {
-        alert_id: Uuid::from_u128(0x5eed_0000_0000_4000_8000_0000_0000_0001),
-        rule_name: "shop down".to_owned(),
-        severity: "critical".to_owned(),
-        subject: "monitor shop".to_owned(),
-        state,
-        cause: "HTTP 503 from https://shop.example.com/checkout".to_owned(),
-        at: Utc
-            .with_ymd_and_hms(2025, 6, 30, 23, 59, 58)
-            .single()
-            .expect("a valid time"),
-        link: "https://watchfire.example.com/alerts/5eed0000-0000-4000-8000-000000000001"
-            .to_owned(),
-        repeat: 0,
-    }
-}
-
-fn notifier() -> Notifier {
-    Notifier::new(SmtpSettings::default()).expect("a notifier")
-}
-
-fn only_request(target: &HttpTarget) -> SeenRequest {
-    let requests = target.requests();
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    requests.into_iter().next().expect("one request")
-}
-
-fn json_body(request: &SeenRequest) -> Value {
-    serde_json::from_str(&request.body).expect("a JSON body")
-}
 
 /// A form-encoded body's fields, decoded.
 fn form(request: &SeenRequest) -> HashMap<String, String> {
@@ -143,11 +111,7 @@ fn sms(target: &HttpTarget) -> SmsSettings {
 async fn telegram_receiver_gets_send_message_with_the_token_in_the_path() {
     let target = HttpTarget::start();
     let channel = ChannelKind::Telegram(telegram(&target));
-    notifier()
-        .deliver(&channel, &notification(NotificationState::Firing))
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(&target, channel, &notification(NotificationState::Firing)).await;
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, format!("/bot{BOT_TOKEN}/sendMessage"));
     assert_eq!(request.header("content-type"), Some("application/json"));
@@ -168,14 +132,12 @@ async fn telegram_receiver_gets_send_message_with_the_token_in_the_path() {
 #[tokio::test]
 async fn ntfy_receiver_gets_title_priority_tags_and_the_bearer_token() {
     let target = HttpTarget::start();
-    notifier()
-        .deliver(
-            &ChannelKind::Ntfy(ntfy(&target)),
-            &notification(NotificationState::Firing),
-        )
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(
+        &target,
+        ChannelKind::Ntfy(ntfy(&target)),
+        &notification(NotificationState::Firing),
+    )
+    .await;
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/watchfire-ops");
     assert_eq!(
@@ -204,14 +166,12 @@ async fn ntfy_receiver_gets_title_priority_tags_and_the_bearer_token() {
     settings.token = None;
     settings.username = Some("ops".into());
     settings.password = Some("pa55word".into());
-    notifier()
-        .deliver(
-            &ChannelKind::Ntfy(settings),
-            &notification(NotificationState::Resolved),
-        )
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(
+        &target,
+        ChannelKind::Ntfy(settings),
+        &notification(NotificationState::Resolved),
+    )
+    .await;
     assert_eq!(
         request.header("authorization"),
         Some("Basic b3BzOnBhNTV3b3Jk")
@@ -223,14 +183,12 @@ async fn ntfy_receiver_gets_title_priority_tags_and_the_bearer_token() {
 #[tokio::test]
 async fn gotify_receiver_gets_the_key_header_and_the_message() {
     let target = HttpTarget::start();
-    notifier()
-        .deliver(
-            &ChannelKind::Gotify(gotify(&target)),
-            &notification(NotificationState::Firing),
-        )
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(
+        &target,
+        ChannelKind::Gotify(gotify(&target)),
+        &notification(NotificationState::Firing),
+    )
+    .await;
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/message");
     assert_eq!(request.header("x-gotify-key"), Some(GOTIFY_TOKEN));
@@ -247,14 +205,12 @@ async fn gotify_receiver_gets_the_key_header_and_the_message() {
 async fn pagerduty_receiver_gets_an_events_v2_trigger() {
     let target = HttpTarget::start();
     target.set_status(202);
-    notifier()
-        .deliver(
-            &ChannelKind::PagerDuty(pagerduty(&target)),
-            &notification(NotificationState::Firing),
-        )
-        .await
-        .expect("a 202 is delivery");
-    let request = only_request(&target);
+    let request = deliver_once(
+        &target,
+        ChannelKind::PagerDuty(pagerduty(&target)),
+        &notification(NotificationState::Firing),
+    )
+    .await;
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/v2/enqueue");
     assert_eq!(request.header("content-type"), Some("application/json"));
@@ -283,11 +239,7 @@ async fn teams_receiver_gets_an_adaptive_card_message() {
     let channel = ChannelKind::Teams {
         webhook_url: target.url("/workflows/abc/triggers/manual/paths/invoke?sig=SECRETSIG"),
     };
-    notifier()
-        .deliver(&channel, &notification(NotificationState::Firing))
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(&target, channel, &notification(NotificationState::Firing)).await;
     assert_eq!(request.method, "POST");
     assert!(request
         .path
@@ -308,14 +260,12 @@ async fn teams_receiver_gets_an_adaptive_card_message() {
 #[tokio::test]
 async fn pushover_receiver_gets_the_form_with_retry_and_expire_at_priority_2() {
     let target = HttpTarget::start();
-    notifier()
-        .deliver(
-            &ChannelKind::Pushover(pushover(&target)),
-            &notification(NotificationState::Firing),
-        )
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(
+        &target,
+        ChannelKind::Pushover(pushover(&target)),
+        &notification(NotificationState::Firing),
+    )
+    .await;
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/1/messages.json");
     assert_eq!(
@@ -340,11 +290,7 @@ async fn sms_receiver_gets_twilios_form_with_basic_auth_and_a_short_body() {
     target.set_status(201);
     let mut n = notification(NotificationState::Firing);
     n.cause = "connection refused ".repeat(20);
-    notifier()
-        .deliver(&ChannelKind::Sms(sms(&target)), &n)
-        .await
-        .expect("delivered");
-    let request = only_request(&target);
+    let request = deliver_once(&target, ChannelKind::Sms(sms(&target)), &n).await;
     assert_eq!(request.method, "POST");
     assert_eq!(
         request.path,

@@ -441,18 +441,31 @@ fn status_pages_refuse_bad_input_and_change_nothing() {
     assert_eq!(again["incidents"], json!([]), "a new page starts clean");
 }
 
-#[test]
-fn maintenance_is_upcoming_then_active_then_gone_by_the_servers_clock() {
+/// A server whose clock moves only when told, started at the answered time, holding
+/// the page `ops`; the temp dir keeps its data while it lives.
+fn ops_page_on_a_manual_clock() -> (
+    tempfile::TempDir,
+    std::sync::Arc<watchfire::clock::ManualClock>,
+    TestServer,
+    chrono::DateTime<chrono::Utc>,
+) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let start = chrono::Utc::now();
     let clock = std::sync::Arc::new(watchfire::clock::ManualClock::new(start));
     let server = TestServer::start_with_clock(dir.path(), ADMIN_TOKEN, clock.clone(), |_| {});
+    Api::at(&server.base)
+        .post(
+            "/api/v1/status-pages",
+            &json!({"slug": "ops", "title": "Ops"}),
+        )
+        .expect(201, "a page");
+    (dir, clock, server, start)
+}
+
+#[test]
+fn maintenance_is_upcoming_then_active_then_gone_by_the_servers_clock() {
+    let (_dir, clock, server, start) = ops_page_on_a_manual_clock();
     let api = Api::at(&server.base);
-    api.post(
-        "/api/v1/status-pages",
-        &json!({"slug": "ops", "title": "Ops"}),
-    )
-    .expect(201, "a page");
     let at = |h: i64| (start + chrono::Duration::hours(h)).to_rfc3339();
     api.post(
         "/api/v1/status-pages/ops/maintenance",
@@ -539,16 +552,8 @@ fn badges_are_served_only_for_monitors_a_public_page_shows() {
 
 #[test]
 fn maintenance_is_edited_and_cancelled_and_incidents_are_edited_with_refusals() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let start = chrono::Utc::now();
-    let clock = std::sync::Arc::new(watchfire::clock::ManualClock::new(start));
-    let server = TestServer::start_with_clock(dir.path(), ADMIN_TOKEN, clock.clone(), |_| {});
+    let (_dir, clock, server, start) = ops_page_on_a_manual_clock();
     let api = Api::at(&server.base);
-    api.post(
-        "/api/v1/status-pages",
-        &json!({"slug": "ops", "title": "Ops"}),
-    )
-    .expect(201, "a page");
     let at = |h: i64| (start + chrono::Duration::hours(h)).to_rfc3339();
     let planned = api
         .post(
