@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use rand::Rng;
 use uuid::Uuid;
 
-use super::checks::{CheckOutcome, Checker};
+use super::checks::{CheckOutcome, Checker, PreparedCheck};
 use crate::command::{self, CommandAnswer, CommandError};
 use crate::domain::monitor::{decide, MonitorCommand, MonitorState, Status};
 use crate::events::{
@@ -79,6 +79,8 @@ pub struct MonitorActor {
     checking: bool,
     /// Given up to another node: it checks nothing more, and a restart stops it again.
     relinquished: bool,
+    /// The config's checks as parsed once; dropped whenever a command or restart may change it.
+    prepared: Option<Arc<PreparedCheck>>,
 }
 
 impl MonitorActor {
@@ -92,6 +94,7 @@ impl MonitorActor {
             timer: None,
             checking: false,
             relinquished: false,
+            prepared: None,
         }
     }
 
@@ -184,25 +187,31 @@ impl MonitorActor {
         self.checking = true;
         let generation = self.generation;
         let checker = self.deps.checker.clone();
-        let config = self.state.config.clone();
+        let prepared = self
+            .prepared
+            .get_or_insert_with(|| Arc::new(PreparedCheck::new(self.state.config.clone())))
+            .clone();
         let panic_here = self
             .deps
             .panic_on
             .as_deref()
-            .is_some_and(|name| name == config.name);
-        let hard_limit =
-            Duration::from_millis(u64::from(config.timeout_ms)) + Duration::from_secs(1);
+            .is_some_and(|name| name == prepared.config().name);
+        let timeout_ms = prepared.config().timeout_ms;
+        let hard_limit = Duration::from_millis(u64::from(timeout_ms)) + Duration::from_secs(1);
         let check = async move {
             if panic_here {
-                panic!("test hook: the check of {:?} panics", config.name);
+                panic!(
+                    "test hook: the check of {:?} panics",
+                    prepared.config().name
+                );
             }
-            match tokio::time::timeout(hard_limit, checker.check(&config)).await {
+            match tokio::time::timeout(hard_limit, checker.check_prepared(&prepared)).await {
                 Ok(outcome) => outcome,
                 Err(_) => CheckOutcome {
                     ok: false,
                     latency_ms: hard_limit.as_secs_f64() * 1000.0,
                     status_code: None,
-                    error: Some(format!("timed out after {} ms", config.timeout_ms)),
+                    error: Some(format!("timed out after {timeout_ms} ms")),
                     cert_expires_at: None,
                     ping: None,
                 },
@@ -327,6 +336,7 @@ impl Supervised for MonitorActor {
             return;
         }
         self.deps.metrics.restarts.inc();
+        self.prepared = None;
         match Self::rehydrate(self.state.id, &self.deps) {
             Ok(Some(state)) => self.state = state,
             Ok(None) => self.state.deleted = true,
@@ -413,6 +423,7 @@ impl Handler<Command> for MonitorActor {
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(
             move |(state, result), act, ctx| {
                 act.state = state;
+                act.prepared = None;
                 let answer = result?;
                 if let Some(up) = heartbeat {
                     act.deps.metrics.count_check(up);

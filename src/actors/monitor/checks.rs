@@ -71,6 +71,70 @@ pub enum CheckError {
     HttpClient(#[source] reqwest::Error),
 }
 
+/// A monitor's settings with what an HTTP check needs of them parsed once: the check of a
+/// prepared config parses no URL, header or expectation again.
+pub struct PreparedCheck {
+    config: MonitorConfig,
+    /// The request and expectations of an `http` monitor, or why they are unusable.
+    http: Option<Result<HttpPlan, String>>,
+}
+
+impl PreparedCheck {
+    /// Parses what the checks of `config` need, once.
+    pub fn new(config: MonitorConfig) -> PreparedCheck {
+        let http = (config.kind == MonitorKind::Http).then(|| HttpPlan::parse(&config));
+        PreparedCheck { config, http }
+    }
+
+    /// The settings it was prepared from.
+    pub fn config(&self) -> &MonitorConfig {
+        &self.config
+    }
+}
+
+/// An HTTP check's request and expectations, parsed.
+struct HttpPlan {
+    url: reqwest::Url,
+    method: reqwest::Method,
+    headers: reqwest::header::HeaderMap,
+    body: Option<String>,
+    expect: HttpExpectations,
+}
+
+impl HttpPlan {
+    /// Parses in the order a check reports what is wrong: url, method, headers, expectations.
+    fn parse(config: &MonitorConfig) -> Result<HttpPlan, String> {
+        let url = config.url.as_deref().ok_or("no url to check")?;
+        let url = reqwest::Url::parse(url).map_err(|e| format!("invalid url {url:?}: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("unsupported url scheme {:?}", url.scheme()));
+        }
+        let method = if config.method.is_empty() {
+            reqwest::Method::GET
+        } else {
+            reqwest::Method::from_bytes(config.method.as_bytes())
+                .map_err(|_| format!("invalid HTTP method {:?}", config.method))?
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header {name}"))?;
+            headers.append(name, value);
+        }
+        let body = config.body.clone();
+        let expect = HttpExpectations::compile(&config.expect)?;
+        Ok(HttpPlan {
+            url,
+            method,
+            headers,
+            body,
+            expect,
+        })
+    }
+}
+
 /// Runs checks of every kind but `push`; cheap to clone, shares HTTP clients and a DNS resolver cache.
 #[derive(Clone)]
 pub struct Checker {
@@ -217,13 +281,20 @@ impl Checker {
     }
 
     /// Runs one check of `config`; never panics on bad input and never takes (much) longer than config.timeout_ms.
-    #[tracing::instrument(level = "debug", skip_all, fields(monitor = %config.name, kind = config.kind.as_str()))]
     pub async fn check(&self, config: &MonitorConfig) -> CheckOutcome {
+        self.check_prepared(&PreparedCheck::new(config.clone()))
+            .await
+    }
+
+    /// Runs one check of a prepared config, as [`Checker::check`] does.
+    #[tracing::instrument(level = "debug", skip_all, fields(monitor = %prepared.config.name, kind = prepared.config.kind.as_str()))]
+    pub async fn check_prepared(&self, prepared: &PreparedCheck) -> CheckOutcome {
+        let config = &prepared.config;
         let started = Instant::now();
         let deadline = started + Duration::from_millis(u64::from(config.timeout_ms));
         let timed_out = || Probe::failed(format!("timed out after {} ms", config.timeout_ms));
         let probe = match config.kind {
-            MonitorKind::Http => tokio::time::timeout_at(deadline, self.http(config, deadline))
+            MonitorKind::Http => tokio::time::timeout_at(deadline, self.http(prepared, deadline))
                 .await
                 .unwrap_or_else(|_| timed_out()),
             MonitorKind::Tcp => tokio::time::timeout_at(deadline, tcp(config))
@@ -268,15 +339,23 @@ impl Checker {
         }
     }
 
-    async fn http(&self, config: &MonitorConfig, deadline: Instant) -> Probe {
-        let request = match self.http_request(config) {
-            Ok(request) => request,
-            Err(reason) => return Probe::failed(reason),
+    async fn http(&self, prepared: &PreparedCheck, deadline: Instant) -> Probe {
+        let config = &prepared.config;
+        let plan = match &prepared.http {
+            Some(Ok(plan)) => plan,
+            Some(Err(reason)) => return Probe::failed(reason.clone()),
+            None => return Probe::failed("not an http monitor"),
         };
-        let expect = match HttpExpectations::compile(&config.expect) {
-            Ok(expect) => expect,
-            Err(reason) => return Probe::failed(reason),
-        };
+        let expect = &plan.expect;
+        let client = self
+            .http
+            .pick(config.follow_redirects, config.ignore_tls_errors);
+        let mut request = client
+            .request(plan.method.clone(), plan.url.clone())
+            .headers(plan.headers.clone());
+        if let Some(body) = &plan.body {
+            request = request.body(body.clone());
+        }
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => return Probe::failed(describe_http_error(&e)),
@@ -309,35 +388,6 @@ impl Checker {
             }
         };
         answered(expect.judge(status, &String::from_utf8_lossy(&body)).err())
-    }
-
-    fn http_request(&self, config: &MonitorConfig) -> Result<reqwest::RequestBuilder, String> {
-        let url = config.url.as_deref().ok_or("no url to check")?;
-        let url = reqwest::Url::parse(url).map_err(|e| format!("invalid url {url:?}: {e}"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("unsupported url scheme {:?}", url.scheme()));
-        }
-        let method = if config.method.is_empty() {
-            reqwest::Method::GET
-        } else {
-            reqwest::Method::from_bytes(config.method.as_bytes())
-                .map_err(|_| format!("invalid HTTP method {:?}", config.method))?
-        };
-        let client = self
-            .http
-            .pick(config.follow_redirects, config.ignore_tls_errors);
-        let mut request = client.request(method, url);
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("invalid header name {name:?}"))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| format!("invalid value for header {name}"))?;
-            request = request.header(name, value);
-        }
-        if let Some(body) = &config.body {
-            request = request.body(body.clone());
-        }
-        Ok(request)
     }
 
     async fn dns(&self, config: &MonitorConfig) -> Probe {
@@ -404,16 +454,16 @@ async fn tcp(config: &MonitorConfig) -> Probe {
 }
 
 /// The compiled form of the expectations an HTTP answer must meet.
-struct HttpExpectations<'a> {
+struct HttpExpectations {
     status: Vec<RangeInclusive<u16>>,
     status_text: String,
-    body_contains: Option<&'a str>,
+    body_contains: Option<String>,
     body_regex: Option<regex::Regex>,
-    json_path: Option<(&'a str, JsonPath, serde_json::Value)>,
+    json_path: Option<(String, JsonPath, serde_json::Value)>,
 }
 
-impl<'a> HttpExpectations<'a> {
-    fn compile(expect: &'a Expectations) -> Result<HttpExpectations<'a>, String> {
+impl HttpExpectations {
+    fn compile(expect: &Expectations) -> Result<HttpExpectations, String> {
         let specs: Vec<&str> = if expect.status.is_empty() {
             vec![DEFAULT_STATUS]
         } else {
@@ -430,7 +480,7 @@ impl<'a> HttpExpectations<'a> {
             .transpose()?;
         let json_path = match &expect.json_path {
             Some(jp) => Some((
-                jp.path.as_str(),
+                jp.path.clone(),
                 parse_json_path(&jp.path)?,
                 parse_json_value(&jp.equals)?,
             )),
@@ -439,7 +489,7 @@ impl<'a> HttpExpectations<'a> {
         Ok(HttpExpectations {
             status,
             status_text: specs.join(", "),
-            body_contains: expect.body_contains.as_deref(),
+            body_contains: expect.body_contains.clone(),
             body_regex,
             json_path,
         })
@@ -450,7 +500,7 @@ impl<'a> HttpExpectations<'a> {
         if !self.status.iter().any(|range| range.contains(&status)) {
             return Err(format!("status {status} not in {}", self.status_text));
         }
-        if let Some(needle) = self.body_contains {
+        if let Some(needle) = &self.body_contains {
             if !body.contains(needle) {
                 return Err(format!("body does not contain {needle:?}"));
             }

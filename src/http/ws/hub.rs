@@ -160,9 +160,17 @@ struct Registry {
     dashboard_frames: VecDeque<Arc<Frame>>,
     /// Every `dashboard` frame after this position is in `dashboard_frames`.
     dashboard_kept_after: u64,
+    /// Events fanned out since a session last followed the dashboard.
+    unfollowed_for: usize,
 }
 
 impl Registry {
+    /// Forgets the kept `dashboard` frames: none was made for the event at `position`.
+    fn skip_dashboard_frames(&mut self, position: u64) {
+        self.dashboard_frames.clear();
+        self.dashboard_kept_after = self.dashboard_kept_after.max(position);
+    }
+
     fn keep_dashboard_frame(&mut self, frame: &Arc<Frame>) {
         self.dashboard_frames.push_back(frame.clone());
         while self.dashboard_frames.len() > KEPT_DASHBOARD_FRAMES {
@@ -204,6 +212,8 @@ impl Hub {
                 feed: DashboardFeed::new(seed),
                 dashboard_frames: VecDeque::new(),
                 dashboard_kept_after: start,
+                // No session before the first one: nothing to resume.
+                unfollowed_for: KEPT_DASHBOARD_FRAMES,
             })),
             through: Arc::new(AtomicU64::new(start)),
             capacity: capacity.max(1),
@@ -317,15 +327,39 @@ impl Hub {
             // Already in the dashboard the feed started from.
             return;
         }
+        // Every event is folded into the feed's dashboard, followed or not; its patch is
+        // worked out while a session follows the dashboard, and for as many events after the
+        // last one left as there are frames kept, so that a session back within them resumes.
+        let patching = if registry.topics.contains_key(&Topic::Dashboard) {
+            registry.unfollowed_for = 0;
+            true
+        } else {
+            registry.unfollowed_for = registry.unfollowed_for.saturating_add(1);
+            registry.unfollowed_for <= KEPT_DASHBOARD_FRAMES
+        };
+        if !patching {
+            // The patches not made cannot be told again: a session resuming from before
+            // this event gets a snapshot instead.
+            registry.feed.fold(event);
+            registry.skip_dashboard_frames(event.position.0);
+            if registry.topics.is_empty() {
+                registry.through = event.position.0;
+                self.through.store(event.position.0, Ordering::Release);
+                return;
+            }
+        }
         let mut rendering = Rendering::new(event);
-        // Every event is folded into the feed's dashboard, followed or not.
-        let dashboard = registry.feed.apply(event).map(|patch| {
-            Arc::new(Frame {
-                position: event.position.0,
-                topic: Topic::Dashboard,
-                text: rendering.dashboard_update(&patch),
+        let dashboard = if patching {
+            registry.feed.apply(event).map(|patch| {
+                Arc::new(Frame {
+                    position: event.position.0,
+                    topic: Topic::Dashboard,
+                    text: rendering.dashboard_update(&patch),
+                })
             })
-        });
+        } else {
+            None
+        };
         if let Some(frame) = &dashboard {
             registry.keep_dashboard_frame(frame);
         }
@@ -379,6 +413,9 @@ impl Hub {
     /// Adds `topics` to the session's feed: every event after the answer reaches its outbox.
     pub fn subscribe(&self, outbox: &Arc<Outbox>, topics: &[Topic]) -> u64 {
         let mut registry = lock(&self.registry);
+        if topics.contains(&Topic::Dashboard) {
+            registry.unfollowed_for = 0;
+        }
         for topic in topics {
             registry
                 .topics
@@ -466,6 +503,7 @@ mod tests {
             feed: DashboardFeed::new(Dashboard::default()),
             dashboard_frames: VecDeque::new(),
             dashboard_kept_after: 10,
+            unfollowed_for: 0,
         };
         let extra = 3u64;
         for p in 11..11 + KEPT_DASHBOARD_FRAMES as u64 + extra {

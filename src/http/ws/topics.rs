@@ -167,6 +167,13 @@ impl DashboardFeed {
         self.dashboard.position
     }
 
+    /// Folds `event` in without working out what it changed (nobody follows the dashboard).
+    pub(super) fn fold(&mut self, event: &RecordedEvent) {
+        if event.position.0 > self.dashboard.position {
+            self.dashboard.apply(event);
+        }
+    }
+
     /// Folds `event` in and answers what it changed on the dashboard: the JSON merge patch
     /// (RFC 7386) from the view before it to the view after it, or `None` if it changed
     /// nothing the dashboard shows but its position and time (which a patch then carries).
