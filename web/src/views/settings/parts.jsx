@@ -1,7 +1,7 @@
 // Pieces every Settings tab shares: lists read your own writes, forms show the API's
 // errors at their fields, inline delete confirmations, copyable values, time inputs.
 
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { get, query, request } from '../../lib/api.js';
 import { useLoad, useTopicEvents } from '../../lib/hooks.js';
 import { Note } from '../../components/Bits.jsx';
@@ -79,10 +79,16 @@ function formMessage(errors, names) {
  */
 export function FormPanel({ title, form, names, notice, onSubmit, onCancel, children }) {
   const ref = useRef(null);
-  useEffect(() => {
-    const first = ref.current?.querySelector('input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea');
-    first?.focus();
-    ref.current?.scrollIntoView?.({ block: 'nearest' });
+  // The first field takes the focus as the form opens, in the same commit: a focus moved
+  // after the paint could pull the caret out of a field already being typed in, and the
+  // rest of what is typed would land in the first field instead.
+  useLayoutEffect(() => {
+    const panel = ref.current;
+    if (!panel) return;
+    if (!panel.contains(document.activeElement)) {
+      panel.querySelector('input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea')?.focus();
+    }
+    panel.scrollIntoView?.({ block: 'nearest' });
   }, []);
   const message = formMessage(form.errors, names);
   const submit = (e) => {
