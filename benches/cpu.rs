@@ -7,14 +7,14 @@
 //! Run with `cargo bench --bench cpu -- [--monitors 200,2000,20000] [--interval 20]
 //! [--window 60] [--repeat 1] [--target nginx|builtin]`.
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[path = "common/process.rs"]
 mod process;
-use process::{free_port, start_target, ServerProcess};
+use process::{free_port, start_server, start_target, Started};
+use std::process::{Command, Stdio};
 #[path = "common/prom.rs"]
 mod prom;
 use prom::metric;
@@ -142,36 +142,13 @@ fn measure(
     s: &Settings,
     ticks: f64,
 ) -> Figure {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("WATCHFIRE_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("watchfire starts");
-    let pid = child.id();
-    let _server = ServerProcess(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let Started {
+        server: _server,
+        pid,
+        base,
+        dir: _dir,
+    } = start_server(rt, TOKEN);
     let client = reqwest::Client::new();
-    rt.block_on(async {
-        let started = Instant::now();
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
     let created_in = Instant::now();
     let interval_s = s.interval_s;
     rt.block_on(async {

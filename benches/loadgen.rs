@@ -3,14 +3,13 @@
 //! the server's RSS. Run with
 //! `cargo bench --bench loadgen -- [monitors] [interval_s] [seconds]` (defaults: 10000 10 150).
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 #[path = "common/process.rs"]
 mod process;
-use process::{free_port, start_target, usage, ServerProcess};
+use process::{start_server, start_target, usage, Started};
 #[path = "common/prom.rs"]
 mod prom;
 use prom::{metric, quantile};
@@ -36,36 +35,13 @@ fn main() {
         .build()
         .expect("runtime");
     let target = start_target();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("WATCHFIRE_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("watchfire starts");
-    let pid = child.id();
-    let _server = ServerProcess(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let Started {
+        server: _server,
+        pid,
+        base,
+        dir: _dir,
+    } = start_server(&rt, TOKEN);
     let client = reqwest::Client::new();
-    rt.block_on(async {
-        let started = Instant::now();
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
 
     println!(
         "creating {monitors} http monitors, interval {interval_s} s, against 127.0.0.1:{target}"

@@ -4,7 +4,6 @@
 //! `cargo bench --bench pushgen -- [agents] [interval_s] [seconds] [saturation_s]`
 //! (defaults: 5000 5 120 20).
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 
 #[path = "common/process.rs"]
 mod process;
-use process::{free_port, usage, ServerProcess};
+use process::{start_server, usage, Started};
 
 const TOKEN: &str = "pushgen-admin-token-0123456789";
 /// Concurrent pushers in the saturation phase.
@@ -103,39 +102,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("WATCHFIRE_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("watchfire starts");
-    let pid = child.id();
-    let _server = ServerProcess(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let Started {
+        server: _server,
+        pid,
+        base,
+        dir: _dir,
+    } = start_server(&rt, TOKEN);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    rt.block_on(async {
-        let started = Instant::now();
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
 
     println!("{agents} agents pushing every {interval_s} s for {seconds} s");
     let tally = Arc::new(Tally::default());

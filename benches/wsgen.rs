@@ -9,7 +9,6 @@
 //! The clients run in this process on the same two cores as the server, so the delays
 //! include the clients' own scheduling: they are an upper bound of the server's.
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[path = "common/process.rs"]
 mod process;
-use process::{free_port, start_target, usage, ServerProcess};
+use process::{start_server, start_target, usage, Started};
 
 const TOKEN: &str = "wsgen-admin-token-0123456789";
 
@@ -213,36 +212,13 @@ fn main() {
         .build()
         .expect("runtime");
     let target = start_target();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("WATCHFIRE_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("watchfire starts");
-    let pid = child.id();
-    let _server = ServerProcess(child);
-    let base = format!("http://127.0.0.1:{port}");
+    let Started {
+        server: _server,
+        pid,
+        base,
+        dir: _dir,
+    } = start_server(&rt, TOKEN);
     let client = reqwest::Client::new();
-    rt.block_on(async {
-        let started = Instant::now();
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
 
     println!("creating {monitors} http monitors (1 s) against 127.0.0.1:{target}");
     rt.block_on(async {
@@ -288,7 +264,7 @@ fn main() {
     });
     let stop = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(AtomicU64::new(0));
-    let url = format!("ws://127.0.0.1:{port}/ws");
+    let url = format!("{}/ws", base.replacen("http://", "ws://", 1));
     let opened = Instant::now();
     let tasks: Vec<_> = (0..sessions)
         .map(|_| {

@@ -65,3 +65,58 @@ pub fn start_target() -> u16 {
     });
     port
 }
+
+/// The release server in a temporary data directory, answering at `base`.
+#[allow(dead_code)] // the cluster benchmark starts its nodes itself
+pub struct Started {
+    /// The server process (killed on drop, before the directory goes).
+    pub server: ServerProcess,
+    /// Its pid, for /proc.
+    pub pid: u32,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Its data directory.
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts `watchfire serve` with admin token `token` on a free port and waits (60 s at
+/// most) until `/health` answers.
+#[allow(dead_code)] // the cluster benchmark starts its nodes itself
+pub fn start_server(rt: &tokio::runtime::Runtime, token: &str) -> Started {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("WATCHFIRE_ADMIN_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("watchfire starts");
+    let pid = child.id();
+    let server = ServerProcess(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    rt.block_on(async {
+        let started = std::time::Instant::now();
+        while client.get(format!("{base}/health")).send().await.is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    Started {
+        server,
+        pid,
+        base,
+        dir,
+    }
+}
